@@ -1,0 +1,231 @@
+"""The embedded default dataset: the score corpus inside the ``music21`` package.
+
+Each style is a repertoire of that corpus. :func:`export_corpus` writes every
+piece once as a MIDI file under ``<out>/<style>/``, after which the corpus is
+an ordinary folder dataset (see :mod:`helpers.data`).
+
+The notes are taken from the parsed scores and written with ``symusic``, not
+with music21's own MIDI writer, which is slow and has traps we step around:
+
+- grace notes and chord symbols are left out (music21 writes them as
+  zero-length notes whose note-off comes first, which readers keep sounding);
+- repeats are not expanded (expanding can blow a tune up a hundredfold);
+- a pickup bar is padded with rests to a full bar, so that bar lines in the
+  MIDI file fall on the score's real downbeats;
+- ties are merged into one note, and notes of one pitch in one part never
+  overlap (the earlier one ends where the later one starts);
+- 480 ticks per quarter note, which keeps files far below the tick limit of
+  ``pretty_midi`` (music21 writes 10,080 ticks per quarter note).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+TPQ = 480
+DEFAULT_QPM = 100.0
+EXPORT_VERSION = 1
+
+# style -> glob patterns relative to music21's corpus folder.
+STYLES = {
+    "bach": ("bach/*.mxl", "bach/*.xml", "bach/*.krn"),           # chorales, four voices
+    "palestrina": ("palestrina/*.krn",),                           # mass movements, 4-6 voices
+    "monteverdi": ("monteverdi/*.mxl",),                           # madrigals, five voices
+    "trecento": ("trecento/*.xml", "trecento/*.mxl"),             # 14th-century Italian, 2-3 voices
+    "folk": ("ryansMammoth/*.abc",),                               # fiddle tunes, one voice
+    "oneills": ("oneills1850/*.abc",),                             # Irish tunes, one voice
+    "essen": ("essenFolksong/*.abc",),                             # German folk songs (slow: ~8,000 tunes)
+}
+DEFAULT_STYLES = ("bach", "palestrina", "monteverdi", "trecento", "folk")
+
+
+def corpus_root() -> Path:
+    """The folder of music21's bundled corpus."""
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+def corpus_items(styles=DEFAULT_STYLES) -> list[tuple[str, str]]:
+    """``(style, path relative to the corpus root)`` of every file of the chosen styles."""
+    unknown = [s for s in styles if s not in STYLES]
+    if unknown:
+        raise ValueError(f"unknown corpus style(s) {unknown}; choose from {sorted(STYLES)}")
+    root = corpus_root()
+    items, seen = [], set()
+    for style in styles:
+        for pattern in STYLES[style]:
+            for p in sorted(root.glob(pattern)):
+                # A few pieces ship in two formats: keep the first, so no piece is in two splits.
+                if (style, p.stem) not in seen:
+                    seen.add((style, p.stem))
+                    items.append((style, p.relative_to(root).as_posix()))
+    return items
+
+
+def _part_notes(part, shift: float) -> np.ndarray:
+    """``(N, 3)`` float rows ``(pitch, start, end)`` in quarter notes of one part, ties merged."""
+    from music21 import harmony, note
+
+    rows = []
+    tied = {}  # pitch -> row of a note whose tie goes on
+    for el in part.flatten().notes:
+        if isinstance(el, harmony.Harmony) or el.duration.isGrace:
+            continue
+        length = float(el.duration.quarterLength)
+        if length <= 0:
+            continue
+        start = float(el.offset) + shift
+        for n in (el.notes if el.isChord else [el]):
+            if not isinstance(n, note.Note):
+                continue  # unpitched percussion
+            pitch = n.pitch.midi
+            tie = n.tie if n.tie is not None else (el.tie if el.isChord else None)
+            kind = tie.type if tie is not None else None
+            i = tied.get(pitch)
+            if kind in ("stop", "continue") and i is not None and abs(rows[i][2] - start) < 1e-6:
+                rows[i][2] = start + length
+            else:
+                rows.append([pitch, start, start + length])
+                i = len(rows) - 1
+            if kind in ("start", "continue"):
+                tied[pitch] = i
+            else:
+                tied.pop(pitch, None)
+    return np.array(rows, dtype=float).reshape(-1, 3)
+
+
+def _no_overlaps(ticks: np.ndarray) -> np.ndarray:
+    """Cut notes of one pitch so none overlaps the next: ``(N, 3)`` int rows in, rows out."""
+    ticks = ticks[np.lexsort((-ticks[:, 2], ticks[:, 1], ticks[:, 0]))]
+    same = ticks[1:, 0] == ticks[:-1, 0]
+    ticks[:-1, 2] = np.where(same, np.minimum(ticks[:-1, 2], ticks[1:, 1]), ticks[:-1, 2])
+    return ticks[ticks[:, 2] > ticks[:, 1]]
+
+
+def score_to_midi(score, path) -> int:
+    """Write one music21 score as a MIDI file; return its number of notes."""
+    import symusic
+    from music21 import meter, stream, tempo
+
+    parts = list(score.parts) or [score]
+    first_measure = parts[0].getElementsByClass(stream.Measure).first()
+    shift = float(first_measure.paddingLeft) if first_measure is not None else 0.0
+
+    out = symusic.Score(TPQ)
+    n_notes = 0
+    for k, part in enumerate(parts):
+        ticks = np.rint(_part_notes(part, shift) * [1, TPQ, TPQ]).astype(np.int64)
+        ticks = _no_overlaps(ticks)
+        if not len(ticks):
+            continue
+        track = symusic.Track(name=part.partName or f"part {k + 1}", program=0, is_drum=False)
+        for p, s, e in ticks.tolist():
+            track.notes.append(symusic.Note(s, e - s, p, 80))
+        out.tracks.append(track)
+        n_notes += len(ticks)
+    if n_notes == 0:
+        raise ValueError("no pitched notes in the score")
+
+    marks = score.flatten().getElementsByClass(tempo.MetronomeMark)
+    qpm = marks.first().getQuarterBPM() if len(marks) else None
+    out.tempos.append(symusic.Tempo(0, qpm=float(qpm) if qpm and qpm > 0 else DEFAULT_QPM))
+    seen = set()
+    for ts in parts[0].flatten().getElementsByClass(meter.TimeSignature):
+        tick = 0 if ts.offset == 0 else int(round((float(ts.offset) + shift) * TPQ))
+        if tick not in seen:
+            seen.add(tick)
+            out.time_signatures.append(symusic.TimeSignature(tick, ts.numerator, ts.denominator))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    out.dump_midi(str(path))
+    return n_notes
+
+
+def export_item(item: tuple[str, str], out: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Export one corpus file (one score, or an opus of several) to ``<out>/<style>/``.
+
+    Returns
+    -------
+    written : list of str
+        The MIDI files written.
+    skipped : list of (str, str)
+        ``(corpus file, reason)`` for every score that could not be exported.
+    """
+    from music21 import converter, stream
+
+    style, rel = item
+    written, skipped = [], []
+    try:
+        parsed = converter.parse(str(corpus_root() / rel), forceSource=True)
+    except Exception as err:  # music21 raises many kinds of errors on bad scores
+        return [], [(f"{style}/{rel}", f"music21 could not parse it: {type(err).__name__}: {err}")]
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    stem = Path(rel).stem.replace(" ", "_")
+    for i, score in enumerate(scores):
+        name = f"{stem}-{i + 1:04d}.mid" if len(scores) > 1 else f"{stem}.mid"
+        target = Path(out) / style / name
+        try:
+            score_to_midi(score, target)
+            written.append(str(target))
+        except Exception as err:
+            label = f"{style}/{rel}" + (f" (score {i + 1})" if len(scores) > 1 else "")
+            skipped.append((label, f"could not export: {type(err).__name__}: {err}"))
+    return written, skipped
+
+
+def _export_star(args):
+    return export_item(*args)
+
+
+def export_corpus(out, styles=DEFAULT_STYLES, workers: int | None = None, progress: bool = True) -> dict:
+    """Export the chosen styles of the music21 corpus to MIDI, once.
+
+    A finished export leaves ``<out>/export.json``; a later call with the same
+    styles and the same music21 version returns its summary at once.
+
+    Parameters
+    ----------
+    out : path
+        Folder that receives ``<style>/*.mid``.
+    styles : sequence of str
+        Keys of :data:`STYLES`.
+    workers : int, optional
+        Processes; by default one per core.
+
+    Returns
+    -------
+    dict
+        ``{"styles": [...], "files": n, "skipped": [[file, reason], ...], ...}``.
+    """
+    import music21
+    from multiprocessing import Pool
+
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    marker = out / "export.json"
+    wanted = {"styles": list(styles), "music21": music21.__version__, "version": EXPORT_VERSION}
+    if marker.exists():
+        done = json.loads(marker.read_text())
+        if {k: done.get(k) for k in wanted} == wanted:
+            return done
+    items = corpus_items(styles)
+    root = corpus_root()
+    marker.unlink(missing_ok=True)
+    for style in styles:  # a fresh export leaves no file of an older one behind
+        shutil.rmtree(out / style, ignore_errors=True)
+    items.sort(key=lambda it: -os.path.getsize(root / it[1]))  # big files first balances the pool
+    written, skipped = [], []
+    workers = workers or os.cpu_count() or 1
+    with Pool(workers) as pool:
+        jobs = pool.imap_unordered(_export_star, [(it, str(out)) for it in items])
+        for w, s in tqdm(jobs, total=len(items), desc="music21 corpus -> MIDI", disable=not progress):
+            written += w
+            skipped += s
+    summary = dict(wanted, files=len(written), skipped=sorted(skipped))
+    marker.write_text(json.dumps(summary, indent=1))
+    return summary

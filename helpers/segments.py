@@ -1,0 +1,123 @@
+"""Training segments: fixed-length windows of the pieces, as a PyTorch dataset.
+
+A segment is ``segment_steps`` steps (default 64: four bars of 4/4) starting
+on a downbeat of its piece, drawn from the cached notes on demand (no MIDI is
+read here), optionally transposed at random for training.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from .data import SEGMENT_STEPS, PieceSet, segment_starts
+from .pianoroll import ONSET, notes_to_grid
+
+
+class SegmentDataset(Dataset):
+    """Segments of one split as ``(grid, style)`` pairs.
+
+    Parameters
+    ----------
+    pieces : PieceSet
+        The dataset (see :func:`helpers.data.build`).
+    split : {"train", "valid", "test"} or None
+        Which pieces; ``None`` takes all.
+    segment_steps : int
+        ``T``, the length of a segment in steps.
+    window : (int, int), optional
+        Lowest and highest MIDI pitch, inclusive; notes outside are left out.
+        Default: the range of the whole dataset, so every split shares it.
+    transpose : int
+        Largest random transposition in semitones (0: none). Each segment is
+        shifted by a uniform draw in ``[-transpose, transpose]``, narrowed so
+        that its notes stay inside the window. Draws use torch's global
+        generator, so a seeded run is repeatable.
+    hop_bars : int
+        Start a segment on every ``hop_bars``-th downbeat.
+    styles : sequence of str, optional
+        Keep only these styles (labels stay indices into ``pieces.styles``).
+
+    Notes
+    -----
+    Each item is ``(grid, style)``: a float32 tensor ``(T, 2, P)`` and an int.
+    A note held over the segment's start has frames but no onset at step 0.
+    """
+
+    def __init__(self, pieces: PieceSet, split: str | None = "train", segment_steps: int = SEGMENT_STEPS,
+                 window: tuple | None = None, transpose: int = 0, hop_bars: int = 1, styles=None):
+        if segment_steps < 1:
+            raise ValueError(f"segment_steps must be positive, got {segment_steps}")
+        if transpose < 0:
+            raise ValueError(f"transpose must be >= 0 semitones, got {transpose}")
+        self.pieces = pieces
+        self.segment_steps = segment_steps
+        self.low, self.high = window if window is not None else pieces.pitch_range()
+        if not 0 <= self.low <= self.high <= 127:
+            raise ValueError(f"window must satisfy 0 <= low <= high <= 127, got {(self.low, self.high)}")
+        self.transpose = transpose
+        piece, start, lo, hi = [], [], [], []
+        for k in pieces.indices(split, styles):
+            s = segment_starts(pieces, k, segment_steps, hop_bars)
+            if not len(s):
+                continue
+            notes = pieces.piece_notes(k)
+            # (S, N): which notes sound in which segment, for each segment's pitch range.
+            inside = (notes[None, :, 1] < s[:, None] + segment_steps) & (notes[None, :, 2] > s[:, None])
+            lo.append(np.where(inside, notes[None, :, 0], 127).min(1))
+            hi.append(np.where(inside, notes[None, :, 0], 0).max(1))
+            piece.append(np.full(len(s), k))
+            start.append(s)
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
+        self.piece, self.start = cat(piece).astype(np.int64), cat(start).astype(np.int64)
+        lo, hi = cat(lo), cat(hi)
+        self.shift_min = np.minimum(0, np.maximum(-transpose, self.low - lo))
+        self.shift_max = np.maximum(0, np.minimum(transpose, self.high - hi))
+        self.style = pieces.style[self.piece].astype(np.int64)
+
+    @property
+    def n_pitches(self) -> int:
+        return self.high - self.low + 1
+
+    def __len__(self) -> int:
+        return len(self.piece)
+
+    def grid(self, i: int, shift: int = 0) -> np.ndarray:
+        """Segment ``i`` as a ``(T, 2, P)`` bool grid, transposed by ``shift`` semitones."""
+        notes = self.pieces.piece_notes(int(self.piece[i]))
+        d, length = int(self.start[i]), self.segment_steps
+        notes = notes[:np.searchsorted(notes[:, 1], d + length)]
+        notes = notes[notes[:, 2] > d] - np.array([-shift, d, d])
+        held = notes[:, 1] < 0
+        notes[:, 1] = np.maximum(notes[:, 1], 0)
+        grid = notes_to_grid(notes, length, self.low, self.high)
+        p = notes[held, 0] - self.low
+        grid[0, ONSET, p[(p >= 0) & (p < self.n_pitches)]] = False
+        return grid
+
+    def __getitem__(self, i: int):
+        shift = 0
+        if self.transpose:
+            shift = int(torch.randint(int(self.shift_min[i]), int(self.shift_max[i]) + 1, ()).item())
+        return torch.from_numpy(self.grid(i, shift).astype(np.float32)), int(self.style[i])
+
+
+def make_loader(dataset: SegmentDataset, batch_size: int = 64, shuffle: bool = True,
+                balance_styles: bool = False, drop_last: bool = False, num_workers: int = 0) -> DataLoader:
+    """A ``DataLoader`` of ``(grids (B, T, 2, P), styles (B,))`` batches.
+
+    With ``balance_styles`` every style is drawn equally often (sampling with
+    replacement, weights inverse to each style's number of segments), so that
+    no style dominates an epoch; an epoch is still ``len(dataset)`` segments.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if len(dataset) == 0:
+        raise ValueError("the dataset has no segments: pieces shorter than one segment, or an empty split")
+    sampler = None
+    if balance_styles:
+        counts = np.bincount(dataset.style)
+        weights = torch.as_tensor(1.0 / counts[dataset.style], dtype=torch.double)
+        sampler, shuffle = WeightedRandomSampler(weights, len(dataset), replacement=True), False
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
+                      drop_last=drop_last, num_workers=num_workers)
