@@ -30,9 +30,12 @@ The conversion is lossy, by design, in these cases (each pinned by a test):
 - **Drums** (MIDI channel 10) are left out.
 - **Tempo** is not in the grid; ``grid_to_midi`` writes one tempo (``qpm``).
 - **Off-grid timing**: a start or end is rounded to the nearest step (a half
-  step rounds up). A note shorter than half a step still lasts one step. A
-  note of zero length (a grace note or chord symbol in some exports) is left
-  out.
+  step rounds up). A note shorter than half a step still lasts one step.
+- **Zero-length notes** (note-on, then note-off at the same tick) are left
+  out. Written the other way round, note-off first (music21's MIDI writer does
+  this for grace notes and chord symbols), MIDI reads the note as sounding
+  until the next note-off of its pitch, and both readers keep it sounding:
+  that is why the corpus is exported without music21's writer.
 - **Overlapping notes of one pitch** become one run of frames with an onset
   for each note: the earlier note ends where the later one starts, and the run
   lasts until the last of them ends. Which note-off ends which note is not

@@ -1,0 +1,213 @@
+"""Datasets: folder builds with bad files, the cache, the split, archives, the command line."""
+import hashlib
+import io
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import STEP, write_midi
+from helpers import data, pianoroll
+from helpers.archive import ArchiveError, fetch_archive, safe_extract
+from helpers.data import DatasetError, PieceSet, build, build_from_folder, split_pieces
+
+
+def tune(k, bars=6):
+    """A one-voice tune of ``bars`` bars of 4/4, different for each ``k``."""
+    return [(60 + (k + i) % 12, i * 4 * STEP, (i + 1) * 4 * STEP) for i in range(bars * 4)]
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """Two styles of good files, plus one file of each kind of bad input."""
+    root = tmp_path / "songs"
+    for k in range(6):
+        write_midi(root / "jigs" / f"jig{k}.mid", notes=tune(k), time_signatures=[(0, 6, 8)])
+        write_midi(root / "reels" / "set" / f"reel{k}.MIDI", notes=tune(k + 3))
+    bad = root / "reels"
+    (bad / "empty.mid").write_bytes(b"")
+    (bad / "truncated.mid").write_bytes((root / "jigs" / "jig0.mid").read_bytes()[:40])
+    (bad / "notmidi.mid").write_text("MThd? no, a text file")
+    write_midi(bad / "silent.mid", notes=[])
+    write_midi(bad / "drums.mid", drums=tune(0))
+    write_midi(bad / "far.mid", notes=[(60, 0, STEP), (60, 10**8, 10**8 + STEP)])
+    write_midi(bad / "tempo.mid", notes=tune(1), tempos=[(0, 5000.0)])
+    (bad / "notes.txt").write_text("not a MIDI name, ignored")
+    (root / "waltzes").mkdir()
+    return root
+
+
+REASONS = {"reels/empty.mid": "empty file", "reels/truncated.mid": "not a readable MIDI file",
+           "reels/notmidi.mid": "not a readable MIDI file", "reels/silent.mid": "no notes",
+           "reels/drums.mid": "no notes", "reels/far.mid": "limit", "reels/tempo.mid": "tempo",
+           "waltzes/": "empty folder"}
+
+
+def test_folder_build_skips_bad_files_with_reasons(dataset, tmp_path):
+    pieces = build(dataset, tmp_path / "out", progress=False)
+    assert pieces.styles == ["jigs", "reels"]
+    assert len(pieces) == 12
+    assert sorted(pieces.names)[:2] == ["jigs/jig0.mid", "jigs/jig1.mid"]
+    assert "reels/set/reel0.MIDI" in pieces.names
+    skipped = dict(pieces.skipped)
+    assert set(skipped) == set(REASONS)
+    for name, reason in REASONS.items():
+        assert reason in skipped[name]
+    # Bar lines of the 6/8 jigs: 12 steps a bar.
+    jig = pieces.names.index("jigs/jig0.mid")
+    assert pieces.piece_downbeats(jig)[:3].tolist() == [0, 12, 24]
+    np.testing.assert_array_equal(pieces.piece_notes(jig)[:2], [[60, 0, 4], [61, 4, 8]])
+
+
+def test_missing_and_empty_sources_are_refused(tmp_path):
+    with pytest.raises(DatasetError, match="no such folder"):
+        build(tmp_path / "nowhere", tmp_path / "out", progress=False)
+    (tmp_path / "empty" / "style").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="no MIDI files"):
+        build(tmp_path / "empty", tmp_path / "out", progress=False)
+    (tmp_path / "bad" / "style").mkdir(parents=True)
+    (tmp_path / "bad" / "style" / "x.mid").write_bytes(b"")
+    with pytest.raises(DatasetError, match="none of the 1 MIDI files"):
+        build(tmp_path / "bad", tmp_path / "out", progress=False)
+    with pytest.raises(DatasetError, match="no folder for style"):
+        build(tmp_path / "bad", tmp_path / "out", styles=["polka"], progress=False)
+    with pytest.raises(ValueError, match="steps_per_quarter"):
+        build(tmp_path / "bad", tmp_path / "out", steps_per_quarter=0, progress=False)
+
+
+def test_second_load_parses_nothing(dataset, tmp_path, monkeypatch):
+    first = build(dataset, tmp_path / "out", progress=False)
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("MIDI parsed on a warm load")
+
+    monkeypatch.setattr(pianoroll, "read_midi", no_parsing)
+    second = build(dataset, tmp_path / "out", progress=False)
+    assert second.names == first.names
+    np.testing.assert_array_equal(second.notes, first.notes)
+    np.testing.assert_array_equal(second.split, first.split)
+    assert second.skipped == first.skipped
+    # A changed setting or a changed file makes a new cache entry.
+    monkeypatch.undo()
+    finer = build(dataset, tmp_path / "out", steps_per_quarter=8, progress=False)
+    assert finer.notes[:, 2].max() == 2 * first.notes[:, 2].max()
+    write_midi(dataset / "jigs" / "jig6.mid", notes=tune(9))
+    assert len(build(dataset, tmp_path / "out", progress=False)) == 13
+
+
+def test_parallel_build_gives_the_same_pieces(tmp_path):
+    root = tmp_path / "many"
+    for k in range(80):
+        write_midi(root / ("a" if k % 2 else "b") / f"t{k}.mid", notes=tune(k, bars=2))
+    one = build_from_folder(root, tmp_path / "c1", workers=1, progress=False)
+    two = build_from_folder(root, tmp_path / "c2", workers=2, progress=False)
+    assert one.names == two.names
+    np.testing.assert_array_equal(one.notes, two.notes)
+
+
+def test_split_is_by_piece_seeded_and_stratified(dataset, tmp_path):
+    pieces = build(dataset, tmp_path / "out", progress=False)
+    sets = [set(np.asarray(pieces.names)[pieces.indices(s)]) for s in data.SPLITS]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert sum(map(len, sets)) == len(pieces)
+    for style in pieces.styles:  # every style in every split
+        for split in data.SPLITS:
+            assert len(pieces.indices(split, [style])) >= 1
+    style = np.repeat([0, 1], 50)
+    names = [f"p{i}" for i in range(100)]
+    a, b = split_pieces(style, names, seed=1), split_pieces(style, names, seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert np.bincount(a).tolist() == [80, 10, 10]
+    assert not np.array_equal(a, split_pieces(style, names, seed=2))
+    # The order of the listing does not change the split.
+    order = np.random.default_rng(0).permutation(100)
+    shuffled = split_pieces(style[order], [names[i] for i in order], seed=1)
+    np.testing.assert_array_equal(shuffled, a[order])
+
+
+def test_pieceset_save_load_round_trip(dataset, tmp_path):
+    pieces = build(dataset, tmp_path / "out", progress=False)
+    pieces.save(tmp_path / "copy.npz")
+    again = PieceSet.load(tmp_path / "copy.npz")
+    assert again.names == pieces.names and again.skipped == pieces.skipped and again.settings == pieces.settings
+    np.testing.assert_array_equal(again.downbeats, pieces.downbeats)
+
+
+# ---------------------------------------------------------------- archives
+
+def zip_of(dataset, path, extra=()):
+    with zipfile.ZipFile(path, "w") as z:
+        for f in sorted(p for p in dataset.rglob("*") if p.is_file()):
+            z.write(f, "top/" + f.relative_to(dataset).as_posix())
+        for name, content in extra:
+            z.writestr(name, content)
+    return path
+
+
+def test_archive_source_zip_and_tar(dataset, tmp_path):
+    archive = zip_of(dataset, tmp_path / "songs.zip")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    pieces = build(str(archive), tmp_path / "out", sha256=digest, progress=False)
+    assert pieces.styles == ["jigs", "reels"] and len(pieces) == 12
+    tar = tmp_path / "songs.tar.gz"
+    with tarfile.open(tar, "w:gz") as t:
+        t.add(dataset, arcname="songs")
+    assert len(build(str(tar), tmp_path / "out", progress=False)) == 12
+
+
+def test_archive_checksum_is_checked(dataset, tmp_path):
+    archive = zip_of(dataset, tmp_path / "songs.zip")
+    with pytest.raises(ArchiveError, match="SHA-256"):
+        build(str(archive), tmp_path / "out", sha256="0" * 64, progress=False)
+    with pytest.raises(ArchiveError, match="no such archive"):
+        fetch_archive(tmp_path / "missing.zip", tmp_path / "out")
+
+
+@pytest.mark.parametrize("member", ["../evil.mid", "a/../../evil.mid", "/tmp/evil.mid"])
+def test_unsafe_zip_members_are_refused(dataset, tmp_path, member):
+    archive = zip_of(dataset, tmp_path / "bad.zip", extra=[(member, b"MThd")])
+    with pytest.raises(ArchiveError, match="outside the target folder"):
+        safe_extract(archive, tmp_path / "x" / "target")
+    assert not (tmp_path / "x" / "target").exists() and not (tmp_path / "x" / "evil.mid").exists()
+
+
+def test_unsafe_tar_members_are_refused(tmp_path):
+    def tar_with(name, member):
+        path = tmp_path / name
+        with tarfile.open(path, "w") as t:
+            t.addfile(member, io.BytesIO(b"MThd") if member.isfile() else None)
+        return path
+
+    up = tarfile.TarInfo("../up.mid")
+    up.size = 4
+    link = tarfile.TarInfo("style/link.mid")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    with pytest.raises(ArchiveError, match="outside the target folder"):
+        safe_extract(tar_with("up.tar", up), tmp_path / "t1")
+    with pytest.raises(ArchiveError, match="link"):
+        safe_extract(tar_with("link.tar", link), tmp_path / "t2")
+    assert not (tmp_path / "up.mid").exists()
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"neither zip nor tar")
+    with pytest.raises(ArchiveError, match="not a readable"):
+        safe_extract(junk, tmp_path / "t3")
+
+
+# ---------------------------------------------------------------- command line
+
+def test_command_line_report(dataset, tmp_path, capsys):
+    assert data.main([str(dataset), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "jigs" in out and "reels" in out
+    for name in REASONS:
+        assert name in out
+    assert "8 file(s) skipped" in out
+    jigs = next(line for line in out.splitlines() if line.startswith("jigs"))
+    # 6 pieces of 6 bars of 6/8 = 96 steps: segments of 64 steps start on bars 0, 12, 24 -> 3 each.
+    assert jigs.split() == ["jigs", "6", "4", "1", "1", "18", "0"]
+
+
+def test_command_line_fails_only_when_nothing_is_usable(tmp_path, capsys):
+    assert data.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 1
+    assert "no such folder" in capsys.readouterr().err

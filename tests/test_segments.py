@@ -1,0 +1,92 @@
+"""Training segments: downbeat starts, held notes, transposition, batches, style balance."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import STEP, write_midi
+from helpers.data import build, segment_starts
+from helpers.pianoroll import FRAME, ONSET
+from helpers.segments import SegmentDataset, make_loader
+
+
+@pytest.fixture
+def pieces(tmp_path):
+    root = tmp_path / "src"
+    # A pickup of one beat (a 1/4 bar), then 4/4: bar lines at 0, 4, 20, 36, ...
+    pickup = [(67, 0, 4 * STEP)] + [(60 + i % 5, (4 + 4 * i) * STEP, (8 + 4 * i) * STEP) for i in range(24)]
+    write_midi(root / "a" / "pickup.mid", notes=pickup, time_signatures=[(0, 1, 4), (4 * STEP, 4, 4)])
+    # A long held note over bar lines, and a silent stretch from step 40 to 120.
+    write_midi(root / "a" / "held.mid", notes=[(50, 0, 40 * STEP), (70, 8 * STEP, 12 * STEP), (72, 120 * STEP, 140 * STEP)])
+    for k in range(9):
+        write_midi(root / "b" / f"b{k}.mid", notes=[(80, s * STEP, (s + 2) * STEP) for s in range(0, 128, 2)])
+    return build(root, tmp_path / "out", progress=False)
+
+
+def test_segments_start_on_downbeats_after_a_pickup(pieces):
+    k = pieces.names.index("a/pickup.mid")
+    assert pieces.piece_downbeats(k)[:4].tolist() == [0, 4, 20, 36]
+    assert segment_starts(pieces, k, 64).tolist() == [0, 4, 20, 36]  # piece is 100 steps
+    assert segment_starts(pieces, k, 64, hop_bars=2).tolist() == [0, 20]
+
+
+def test_silent_segments_are_skipped(pieces):
+    k = pieces.names.index("a/held.mid")
+    starts = segment_starts(pieces, k, 32).tolist()
+    assert 48 not in starts and 64 not in starts and 80 not in starts  # nothing sounds in them
+    assert starts == [0, 16, 32, 96]
+
+
+def test_items_shapes_and_held_notes(pieces):
+    ds = SegmentDataset(pieces, split=None, segment_steps=32, window=(48, 83))
+    assert ds.n_pitches == 36
+    i = next(i for i in range(len(ds)) if pieces.names[ds.piece[i]] == "a/held.mid" and ds.start[i] == 16)
+    grid, style = ds[i]
+    assert grid.shape == (32, 2, 36) and grid.dtype == torch.float32 and style == pieces.styles.index("a")
+    held = 50 - 48
+    assert grid[:24, FRAME, held].tolist() == [1.0] * 24 and grid[24:, FRAME, held].sum() == 0
+    assert grid[0, ONSET, held] == 0  # held over from before the segment: no onset
+
+
+def test_transposition_stays_in_window(pieces):
+    torch.manual_seed(0)
+    ds = SegmentDataset(pieces, split=None, segment_steps=32, window=(48, 84), transpose=6)
+    shifts, shifts_b = set(), set()
+    for i in range(len(ds)):
+        grid, _ = ds[i]
+        original = ds.grid(i)
+        assert grid.sum() == original.sum()  # no note dropped at the window's edges
+        p_new = np.flatnonzero(grid[:, FRAME].sum(0).numpy())[0]
+        p_old = np.flatnonzero(original[:, FRAME].sum(0))[0]
+        shifts.add(int(p_new - p_old))
+        if ds.style[i] == 1:
+            shifts_b.add(int(p_new - p_old))
+        assert ds.shift_min[i] <= p_new - p_old <= ds.shift_max[i]
+    assert shifts <= set(range(-6, 7)) and len(shifts) >= 10
+    assert max(shifts_b) == 4  # style b's pitch 80 can go up to 84 only
+    assert SegmentDataset(pieces, split=None, segment_steps=32, window=(48, 84)).shift_max.max() == 0
+
+
+def test_loader_batches_and_balances_styles(pieces):
+    ds = SegmentDataset(pieces, split=None, segment_steps=32)
+    x, y = next(iter(make_loader(ds, batch_size=5)))
+    assert x.shape == (5, 32, 2, ds.n_pitches) and y.shape == (5,) and y.dtype == torch.int64
+    counts = np.bincount(ds.style)
+    assert counts[1] > 3 * counts[0]  # style b has many more segments
+    torch.manual_seed(0)
+    drawn = torch.cat([y for _, y in make_loader(ds, batch_size=64, balance_styles=True)])
+    assert len(drawn) == len(ds)
+    share = drawn.float().mean().item()
+    assert 0.35 < share < 0.65
+
+
+def test_bad_settings_are_refused(pieces):
+    with pytest.raises(ValueError, match="segment_steps"):
+        SegmentDataset(pieces, segment_steps=0)
+    with pytest.raises(ValueError, match="transpose"):
+        SegmentDataset(pieces, transpose=-1)
+    with pytest.raises(ValueError, match="window"):
+        SegmentDataset(pieces, window=(90, 60))
+    with pytest.raises(ValueError, match="no segments"):
+        make_loader(SegmentDataset(pieces, split=None, segment_steps=10_000))
+    with pytest.raises(ValueError, match="batch_size"):
+        make_loader(SegmentDataset(pieces, split=None), batch_size=0)
