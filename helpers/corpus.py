@@ -41,6 +41,9 @@ STYLES = {
     "essen": ("essenFolksong/*.abc",),                             # German folk songs (slow: ~8,000 tunes)
 }
 DEFAULT_STYLES = ("bach", "palestrina", "monteverdi", "trecento", "folk")
+# At most this many corpus files per style by default: keeps the styles closer in size
+# and the cold build within a few minutes on two cores (Palestrina alone has 1,318 files).
+DEFAULT_MAX_PER_STYLE = 500
 
 
 def corpus_root() -> Path:
@@ -50,20 +53,29 @@ def corpus_root() -> Path:
     return Path(music21.__file__).parent / "corpus"
 
 
-def corpus_items(styles=DEFAULT_STYLES) -> list[tuple[str, str]]:
-    """``(style, path relative to the corpus root)`` of every file of the chosen styles."""
+def corpus_items(styles=DEFAULT_STYLES, max_per_style: int | None = DEFAULT_MAX_PER_STYLE) -> list[tuple[str, str]]:
+    """``(style, path relative to the corpus root)`` of the files of the chosen styles.
+
+    With ``max_per_style`` (``None`` or 0: no limit), a style with more files
+    keeps a fixed, seeded sample of that many, spread over the whole repertoire.
+    """
     unknown = [s for s in styles if s not in STYLES]
     if unknown:
         raise ValueError(f"unknown corpus style(s) {unknown}; choose from {sorted(STYLES)}")
     root = corpus_root()
-    items, seen = [], set()
+    items = []
     for style in styles:
+        chosen, stems = [], set()
         for pattern in STYLES[style]:
             for p in sorted(root.glob(pattern)):
                 # A few pieces ship in two formats: keep the first, so no piece is in two splits.
-                if (style, p.stem) not in seen:
-                    seen.add((style, p.stem))
-                    items.append((style, p.relative_to(root).as_posix()))
+                if p.stem not in stems:
+                    stems.add(p.stem)
+                    chosen.append(p.relative_to(root).as_posix())
+        if max_per_style and len(chosen) > max_per_style:
+            keep = np.random.default_rng(0).permutation(len(chosen))[:max_per_style]
+            chosen = [chosen[i] for i in sorted(keep)]
+        items += [(style, rel) for rel in chosen]
     return items
 
 
@@ -181,7 +193,8 @@ def _export_star(args):
     return export_item(*args)
 
 
-def export_corpus(out, styles=DEFAULT_STYLES, workers: int | None = None, progress: bool = True) -> dict:
+def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAULT_MAX_PER_STYLE,
+                  workers: int | None = None, progress: bool = True) -> dict:
     """Export the chosen styles of the music21 corpus to MIDI, once.
 
     A finished export leaves ``<out>/export.json``; a later call with the same
@@ -193,6 +206,8 @@ def export_corpus(out, styles=DEFAULT_STYLES, workers: int | None = None, progre
         Folder that receives ``<style>/*.mid``.
     styles : sequence of str
         Keys of :data:`STYLES`.
+    max_per_style : int, optional
+        At most this many corpus files per style (``None`` or 0: all).
     workers : int, optional
         Processes; by default one per core.
 
@@ -208,12 +223,13 @@ def export_corpus(out, styles=DEFAULT_STYLES, workers: int | None = None, progre
 
     out = Path(out)
     marker = out / "export.json"
-    wanted = {"styles": list(styles), "music21": music21.__version__, "version": EXPORT_VERSION}
+    wanted = {"styles": list(styles), "max_per_style": max_per_style or 0, "music21": music21.__version__,
+              "version": EXPORT_VERSION}
     if marker.exists():
         done = json.loads(marker.read_text())
         if {k: done.get(k) for k in wanted} == wanted:
             return done
-    items = corpus_items(styles)
+    items = corpus_items(styles, max_per_style)
     root = corpus_root()
     marker.unlink(missing_ok=True)
     for style in styles:  # a fresh export leaves no file of an older one behind

@@ -41,6 +41,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 SPLITS = ("train", "valid", "test")
 DEFAULT_DATA_DIR = "data"
 SEGMENT_STEPS = 64  # 4 bars of 4/4 at sixteenth notes
+POOL_MIN_FILES = 500  # below this, starting worker processes costs more than it saves
 
 
 class DatasetError(ValueError):
@@ -267,7 +268,7 @@ def build_from_folder(root, cache_dir, styles=None, steps_per_quarter: int = STE
     jobs = [(str(p), steps_per_quarter, max_steps) for _, p in files]
     workers = workers or os.cpu_count() or 1
     bar = dict(total=len(jobs), desc=f"MIDI -> grids ({root.name})", disable=not progress, unit="file")
-    if workers > 1 and len(jobs) > 64:
+    if workers > 1 and len(jobs) >= POOL_MIN_FILES:
         with Pool(workers) as pool:
             results = list(tqdm(pool.imap(_read_one, jobs, chunksize=32), **bar))
     else:
@@ -305,7 +306,7 @@ def build_from_folder(root, cache_dir, styles=None, steps_per_quarter: int = STE
 
 def build(source: str = "music21", out=DEFAULT_DATA_DIR, styles=None, steps_per_quarter: int = STEPS_PER_QUARTER,
           seed: int = 0, fractions=(0.8, 0.1, 0.1), sha256: str | None = None, max_steps: int = MAX_STEPS,
-          workers: int | None = None, progress: bool = True) -> PieceSet:
+          max_per_style: int | None = None, workers: int | None = None, progress: bool = True) -> PieceSet:
     """Build or load a dataset.
 
     Parameters
@@ -324,6 +325,9 @@ def build(source: str = "music21", out=DEFAULT_DATA_DIR, styles=None, steps_per_
         The split: seed and (train, valid, test) shares.
     sha256 : str, optional
         Expected checksum of an archive.
+    max_per_style : int, optional
+        Corpus only: at most this many music21 files per style (0: all;
+        default ``helpers.corpus.DEFAULT_MAX_PER_STYLE``).
     """
     from . import corpus
 
@@ -336,7 +340,8 @@ def build(source: str = "music21", out=DEFAULT_DATA_DIR, styles=None, steps_per_
                   max_steps=max_steps, workers=workers, progress=progress)
     if str(source) == "music21":
         styles = tuple(styles or corpus.DEFAULT_STYLES)
-        export = corpus.export_corpus(out / "music21", styles, workers, progress)
+        limit = corpus.DEFAULT_MAX_PER_STYLE if max_per_style is None else max_per_style
+        export = corpus.export_corpus(out / "music21", styles, limit, workers, progress)
         extra = [tuple(s) for s in export["skipped"]]
         return build_from_folder(out / "music21", styles=styles, extra_skipped=extra, **common)
     if archive.is_url(source) or archive.is_archive(source):
@@ -377,11 +382,13 @@ def main(argv=None) -> int:
     parser.add_argument("--segment-steps", type=int, default=SEGMENT_STEPS)
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split")
     parser.add_argument("--sha256", help="expected SHA-256 of an archive")
+    parser.add_argument("--max-per-style", type=int,
+                        help="music21 corpus only: at most N files per style, 0 for all (default: 500)")
     parser.add_argument("--workers", type=int, help="processes (default: one per core)")
     args = parser.parse_args(argv)
     try:
         pieces = build(args.source, args.out, args.styles, args.steps_per_quarter, args.seed,
-                       sha256=args.sha256, workers=args.workers)
+                       sha256=args.sha256, max_per_style=args.max_per_style, workers=args.workers)
     except (DatasetError, archive.ArchiveError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

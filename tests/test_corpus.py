@@ -122,3 +122,24 @@ def test_default_styles_exist_in_the_corpus():
     for style in corpus.DEFAULT_STYLES:
         assert any(corpus.corpus_root().glob(corpus.STYLES[style][0])), style
     assert len(corpus.DEFAULT_STYLES) >= 4
+
+
+def test_max_per_style_takes_a_fixed_spread_sample():
+    some = corpus.corpus_items(["palestrina", "monteverdi"], max_per_style=12)
+    assert some == corpus.corpus_items(["palestrina", "monteverdi"], max_per_style=12)
+    palestrina = [rel for style, rel in some if style == "palestrina"]
+    assert len(palestrina) == 12 and len({rel.split("/")[1].split("_")[0] for rel in palestrina}) > 3
+    everything = corpus.corpus_items(["palestrina"], max_per_style=0)
+    assert len(everything) > 1000 and set(palestrina) <= {rel for _, rel in everything}
+
+
+def test_fast_reader_matches_pretty_midi_on_exported_pieces(tmp_path):
+    import pretty_midi
+
+    items = [(s, rel) for s in corpus.DEFAULT_STYLES for _, rel in corpus.corpus_items([s], max_per_style=2)]
+    for item in items:
+        written, skipped = corpus.export_item(item, tmp_path)
+        assert written and not skipped, item
+        fast, slow = read_midi(written[0]), read_midi(pretty_midi.PrettyMIDI(written[0]))
+        np.testing.assert_array_equal(fast.notes, slow.notes)
+        np.testing.assert_array_equal(fast.downbeats, slow.downbeats)

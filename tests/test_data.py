@@ -96,7 +96,8 @@ def test_second_load_parses_nothing(dataset, tmp_path, monkeypatch):
     assert len(build(dataset, tmp_path / "out", progress=False)) == 13
 
 
-def test_parallel_build_gives_the_same_pieces(tmp_path):
+def test_parallel_build_gives_the_same_pieces(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "POOL_MIN_FILES", 10)
     root = tmp_path / "many"
     for k in range(80):
         write_midi(root / ("a" if k % 2 else "b") / f"t{k}.mid", notes=tune(k, bars=2))

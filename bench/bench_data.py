@@ -1,0 +1,107 @@
+"""Data benchmark: MIDI -> grid speed against a plain pretty_midi loop, and corpus build times.
+
+    python bench/bench_data.py [--files 200] [--skip-cold] [--out bench/results/data.json]
+
+Measures, on the same MIDI files exported from the music21 corpus:
+
+- files/s of our pipeline, MIDI file -> cached grids (``helpers.data.build_from_folder``:
+  symusic parse, quantise, split, write the cache), with all cores and with one;
+- files/s of a plain loop of ``pretty_midi.PrettyMIDI(path).get_piano_roll()`` on one core;
+- how many of those files give identical pieces through the fast reader and the
+  ``pretty_midi`` reader;
+- the default corpus build, cold (music21 export + grids + cache, in a fresh folder)
+  and warm (a second load of the same dataset).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import pretty_midi  # noqa: E402
+
+from helpers import corpus, data, pianoroll  # noqa: E402
+from machine import describe  # noqa: E402
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=200, help="MIDI files in the speed comparison")
+    parser.add_argument("--skip-cold", action="store_true", help="reuse an export instead of timing a cold build")
+    parser.add_argument("--work", help="working folder (default: a temporary one)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "data.json"))
+    args = parser.parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-data-"))
+    results = {"machine": describe(), "command": "python bench/bench_data.py " + " ".join(argv or sys.argv[1:])}
+
+    # 1. The default corpus, cold then warm.
+    corpus_dir = work / "corpus"
+    if not args.skip_cold:
+        shutil.rmtree(corpus_dir, ignore_errors=True)
+    pieces, cold = timed(lambda: data.build("music21", corpus_dir, progress=False))
+    _, warm = timed(lambda: data.build("music21", corpus_dir, progress=False))
+    results["corpus"] = {
+        "styles": list(corpus.DEFAULT_STYLES), "pieces": len(pieces), "skipped": len(pieces.skipped),
+        "cold_build_s": None if args.skip_cold else round(cold, 2), "warm_load_s": round(warm, 3),
+        "per_style": pieces.summary(),
+    }
+    print(f"corpus: {len(pieces)} pieces, cold build {cold:.1f} s, warm load {warm:.3f} s")
+
+    # 2. The same files through both pipelines.
+    files = sorted((corpus_dir / "music21").rglob("*.mid"))
+    random.Random(0).shuffle(files)
+    files = files[: args.files]
+    sample = work / "sample"
+    shutil.rmtree(sample, ignore_errors=True)
+    for f in files:
+        (sample / f.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, sample / f.parent.name / f.name)
+    speed = {}
+    for workers in (os.cpu_count() or 1, 1):
+        best = min(timed(lambda: data.build_from_folder(sample, work / f"cache-{workers}-{rep}", workers=workers,
+                                                         progress=False))[1] for rep in range(3))
+        speed[f"ours_{workers}_workers_files_per_s"] = round(len(files) / best, 1)
+
+    def plain_loop():
+        for f in files:
+            pretty_midi.PrettyMIDI(str(f)).get_piano_roll(fs=8)
+
+    _, plain = timed(plain_loop)
+    speed["pretty_midi_loop_files_per_s"] = round(len(files) / plain, 1)
+    ours = speed[f"ours_{os.cpu_count() or 1}_workers_files_per_s"]
+    speed["ratio"] = round(ours / speed["pretty_midi_loop_files_per_s"], 1)
+    speed["files"] = len(files)
+    same = 0
+    for f in files:
+        a, b = pianoroll.read_midi(f), pianoroll.read_midi(pretty_midi.PrettyMIDI(str(f)))
+        same += np.array_equal(a.notes, b.notes) and np.array_equal(a.downbeats, b.downbeats)
+    speed["identical_pieces_fast_vs_pretty_midi"] = f"{same}/{len(files)}"
+    results["conversion"] = speed
+    print(json.dumps(speed, indent=1))
+
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"written to {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
