@@ -190,15 +190,17 @@ def export_item(item: tuple[str, str], out: str) -> tuple[list[str], list[tuple[
 
 
 def _export_star(args):
-    return export_item(*args)
+    item, out = args
+    return (item[0], *export_item(item, out))
 
 
 def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAULT_MAX_PER_STYLE,
                   workers: int | None = None, progress: bool = True) -> dict:
-    """Export the chosen styles of the music21 corpus to MIDI, once.
+    """Export the chosen styles of the music21 corpus to MIDI, each style once.
 
-    A finished export leaves ``<out>/export.json``; a later call with the same
-    styles and the same music21 version returns its summary at once.
+    A finished style leaves ``<out>/<style>/export.json``; a later call finds
+    it (same file limit, same music21 version) and exports only the styles
+    that are missing, so notebooks that use different styles share one export.
 
     Parameters
     ----------
@@ -214,7 +216,7 @@ def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAUL
     Returns
     -------
     dict
-        ``{"styles": [...], "files": n, "skipped": [[file, reason], ...], ...}``.
+        ``{"styles": [...], "files": n, "skipped": [[file, reason], ...]}`` over all the styles.
     """
     import music21
     from multiprocessing import Pool
@@ -222,26 +224,33 @@ def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAUL
     from tqdm.auto import tqdm
 
     out = Path(out)
-    marker = out / "export.json"
-    wanted = {"styles": list(styles), "max_per_style": max_per_style or 0, "music21": music21.__version__,
-              "version": EXPORT_VERSION}
-    if marker.exists():
-        done = json.loads(marker.read_text())
-        if {k: done.get(k) for k in wanted} == wanted:
-            return done
-    items = corpus_items(styles, max_per_style)
-    root = corpus_root()
-    marker.unlink(missing_ok=True)
-    for style in styles:  # a fresh export leaves no file of an older one behind
-        shutil.rmtree(out / style, ignore_errors=True)
-    items.sort(key=lambda it: -os.path.getsize(root / it[1]))  # big files first balances the pool
-    written, skipped = [], []
-    workers = workers or os.cpu_count() or 1
-    with Pool(workers) as pool:
-        jobs = pool.imap_unordered(_export_star, [(it, str(out)) for it in items])
-        for w, s in tqdm(jobs, total=len(items), desc="music21 corpus -> MIDI", disable=not progress):
-            written += w
-            skipped += s
-    summary = dict(wanted, files=len(written), skipped=sorted(skipped))
-    marker.write_text(json.dumps(summary, indent=1))
-    return summary
+    wanted = {"max_per_style": max_per_style or 0, "music21": music21.__version__, "version": EXPORT_VERSION}
+    done, todo = {}, []
+    for style in styles:
+        marker = out / style / "export.json"
+        record = json.loads(marker.read_text()) if marker.exists() else {}
+        if {k: record.get(k) for k in wanted} == wanted:
+            done[style] = record
+        else:
+            todo.append(style)
+    if todo:
+        items = corpus_items(todo, max_per_style)
+        root = corpus_root()
+        for style in todo:  # a fresh export leaves no file of an older one behind
+            shutil.rmtree(out / style, ignore_errors=True)
+        items.sort(key=lambda it: -os.path.getsize(root / it[1]))  # big files first balances the pool
+        records = {style: dict(wanted, files=0, skipped=[]) for style in todo}
+        workers = min(workers or os.cpu_count() or 1, max(len(items), 1))
+        with Pool(workers) as pool:
+            jobs = pool.imap_unordered(_export_star, [(it, str(out)) for it in items])
+            for style, written, skipped in tqdm(jobs, total=len(items), desc="music21 corpus -> MIDI",
+                                                disable=not progress):
+                records[style]["files"] += len(written)
+                records[style]["skipped"] += skipped
+        for style, record in records.items():
+            record["skipped"].sort()
+            (out / style).mkdir(parents=True, exist_ok=True)
+            (out / style / "export.json").write_text(json.dumps(record, indent=1))
+            done[style] = record
+    return {"styles": list(styles), "files": sum(done[s]["files"] for s in styles),
+            "skipped": [tuple(x) for s in styles for x in done[s]["skipped"]]}

@@ -108,11 +108,13 @@ def test_corpus_source_end_to_end(tmp_path, monkeypatch):
     pieces = build("music21", tmp_path, styles=["bach", "folk"], workers=2, progress=False)
     assert pieces.styles == ["bach", "folk"]
     assert np.bincount(pieces.style).tolist()[0] == 4 and len(pieces) >= 6
-    marker = json.loads((tmp_path / "music21" / "export.json").read_text())
-    assert marker["styles"] == ["bach", "folk"] and marker["files"] == len(pieces)
+    marker = json.loads((tmp_path / "music21" / "bach" / "export.json").read_text())
+    assert marker["files"] == 4 and marker["skipped"] == []
     stamp = (tmp_path / "music21" / "bach" / "bwv1.6.mid").stat().st_mtime_ns
     again = build("music21", tmp_path, styles=["bach", "folk"], progress=False)
     assert again.names == pieces.names
+    only_bach = build("music21", tmp_path, styles=["bach"], progress=False)  # shares the export
+    assert only_bach.styles == ["bach"] and len(only_bach) == 4
     assert (tmp_path / "music21" / "bach" / "bwv1.6.mid").stat().st_mtime_ns == stamp  # not exported twice
     with pytest.raises(ValueError, match="unknown corpus style"):
         build("music21", tmp_path, styles=["polka"], progress=False)
