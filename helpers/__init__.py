@@ -7,4 +7,10 @@ Modules, one job each:
 - ``archive``: datasets packed as zip/tar archives, fetched and extracted safely
 - ``data``: build, cache and split style-labelled datasets; the command line
 - ``segments``: fixed-length training segments as a PyTorch dataset
+- ``models``: the recurrent VAE (plain or style-conditioned), configs and presets
+- ``losses``: reconstruction + beta * KL with annealing and free bits; the style loss
+- ``train``: a model-agnostic training loop with atomic checkpoints and exact resume
+- ``generate``: sample, reconstruct, interpolate
+- ``render``: piano-roll figures, audio, MIDI/WAV/PNG files, downloads
+- ``colab``: Colab detection, Google Drive, default folders
 """

@@ -1,0 +1,130 @@
+"""Generation with a trained :class:`helpers.models.GridVAE`: sample, reconstruct, interpolate.
+
+Every function returns boolean grids ``(N, T, 2, P)`` in the model's pitch
+window (``model.config.low``), ready for :func:`helpers.pianoroll.grid_to_midi`.
+
+Probabilities become notes in one of two ways (``mode``):
+
+- ``"threshold"``: a note plays where its probability is above ``threshold``
+  (the most likely grid, steady, can be sparse);
+- ``"bernoulli"``: each cell is drawn from its probability (livelier, noisier).
+
+An onset counts only where its frame plays.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .pianoroll import FRAME, ONSET
+
+MODES = ("threshold", "bernoulli")
+
+
+def _choose(mode: str, threshold: float, generator=None):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+    def choose(logits):
+        probs = torch.sigmoid(logits.float())
+        if mode == "threshold":
+            return probs > threshold
+        return torch.rand(probs.shape, generator=generator, device=probs.device) < probs
+    return choose
+
+
+def _finish(cells: torch.Tensor) -> np.ndarray:
+    grid = cells.bool().cpu().numpy()  # (N, T, 2, P)
+    grid[:, :, ONSET] &= grid[:, :, FRAME]
+    return grid
+
+
+def _styles(model, style, n):
+    if not model.config.n_styles:
+        return None
+    if style is None:
+        raise ValueError("this model is style-conditioned: pass style (an index or a sequence of indices)")
+    style = torch.as_tensor(style, dtype=torch.long, device=_device(model))
+    return style.expand(n) if style.dim() == 0 else style
+
+
+def _device(model):
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshold: float = 0.5,
+           generator=None) -> np.ndarray:
+    """Grids ``(N, T, 2, P)`` from latent vectors ``z`` (N, latent)."""
+    model.eval()
+    z = z.to(_device(model))
+    choose = _choose(mode, threshold, generator)
+    style = _styles(model, style, len(z))
+    if model.config.decoder == "autoregressive":
+        cells = []
+
+        def feed_back(logits):  # the decoder hears what was chosen, not the probabilities
+            cells.append(choose(logits))
+            return cells[-1]
+
+        model.decode_steps(z, style, model.config.seq_len, feed_back)
+        grid = torch.stack(cells, dim=1).view(len(z), model.config.seq_len, 2, model.config.n_pitches)
+        return _finish(grid)
+    return _finish(choose(model.decode(z, style)))
+
+
+@torch.no_grad()
+def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "bernoulli",
+           threshold: float = 0.5, seed: int | None = None) -> np.ndarray:
+    """``n`` new grids from the prior ``N(0, temperature^2 I)``."""
+    if n < 1 or temperature <= 0:
+        raise ValueError(f"need n >= 1 and temperature > 0, got n={n}, temperature={temperature}")
+    generator = torch.Generator(device=_device(model))
+    if seed is not None:
+        generator.manual_seed(seed)
+    else:
+        generator.seed()
+    z = torch.randn(n, model.config.latent, generator=generator, device=_device(model)) * temperature
+    return decode(model, z, style, mode, threshold, generator)
+
+
+@torch.no_grad()
+def encode(model, grids, style=None) -> torch.Tensor:
+    """Posterior means ``(N, latent)`` of grids ``(N, T, 2, P)``."""
+    model.eval()
+    x = torch.as_tensor(np.asarray(grids), dtype=torch.float32, device=_device(model))
+    mu, _ = model.encode(x, _styles(model, style, len(x)))
+    return mu
+
+
+def reconstruct(model, grids, style=None, mode: str = "threshold", threshold: float = 0.5) -> np.ndarray:
+    """Encode grids ``(N, T, 2, P)`` to their posterior means and decode them again."""
+    return decode(model, encode(model, grids, style), style, mode, threshold)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between vectors ``a`` and ``b`` (linear when they are parallel)."""
+    cos = torch.clamp(torch.dot(a, b) / (a.norm() * b.norm() + 1e-12), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    if omega.abs() < 1e-4:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def interpolate(model, grid_a, grid_b, steps: int = 5, style=None, mode: str = "threshold",
+                threshold: float = 0.5) -> np.ndarray:
+    """``steps`` grids from ``grid_a`` to ``grid_b`` (each ``(T, 2, P)``) along a slerp in latent space.
+
+    The first and last are the reconstructions of the two ends.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    mu = encode(model, np.stack([grid_a, grid_b]), None if style is None else [style, style])
+    z = torch.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, steps)])
+    return decode(model, z, style, mode, threshold)
+
+
+def concatenate(grids) -> np.ndarray:
+    """Join grids ``(N, T, 2, P)`` end to end into one ``(N * T, 2, P)`` grid (one continuous piece)."""
+    grids = np.asarray(grids)
+    return grids.reshape(-1, *grids.shape[2:])

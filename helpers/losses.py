@@ -1,0 +1,122 @@
+"""The VAE objective: reconstruction + beta * KL, with annealing and free bits; the style loss.
+
+Every term is **summed over one sample** (all steps, planes, pitches, or all
+latent dimensions) and then **averaged over the batch**, so reconstruction and
+KL are on the same scale (nats per segment) and beta means what it says.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class LossConfig:
+    """Weights of the objective; saved in every checkpoint."""
+
+    beta: float = 0.5            # weight of the KL term once annealing is over
+    beta_warmup: int = 2000      # optimiser steps over which beta rises linearly from 0
+    free_bits: float = 0.25      # nats per latent dimension that cost nothing (0: off)
+    onset_weight: float = 1.0    # weight of the onset plane in the reconstruction
+    style_weight: float = 1.0    # weight of the z -> style classifier loss (style models)
+
+    def validate(self) -> "LossConfig":
+        for name in ("beta", "free_bits", "onset_weight", "style_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"LossConfig.{name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.beta_warmup, int) or self.beta_warmup < 0:
+            raise ValueError(f"LossConfig.beta_warmup must be an integer >= 0, got {self.beta_warmup!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def beta_at(step: int, config: LossConfig) -> float:
+    """Annealed beta after ``step`` optimiser steps (linear warm-up, then constant)."""
+    if config.beta_warmup <= 0:
+        return config.beta
+    return config.beta * min(1.0, step / config.beta_warmup)
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) per sample and dimension, ``(B, latent)``, closed form."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def reconstruction(logits: torch.Tensor, target: torch.Tensor, onset_weight: float = 1.0) -> torch.Tensor:
+    """Binary cross-entropy on logits, summed over a sample, averaged over the batch.
+
+    ``logits`` and ``target`` are ``(B, T, 2, P)``; returns a scalar (nats per segment).
+    """
+    bce = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+    if onset_weight != 1.0:
+        bce = bce * torch.tensor([1.0, onset_weight], device=bce.device)[None, None, :, None]
+    return bce.flatten(1).sum(1).mean()
+
+
+def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: int) -> dict:
+    """The training objective and its parts.
+
+    Parameters
+    ----------
+    out : dict
+        The model's output (``logits``, ``mu``, ``logvar``, ``style_logits``).
+    target : torch.Tensor
+        ``(B, T, 2, P)`` grids.
+    style : torch.Tensor or None
+        ``(B,)`` style indices (used when the model has a classifier).
+    step : int
+        Optimiser steps so far, for the beta schedule.
+
+    Returns
+    -------
+    dict of scalars
+        ``loss`` (what is minimised), ``recon``, ``kl`` (the true KL, summed
+        over dimensions), ``elbo`` (``recon + kl``, the negative ELBO),
+        ``beta``, and ``style`` / ``style_acc`` for style models.
+
+    Notes
+    -----
+    Free bits: each latent dimension's KL, averaged over the batch, costs
+    nothing below ``free_bits`` nats, so the optimiser gains nothing by
+    closing a dimension completely (the posterior does not collapse).
+    """
+    recon = reconstruction(out["logits"], target, config.onset_weight)
+    kl_dims = kl_per_dim(out["mu"].float(), out["logvar"].float())  # (B, latent)
+    kl = kl_dims.sum(1).mean()
+    kl_cost = torch.clamp(kl_dims.mean(0), min=config.free_bits).sum() if config.free_bits else kl
+    beta = beta_at(step, config)
+    loss = recon + beta * kl_cost
+    parts = {"recon": recon.detach(), "kl": kl.detach(), "elbo": (recon + kl).detach(),
+             "beta": torch.tensor(beta)}
+    if out.get("style_logits") is not None and style is not None:
+        style_loss = F.cross_entropy(out["style_logits"].float(), style)
+        loss = loss + config.style_weight * style_loss
+        parts["style"] = style_loss.detach()
+        parts["style_acc"] = (out["style_logits"].argmax(1) == style).float().mean()
+    parts["loss"] = loss
+    return parts
+
+
+def active_dimensions(mu: torch.Tensor, threshold: float = 0.01) -> int:
+    """Latent dimensions whose posterior mean varies across data: ``Var_x(mu) > threshold``.
+
+    ``mu`` is ``(N, latent)`` over many held-out segments (Burda et al., 2016).
+    """
+    return int((mu.float().var(0) > threshold).sum())
+
+
+def make_step(config: LossConfig):
+    """The ``step_fn`` for :func:`helpers.train.train`: a ``(grids, styles)`` batch -> loss parts."""
+    config.validate()
+
+    def step_fn(model, batch, step):
+        x, style = batch
+        out = model(x, style if model.config.n_styles else None)
+        return vae_loss(out, x, style, config, step)
+
+    return step_fn

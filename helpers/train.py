@@ -1,0 +1,312 @@
+"""A model-agnostic training loop with atomic checkpoints and exact resume.
+
+``train`` knows nothing about the model: a ``step_fn(model, batch, step)``
+returns a dict of scalars whose ``"loss"`` is minimised; every other entry is
+averaged over the epoch into the history. The run folder holds:
+
+- ``last.pt`` (every epoch) and ``best.pt`` (best validation figure), each
+  written to a temporary file and renamed, so a kill during a save leaves the
+  previous checkpoint intact;
+- ``history.json`` and ``history.csv``: one row of floats per epoch.
+
+A checkpoint holds the model, optimiser, schedule, gradient scaler, epoch,
+step, history and every random state, plus the model's config, so it
+rebuilds its own model. Calling ``train`` again on the same run folder
+resumes from ``last.pt``; on CPU a resumed run ends with exactly the weights
+of a run never interrupted.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CHECKPOINT_FORMAT = "gridvae-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint of this project; the message names it."""
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; saved in every checkpoint."""
+
+    epochs: int = 30             # passes over the training segments
+    lr: float = 1e-3             # peak learning rate (AdamW)
+    weight_decay: float = 1e-4   # AdamW's decoupled weight decay
+    grad_clip: float = 1.0       # largest gradient norm (0: no clipping)
+    warmup_steps: int = 100      # linear learning-rate warm-up, then cosine decay
+    min_lr_ratio: float = 0.1    # the cosine ends at lr * min_lr_ratio
+    amp: bool = True             # mixed precision on CUDA (ignored on CPU)
+    seed: int = 0                # seeds torch, numpy and random at the start of a fresh run
+    monitor: str = "elbo"        # validation figure that picks best.pt (lower is better)
+
+    def validate(self) -> "TrainConfig":
+        for name in ("epochs",):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ValueError(f"TrainConfig.warmup_steps must be an integer >= 0, got {self.warmup_steps!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
+            raise ValueError(f"TrainConfig.lr must be in (0, 1), got {self.lr!r}")
+        for name in ("weight_decay", "grad_clip"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) < 0:
+                raise ValueError(f"TrainConfig.{name} must be a number >= 0, got {getattr(self, name)!r}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"TrainConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        return self
+
+
+def pick_device(verbose: bool = True) -> torch.device:
+    """CUDA when present, else CPU; says which."""
+    if torch.cuda.is_available():
+        device = torch.device("cuda")
+        name = torch.cuda.get_device_name(0)
+    else:
+        device, name = torch.device("cpu"), f"{torch.get_num_threads()} CPU threads"
+    if verbose:
+        print(f"device: {device} ({name})")
+    return device
+
+
+# ------------------------------------------------------------------ checkpoints
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path, payload: dict) -> None:
+    """Write ``payload`` atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(dict(payload, format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read a checkpoint with ``weights_only=True`` (no code runs from the file).
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing, unreadable, or not a checkpoint of this project.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a checkpoint of this project")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')}, expected {CHECKPOINT_VERSION}")
+    return payload
+
+
+def load_model(path, map_location="cpu"):
+    """Rebuild a :class:`helpers.models.GridVAE` from its checkpoint; returns ``(model, checkpoint)``."""
+    from .models import GridVAE, VAEConfig
+
+    payload = load_checkpoint(path, map_location)
+    model = GridVAE(VAEConfig(**payload["model_config"]))
+    model.load_state_dict(payload["model"])
+    model.eval()
+    return model, payload
+
+
+# ------------------------------------------------------------------ the loop
+
+def _schedule(config: TrainConfig, total_steps: int):
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
+        return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
+
+
+def _to_device(batch, device):
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    return batch.to(device, non_blocking=True) if torch.is_tensor(batch) else batch
+
+
+def _scalar(value) -> float:
+    return float(value.detach()) if torch.is_tensor(value) else float(value)
+
+
+def _write_history(run_dir: Path, history: list) -> None:
+    tmp = run_dir / ".history.json.tmp"
+    tmp.write_text(json.dumps(history, indent=1))
+    os.replace(tmp, run_dir / "history.json")
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    with open(run_dir / "history.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def evaluate(model, step_fn, loader, device, step: int = 0, amp_dtype=None) -> dict:
+    """Average ``step_fn``'s figures over ``loader`` without gradients (model in eval mode)."""
+    model.eval()
+    sums, count = {}, 0
+    with torch.no_grad():
+        for batch in loader:
+            batch = _to_device(batch, device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                parts = step_fn(model, batch, step)
+            n = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + _scalar(v) * n
+            count += n
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_dir, callback=None,
+          device=None, extra: dict | None = None, progress: bool = True) -> list:
+    """Train ``model``, resuming from ``run_dir/last.pt`` when there is one.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Anything with parameters; a ``config`` attribute (a dataclass) is saved
+        so the checkpoint can rebuild it.
+    step_fn : callable
+        ``step_fn(model, batch, step) -> dict`` of scalar tensors, ``"loss"`` among them.
+    train_loader, valid_loader : iterable
+        Batches; ``valid_loader`` may be ``None``.
+    config : TrainConfig
+    run_dir : path
+        Where checkpoints and the history go.
+    callback : callable, optional
+        ``callback(history)`` after every epoch (the notebook draws its live curve).
+    extra : dict, optional
+        Saved in every checkpoint as ``extra`` (e.g. the loss config, the styles).
+
+    Returns
+    -------
+    list of dict
+        The history, one row per epoch: ``epoch``, ``step``, ``lr``, ``seconds``,
+        ``train_<figure>`` and ``valid_<figure>`` for every figure of ``step_fn``.
+    """
+    from tqdm.auto import tqdm
+
+    config.validate()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = device or pick_device()
+    model.to(device)
+    use_amp = config.amp and device.type == "cuda"
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    total_steps = config.epochs * len(train_loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
+    model_config = asdict(model.config) if hasattr(model, "config") else None
+
+    history, epoch, step, best = [], 0, 0, math.inf
+    last = run_dir / "last.pt"
+    if last.exists():
+        state = load_checkpoint(last, map_location=device)
+        if model_config is not None and state.get("model_config") != model_config:
+            raise CheckpointError(f"{last}: saved for another model configuration; use a new run folder "
+                                  f"(saved {state.get('model_config')}, now {model_config})")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history, epoch, step, best = state["history"], state["epoch"], state["step"], state["best"]
+        _set_rng_state(state["rng"])
+        print(f"resuming {run_dir} after epoch {epoch} of {config.epochs}")
+    else:
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        random.seed(config.seed)
+
+    def checkpoint() -> dict:
+        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
+                "step": step, "history": history, "best": best, "rng": _rng_state(),
+                "model_config": model_config, "train_config": asdict(config), "extra": extra or {}}
+
+    while epoch < config.epochs:
+        model.train()
+        start, sums, count = time.perf_counter(), {}, 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
+        for batch in bar:
+            batch = _to_device(batch, device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                parts = step_fn(model, batch, step)
+            loss = parts["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {_scalar(loss)} at step {step}; lower TrainConfig.lr or check "
+                                         "the data")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.grad_clip:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            n = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + _scalar(v) * n
+            count += n
+            bar.set_postfix(loss=f"{_scalar(loss):.2f}")
+        row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0]}
+        row.update({f"train_{k}": v / max(count, 1) for k, v in sums.items()})
+        if valid_loader is not None:
+            valid = evaluate(model, step_fn, valid_loader, device, step, amp_dtype)
+            row.update({f"valid_{k}": v for k, v in valid.items()})
+        row["seconds"] = time.perf_counter() - start
+        epoch += 1
+        history.append(row)
+        figure = row.get(f"valid_{config.monitor}", row.get(f"train_{config.monitor}", row["train_loss"]))
+        improved = figure < best
+        best = min(best, figure)
+        payload = checkpoint()
+        save_checkpoint(last, payload)
+        if improved:
+            save_checkpoint(run_dir / "best.pt", payload)
+        _write_history(run_dir, history)
+        if callback is not None:
+            callback(history)
+    model.eval()
+    return history

@@ -1,0 +1,152 @@
+"""The VAE and its loss: shapes, closed-form KL, a loss that falls, conditioning, bad settings."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import generate
+from helpers.losses import LossConfig, active_dimensions, beta_at, kl_per_dim, make_step, vae_loss
+from helpers.models import PRESETS, GridVAE, VAEConfig
+
+P, T = 12, 16
+
+
+def tiny(**changes):
+    return GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T, dropout=0.0, **changes))
+
+
+def batch(b=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    frames = (torch.rand(b, T, P, generator=g) < 0.15).float()
+    onsets = frames * (torch.rand(b, T, P, generator=g) < 0.5).float()
+    return torch.stack([frames, onsets], dim=2), torch.arange(b) % 3  # (B, T, 2, P), (B,)
+
+
+@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
+def test_shapes(decoder):
+    model = tiny(decoder=decoder)
+    x, _ = batch()
+    out = model(x)
+    assert out["logits"].shape == (6, T, 2, P)
+    assert out["mu"].shape == out["logvar"].shape == out["z"].shape == (6, 8)
+    assert out["style_logits"] is None
+    assert model.decode(torch.zeros(3, 8)).shape == (3, T, 2, P)  # free-running decoder too
+
+
+def test_kl_matches_torch_distributions():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(5, 7), torch.randn(5, 7)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    torch.testing.assert_close(kl_per_dim(mu, logvar), torch.distributions.kl_divergence(q, p))
+
+
+def test_loss_terms_are_summed_per_sample_and_averaged_over_batch():
+    x, _ = batch(4)
+    out = {"logits": torch.zeros(4, T, 2, P), "mu": torch.ones(4, 3), "logvar": torch.zeros(4, 3)}
+    parts = vae_loss(out, x, None, LossConfig(beta=1.0, beta_warmup=0, free_bits=0.0), step=0)
+    assert parts["recon"].item() == pytest.approx(T * 2 * P * np.log(2), rel=1e-5)  # log 2 per cell
+    assert parts["kl"].item() == pytest.approx(3 * 0.5)  # 0.5 * mu^2 per dimension
+    assert parts["loss"].item() == pytest.approx(parts["recon"].item() + 1.5, rel=1e-6)
+    free = vae_loss(out, x, None, LossConfig(beta=1.0, beta_warmup=0, free_bits=2.0), step=0)
+    assert free["loss"].item() == pytest.approx(parts["recon"].item() + 3 * 2.0, rel=1e-6)
+    assert free["kl"].item() == pytest.approx(1.5)  # the reported KL is the true one
+
+
+def test_beta_schedule():
+    config = LossConfig(beta=0.5, beta_warmup=100)
+    assert [beta_at(s, config) for s in (0, 50, 100, 1000)] == [0.0, 0.25, 0.5, 0.5]
+    assert beta_at(0, LossConfig(beta=0.3, beta_warmup=0)) == 0.3
+
+
+@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
+def test_loss_falls_on_one_batch(decoder):
+    torch.manual_seed(0)
+    model = tiny(decoder=decoder)
+    step = make_step(LossConfig(beta=0.1, beta_warmup=0, free_bits=0.0))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.zeros(6, T, 2, P)  # six different melodies, two steps a note
+    for k in range(6):
+        for t in range(0, T, 2):
+            pitch = (k * 5 + t // 2 * (k % 3 + 1)) % P
+            x[k, t:t + 2, 0, pitch] = x[k, t, 1, pitch] = 1.0
+    y = torch.zeros(6, dtype=torch.long)
+    losses = []
+    for i in range(100):
+        parts = step(model, (x, y), i)
+        opt.zero_grad()
+        parts["loss"].backward()
+        opt.step()
+        losses.append(parts["loss"].item())
+    assert losses[-1] < 0.6 * losses[0]
+
+
+def test_style_conditioning_changes_output_and_classifier_trains():
+    torch.manual_seed(0)
+    model = tiny(n_styles=3)
+    x, style = batch()
+    model.eval()
+    z = torch.randn(1, 8).expand(3, 8)
+    logits = model.decode(z, torch.tensor([0, 1, 2]))
+    assert not torch.allclose(logits[0], logits[1]) and not torch.allclose(logits[1], logits[2])
+    with pytest.raises(ValueError, match="style"):
+        model(x)
+    model.train()
+    step = make_step(LossConfig(beta=0.0, beta_warmup=0, free_bits=0.0, style_weight=5.0))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for i in range(80):
+        parts = step(model, (x, style), i)
+        first = first if first is not None else parts["style"].item()
+        opt.zero_grad()
+        parts["loss"].backward()
+        opt.step()
+    assert parts["style"].item() < 0.5 * first and parts["style_acc"].item() == 1.0
+
+
+def test_bad_settings_are_refused_with_the_field_named():
+    for field, value in [("latent", 0), ("decoder", "transformer"), ("dropout", 1.5), ("n_styles", -1),
+                         ("enc_hidden", 2.5)]:
+        with pytest.raises(ValueError, match=field):
+            GridVAE(replace(PRESETS["seed"], **{field: value}))
+    with pytest.raises(ValueError, match="low"):
+        GridVAE(replace(PRESETS["seed"], low=100, n_pitches=88))
+    with pytest.raises(ValueError, match="beta"):
+        make_step(LossConfig(beta=-1))
+    with pytest.raises(ValueError, match="free_bits"):
+        LossConfig(free_bits="many").validate()
+
+
+@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
+def test_generation_functions(decoder):
+    torch.manual_seed(0)
+    model = tiny(decoder=decoder)
+    x, _ = batch(2)
+    for mode in generate.MODES:
+        grids = generate.sample(model, 3, mode=mode, seed=1)
+        assert grids.shape == (3, T, 2, P) and grids.dtype == bool
+        assert not (grids[:, :, 1] & ~grids[:, :, 0]).any()  # no onset without its frame
+    np.testing.assert_array_equal(generate.sample(model, 2, seed=5), generate.sample(model, 2, seed=5))
+    assert generate.reconstruct(model, x.numpy()).shape == (2, T, 2, P)
+    path = generate.interpolate(model, x[0].numpy(), x[1].numpy(), steps=4)
+    assert path.shape == (4, T, 2, P)
+    np.testing.assert_array_equal(path[0], generate.reconstruct(model, x[:1].numpy())[0])
+    assert generate.concatenate(path).shape == (4 * T, 2, P)
+    with pytest.raises(ValueError, match="mode"):
+        generate.sample(model, 1, mode="argmax")
+
+
+def test_slerp_ends_and_norm():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
+    torch.testing.assert_close(generate.slerp(a, b, 0.0), a)
+    torch.testing.assert_close(generate.slerp(a, b, 1.0), b)
+    mid = generate.slerp(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), 0.5)
+    assert mid.norm().item() == pytest.approx(1.0)
+
+
+def test_active_dimensions():
+    mu = torch.zeros(100, 4)
+    mu[:, 0] = torch.linspace(-1, 1, 100)
+    mu[:, 2] = torch.linspace(-3, 3, 100)
+    assert active_dimensions(mu) == 2

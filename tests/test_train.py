@@ -1,0 +1,119 @@
+"""The training loop: history, checkpoints that rebuild their model, exact resume, atomic saves."""
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from helpers import train as train_module
+from helpers.losses import LossConfig, make_step
+from helpers.models import PRESETS, GridVAE
+from helpers.train import CheckpointError, TrainConfig, load_checkpoint, load_model, save_checkpoint, train
+
+P, T = 10, 16
+CPU = torch.device("cpu")
+
+
+def loaders():
+    g = torch.Generator().manual_seed(0)
+    frames = (torch.rand(40, T, P, generator=g) < 0.2).float()
+    x = torch.stack([frames, frames * (torch.rand(40, T, P, generator=g) < 0.5)], dim=2)
+    styles = torch.zeros(40, dtype=torch.long)
+    data = TensorDataset(x, styles)
+    return DataLoader(data, batch_size=8, shuffle=True), DataLoader(TensorDataset(x[:16], styles[:16]), batch_size=8)
+
+
+def new_model():
+    torch.manual_seed(1)
+    return GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T))
+
+
+def run(run_dir, epochs, **kwargs):
+    model = new_model()
+    history = train(model, make_step(LossConfig(beta_warmup=5)), *loaders(), TrainConfig(epochs=epochs, warmup_steps=3),
+                    run_dir, device=CPU, progress=False, **kwargs)
+    return model, history
+
+
+def test_history_and_files(tmp_path):
+    seen = []
+    model, history = run(tmp_path, 3, callback=lambda h: seen.append(len(h)))
+    assert seen == [1, 2, 3] and [row["epoch"] for row in history] == [1, 2, 3]
+    for key in ("train_loss", "train_recon", "train_kl", "train_elbo", "valid_elbo", "lr", "seconds"):
+        assert isinstance(history[-1][key], float), key
+    assert json.loads((tmp_path / "history.json").read_text()) == history
+    assert (tmp_path / "history.csv").read_text().splitlines()[0].startswith("epoch,step,lr,train_")
+    assert (tmp_path / "last.pt").exists() and (tmp_path / "best.pt").exists()
+
+
+def test_checkpoint_rebuilds_its_model(tmp_path):
+    model, _ = run(tmp_path, 2)
+    again, payload = load_model(tmp_path / "last.pt")
+    assert payload["epoch"] == 2 and payload["train_config"]["epochs"] == 2
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), name
+    x = loaders()[1].dataset.tensors[0][:3]
+    model.eval()
+    torch.testing.assert_close(model(x, sample=False)["logits"], again(x, sample=False)["logits"])
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    straight, h1 = run(tmp_path / "straight", 4)
+    def kill_after_two(history):
+        if len(history) == 2:
+            raise KeyboardInterrupt("runtime disconnected")
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "interrupted", 4, callback=kill_after_two)
+    resumed, h2 = run(tmp_path / "interrupted", 4)  # same call again: resumes from last.pt
+    assert [r["epoch"] for r in h2] == [1, 2, 3, 4]
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert [r["train_loss"] for r in h1] == [r["train_loss"] for r in h2]
+    finished, h3 = run(tmp_path / "straight", 4)  # nothing left to do
+    assert len(h3) == 4
+
+
+def test_resume_refuses_another_model(tmp_path):
+    run(tmp_path, 1)
+    other = GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T, latent=4))
+    with pytest.raises(CheckpointError, match="another model configuration"):
+        train(other, make_step(LossConfig()), *loaders(), TrainConfig(epochs=2), tmp_path, device=CPU,
+              progress=False)
+
+
+def test_interrupted_save_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    run(tmp_path, 1)
+    good = load_checkpoint(tmp_path / "last.pt")
+
+    def dying_save(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt("killed during the save")
+
+    monkeypatch.setattr(train_module.torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path / "last.pt", {"model": {}})
+    monkeypatch.undo()
+    kept = load_checkpoint(tmp_path / "last.pt")
+    assert kept["epoch"] == good["epoch"] == 1
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_foreign_files_get_a_clear_error(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt: not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="other.pt: not a checkpoint of this project"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_bad_train_settings_are_refused_before_training(tmp_path):
+    for field, value in [("epochs", 0), ("lr", -1.0), ("grad_clip", -1), ("warmup_steps", 1.5)]:
+        with pytest.raises(ValueError, match=field):
+            train(new_model(), make_step(LossConfig()), *loaders(), TrainConfig(**{field: value}), tmp_path,
+                  device=CPU, progress=False)
+    assert not (tmp_path / "last.pt").exists()
