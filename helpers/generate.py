@@ -3,13 +3,15 @@
 Every function returns boolean grids ``(N, T, 2, P)`` in the model's pitch
 window (``model.config.low``), ready for :func:`helpers.pianoroll.grid_to_midi`.
 
-Probabilities become notes in one of two ways (``mode``):
+Probabilities become notes step by step, keeping every note whole: a note
+starts only where its onset is chosen, and goes on sounding while its frame
+is chosen at the following steps (so no note begins without an onset and no
+frame flickers on alone). Each cell is chosen in one of two ways (``mode``):
 
-- ``"threshold"``: a note plays where its probability is above ``threshold``
-  (the most likely grid, steady, can be sparse);
-- ``"bernoulli"``: each cell is drawn from its probability (livelier, noisier).
-
-An onset counts only where its frame plays.
+- ``"threshold"``: where its probability is above ``threshold`` (steady, the
+  most likely notes; a cautious model may need a threshold below 0.5);
+- ``"bernoulli"``: drawn from its probability (livelier, closer to the data's
+  density of notes).
 """
 from __future__ import annotations
 
@@ -21,22 +23,26 @@ from .pianoroll import FRAME, ONSET
 MODES = ("threshold", "bernoulli")
 
 
-def _choose(mode: str, threshold: float, generator=None):
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+class _Chooser:
+    """Per-step decisions ``(B, 2P)`` from logits ``(B, 2P)``, remembering the last step's frames."""
 
-    def choose(logits):
-        probs = torch.sigmoid(logits.float())
-        if mode == "threshold":
-            return probs > threshold
-        return torch.rand(probs.shape, generator=generator, device=probs.device) < probs
-    return choose
+    def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode, self.threshold, self.n_pitches, self.generator = mode, threshold, n_pitches, generator
+        self.previous = None  # (B, P) frames of the last step
 
-
-def _finish(cells: torch.Tensor) -> np.ndarray:
-    grid = cells.bool().cpu().numpy()  # (N, T, 2, P)
-    grid[:, :, ONSET] &= grid[:, :, FRAME]
-    return grid
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        probs = torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches)
+        if self.mode == "threshold":
+            chosen = probs > self.threshold
+        else:
+            chosen = torch.rand(probs.shape, generator=self.generator, device=probs.device) < probs
+        onset = chosen[:, ONSET]
+        held = chosen[:, FRAME] & self.previous if self.previous is not None else torch.zeros_like(onset)
+        frame = onset | held
+        self.previous = frame
+        return torch.stack([frame, onset], dim=1).view(len(logits), -1)
 
 
 def _styles(model, style, n):
@@ -58,19 +64,20 @@ def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshol
     """Grids ``(N, T, 2, P)`` from latent vectors ``z`` (N, latent)."""
     model.eval()
     z = z.to(_device(model))
-    choose = _choose(mode, threshold, generator)
+    steps, n_pitches = model.config.seq_len, model.config.n_pitches
+    choose = _Chooser(mode, threshold, n_pitches, generator)
     style = _styles(model, style, len(z))
+    cells = []
     if model.config.decoder == "autoregressive":
-        cells = []
-
         def feed_back(logits):  # the decoder hears what was chosen, not the probabilities
             cells.append(choose(logits))
             return cells[-1]
 
-        model.decode_steps(z, style, model.config.seq_len, feed_back)
-        grid = torch.stack(cells, dim=1).view(len(z), model.config.seq_len, 2, model.config.n_pitches)
-        return _finish(grid)
-    return _finish(choose(model.decode(z, style)))
+        model.decode_steps(z, style, steps, feed_back)
+    else:
+        logits = model.decode(z, style).view(len(z), steps, -1)
+        cells = [choose(logits[:, t]) for t in range(steps)]
+    return torch.stack(cells, dim=1).view(len(z), steps, 2, n_pitches).cpu().numpy()
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ plain sine synthesiser otherwise, so audio always plays.
 """
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def download(paths, zip_as=None) -> None:
 
     paths = [Path(p) for p in paths]
     if not in_colab():
-        print(f"{len(paths)} file(s) written, in {paths[0].parent if paths else '-'} and beside it")
+        where = os.path.commonpath([str(p.parent) for p in paths]) if paths else "-"
+        print(f"{len(paths)} file(s) ready under {where}")
         return
     from google.colab import files
 

@@ -126,7 +126,10 @@ def test_generation_functions(decoder):
     for mode in generate.MODES:
         grids = generate.sample(model, 3, mode=mode, seed=1)
         assert grids.shape == (3, T, 2, P) and grids.dtype == bool
-        assert not (grids[:, :, 1] & ~grids[:, :, 0]).any()  # no onset without its frame
+        frame, onset = grids[:, :, 0], grids[:, :, 1]
+        assert not (onset & ~frame).any()  # no onset without its frame
+        starts = frame & ~np.concatenate([np.zeros_like(frame[:, :1]), frame[:, :-1]], axis=1)
+        assert not (starts & ~onset).any()  # every note begins with an onset
     np.testing.assert_array_equal(generate.sample(model, 2, seed=5), generate.sample(model, 2, seed=5))
     assert generate.reconstruct(model, x.numpy()).shape == (2, T, 2, P)
     path = generate.interpolate(model, x[0].numpy(), x[1].numpy(), steps=4)
