@@ -46,10 +46,13 @@ class _Chooser:
 
 
 def _styles(model, style, n):
+    """Style indices ``(n,)``, or mixing weights ``(n, n_styles)`` passed as floats."""
     if not model.config.n_styles:
         return None
     if style is None:
         raise ValueError("this model is style-conditioned: pass style (an index or a sequence of indices)")
+    if torch.is_tensor(style) and style.is_floating_point():
+        return style.to(_device(model))
     style = torch.as_tensor(style, dtype=torch.long, device=_device(model))
     return style.expand(n) if style.dim() == 0 else style
 
@@ -135,3 +138,29 @@ def concatenate(grids) -> np.ndarray:
     """Join grids ``(N, T, 2, P)`` end to end into one ``(N * T, 2, P)`` grid (one continuous piece)."""
     grids = np.asarray(grids)
     return grids.reshape(-1, *grids.shape[2:])
+
+
+def transfer(model, grids, source_style: int, target_style: int, mode: str = "threshold",
+             threshold: float = 0.5) -> np.ndarray:
+    """Move grids ``(N, T, 2, P)`` of ``source_style`` to ``target_style``: encode as one, decode as the other."""
+    mu = encode(model, grids, source_style)
+    return decode(model, mu, target_style, mode, threshold)
+
+
+def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 5, mode: str = "threshold",
+               threshold: float = 0.5, seed: int | None = None) -> np.ndarray:
+    """One ``z`` (latent,) decoded while the style moves from ``style_a`` to ``style_b`` in ``steps`` steps.
+
+    The style embedding is mixed linearly; returns ``(steps, T, 2, P)``.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    weights = torch.zeros(steps, model.config.n_styles)
+    t = torch.linspace(0, 1, steps)
+    weights[:, style_a] += 1 - t
+    weights[:, style_b] += t
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=_device(model))
+        generator.manual_seed(seed)
+    return decode(model, z.reshape(1, -1).expand(steps, -1), weights, mode, threshold, generator)

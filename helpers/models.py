@@ -108,12 +108,21 @@ class GridVAE(nn.Module):
 
     # -------------------------------------------------------------- pieces
     def _style(self, style, batch: int, steps: int):
-        """``(B, T, style_dim)`` embedding repeated over steps, or ``None``."""
+        """``(B, T, style_dim)`` embedding repeated over steps, or ``None``.
+
+        ``style`` is ``(B,)`` indices, or ``(B, n_styles)`` weights that mix the
+        styles' embeddings (for moving from one style to another).
+        """
         if self.style_embedding is None:
             return None
         if style is None:
             raise ValueError("this model is style-conditioned: pass style (B,) indices")
-        return self.style_embedding(style.to(self.to_mu.weight.device))[:, None, :].expand(batch, steps, -1)
+        style = style.to(self.to_mu.weight.device)
+        if style.is_floating_point():
+            embedded = style @ self.style_embedding.weight  # (B, n_styles) @ (n_styles, D)
+        else:
+            embedded = self.style_embedding(style)
+        return embedded[:, None, :].expand(batch, steps, -1)
 
     def encode(self, x: torch.Tensor, style=None):
         """``x`` (B, T, 2, P) -> ``mu``, ``logvar``, each (B, latent)."""

@@ -138,6 +138,26 @@ def download(paths, zip_as=None) -> None:
         files.download(str(p))
 
 
+def plot_latent_map(mu, labels, names, title: str = "latent space (PCA)"):
+    """A 2-D PCA projection of latent vectors ``mu`` (N, latent), coloured by style."""
+    import matplotlib.pyplot as plt
+
+    mu = np.asarray(mu, dtype=float)
+    centred = mu - mu.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ vt[:2].T  # (N, 2)
+    labels = np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for k, name in enumerate(names):
+        ax.scatter(*xy[labels == k].T, s=6, alpha=0.6, label=name)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
 class LiveLoss:
     """A training callback that redraws the loss curves in a notebook after every epoch.
 

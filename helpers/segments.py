@@ -103,12 +103,14 @@ class SegmentDataset(Dataset):
 
 
 def make_loader(dataset: SegmentDataset, batch_size: int = 64, shuffle: bool = True,
-                balance_styles: bool = False, drop_last: bool = False, num_workers: int = 0) -> DataLoader:
+                balance_styles: bool = False, epoch_size: int | None = None, drop_last: bool = False,
+                num_workers: int = 0) -> DataLoader:
     """A ``DataLoader`` of ``(grids (B, T, 2, P), styles (B,))`` batches.
 
     With ``balance_styles`` every style is drawn equally often (sampling with
     replacement, weights inverse to each style's number of segments), so that
-    no style dominates an epoch; an epoch is still ``len(dataset)`` segments.
+    no style dominates an epoch; an epoch is ``epoch_size`` segments (default
+    ``len(dataset)``).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -118,6 +120,7 @@ def make_loader(dataset: SegmentDataset, batch_size: int = 64, shuffle: bool = T
     if balance_styles:
         counts = np.bincount(dataset.style)
         weights = torch.as_tensor(1.0 / counts[dataset.style], dtype=torch.double)
-        sampler, shuffle = WeightedRandomSampler(weights, len(dataset), replacement=True), False
+        sampler = WeightedRandomSampler(weights, epoch_size or len(dataset), replacement=True)
+        shuffle = False
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
                       drop_last=drop_last, num_workers=num_workers)

@@ -75,6 +75,7 @@ def test_loader_batches_and_balances_styles(pieces):
     torch.manual_seed(0)
     drawn = torch.cat([y for _, y in make_loader(ds, batch_size=64, balance_styles=True)])
     assert len(drawn) == len(ds)
+    assert len(make_loader(ds, batch_size=10, balance_styles=True, epoch_size=30).sampler) == 30
     share = drawn.float().mean().item()
     assert 0.35 < share < 0.65
 

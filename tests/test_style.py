@@ -1,0 +1,77 @@
+"""Style: mixing style embeddings, transfer, the independent judge, the latent map."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import generate, metrics, render
+from helpers.models import PRESETS, GridVAE
+
+P, T = 12, 16
+
+
+def styled_model():
+    torch.manual_seed(0)
+    return GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T, dropout=0.0, n_styles=3))
+
+
+def test_mixed_style_weights_match_indices_at_the_ends():
+    model = styled_model().eval()
+    z = torch.randn(2, 8)
+    one_hot = torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])
+    torch.testing.assert_close(model.decode(z, one_hot), model.decode(z, torch.tensor([0, 2])))
+    half = model.decode(z[:1], torch.tensor([[0.5, 0, 0.5]]))
+    assert not torch.allclose(half, model.decode(z[:1], torch.tensor([0])))
+
+
+@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
+def test_style_path_and_transfer(decoder):
+    model = GridVAE(replace(styled_model().config, decoder=decoder))
+    path = generate.style_path(model, torch.randn(8), 0, 2, steps=4, mode="bernoulli", seed=3)
+    assert path.shape == (4, T, 2, P) and path.dtype == bool
+    z = torch.randn(8)
+    np.testing.assert_array_equal(generate.style_path(model, z, 0, 2, 4, "bernoulli", seed=3),
+                                  generate.style_path(model, z, 0, 2, 4, "bernoulli", seed=3))
+    grids = (np.random.default_rng(0).random((3, T, 2, P)) < 0.1)
+    moved = generate.transfer(model, grids, 0, 1, threshold=0.05)
+    assert moved.shape == (3, T, 2, P)
+    with pytest.raises(ValueError, match="steps"):
+        generate.style_path(model, torch.randn(8), 0, 1, steps=1)
+
+
+def test_independent_classifier_learns_and_scores():
+    torch.manual_seed(0)
+    # Three "styles": low, middle and high notes.
+    x = torch.zeros(60, T, 2, P)
+    y = torch.arange(60) % 3
+    for i in range(60):
+        pitch = 4 * int(y[i]) + i % 4
+        x[i, ::2, 0, pitch] = x[i, ::2, 1, pitch] = 1.0
+    judge = metrics.StyleClassifier(metrics.ClassifierConfig(n_pitches=P, n_styles=3, channels=16))
+    opt = torch.optim.Adam(judge.parameters(), lr=1e-2)
+    first = None
+    for step in range(40):
+        parts = metrics.classifier_step(judge, (x, y), step)
+        first = first if first is not None else parts["loss"].item()
+        opt.zero_grad()
+        parts["loss"].backward()
+        opt.step()
+    assert parts["loss"].item() < 0.2 * first
+    probs = metrics.predict(judge, x.numpy())
+    assert probs.shape == (60, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert metrics.per_style_accuracy(probs, y.numpy(), ["low", "mid", "high"]) == \
+        {"low": 1.0, "mid": 1.0, "high": 1.0, "all": 1.0}
+    with pytest.raises(ValueError, match="n_styles"):
+        metrics.StyleClassifier(metrics.ClassifierConfig(n_styles=0))
+
+
+def test_per_style_accuracy_literal():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    assert metrics.per_style_accuracy(probs, [0, 1, 1, 1], ["a", "b"]) == {"a": 1.0, "b": 2 / 3, "all": 0.75}
+
+
+def test_latent_map():
+    mu = np.random.default_rng(0).normal(size=(30, 5))
+    fig = render.plot_latent_map(mu, np.arange(30) % 3, ["a", "b", "c"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
