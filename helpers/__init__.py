@@ -10,7 +10,8 @@ Modules, one job each:
 - ``models``: the recurrent VAE (plain or style-conditioned), configs and presets
 - ``losses``: reconstruction + beta * KL with annealing and free bits; the style loss
 - ``train``: a model-agnostic training loop with atomic checkpoints and exact resume
-- ``generate``: sample, reconstruct, interpolate
+- ``generate``: sample, reconstruct, interpolate, move between styles, transfer
 - ``render``: piano-roll figures, audio, MIDI/WAV/PNG files, downloads
 - ``colab``: Colab detection, Google Drive, default folders
+- ``metrics``: the independent style classifier and the figures it gives
 """

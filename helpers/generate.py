@@ -1,4 +1,4 @@
-"""Generation with a trained :class:`helpers.models.GridVAE`: sample, reconstruct, interpolate.
+"""Generation with a trained :class:`helpers.models.GridVAE`: sample, reconstruct, interpolate, restyle.
 
 Every function returns boolean grids ``(N, T, 2, P)`` in the model's pitch
 window (``model.config.low``), ready for :func:`helpers.pianoroll.grid_to_midi`.
