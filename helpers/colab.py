@@ -45,3 +45,14 @@ def paths(project: str = "gridvae", root=None, use_drive: bool = True) -> dict:
     for folder in found.values():
         folder.mkdir(parents=True, exist_ok=True)
     return found
+
+
+def run_folders(run_name: str, data_dir=None, runs_dir=None) -> tuple[Path, Path]:
+    """``(data folder, run folder)`` for a notebook: the given folders, else :func:`paths` (Drive in Colab)."""
+    if not run_name or "/" in run_name or run_name in (".", ".."):
+        raise ValueError(f"RUN_NAME must be a plain folder name, got {run_name!r}")
+    found = paths() if data_dir is None or runs_dir is None else {}
+    data = Path(data_dir or found["data"])
+    run = Path(runs_dir or found["runs"]) / run_name
+    print(f"data: {data}\nrun:  {run}")
+    return data, run

@@ -19,7 +19,7 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -77,6 +77,13 @@ PRESETS = {
     "autoregressive": VAEConfig(decoder="autoregressive"),
     "smoke": VAEConfig(enc_hidden=32, latent=8, dec_hidden=32, dec_input=16, style_dim=4, classifier_hidden=16),
 }
+
+
+def preset(name: str, **changes) -> VAEConfig:
+    """The named preset with some fields changed; an unknown name is refused, naming the choices."""
+    if name not in PRESETS:
+        raise ValueError(f"PRESET must be one of {sorted(PRESETS)}, got {name!r}")
+    return replace(PRESETS[name], **changes)
 
 
 class GridVAE(nn.Module):

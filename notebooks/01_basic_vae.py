@@ -81,7 +81,6 @@ REPO = "gridvae/gridvae"   # GitHub repository the Colab setup installs the help
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 START = time.time()
 if "google.colab" in sys.modules:  # a Colab runtime
@@ -91,7 +90,6 @@ if "google.colab" in sys.modules:  # a Colab runtime
 
 # %%
 import json
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -100,7 +98,7 @@ from IPython.display import display
 from helpers import colab, generate, render
 from helpers.data import build, format_report
 from helpers.losses import LossConfig, active_dimensions, make_step
-from helpers.models import PRESETS, GridVAE, count_parameters
+from helpers.models import GridVAE, count_parameters, preset
 from helpers.segments import SegmentDataset, make_loader
 from helpers.train import TrainConfig, pick_device, train
 
@@ -115,14 +113,10 @@ if EPOCHS is None:
 # Every setting is checked here, before any data is built or any step trained.
 loss_config = LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS).validate()
 train_config = TrainConfig(epochs=EPOCHS, lr=LR, seed=SEED).validate()
-if PRESET not in PRESETS:
-    raise ValueError(f"PRESET must be one of {sorted(PRESETS)}, got {PRESET!r}")
+preset(PRESET)  # an unknown preset is refused here
 if DECODE not in generate.MODES:
     raise ValueError(f"DECODE must be one of {generate.MODES}, got {DECODE!r}")
-folders = colab.paths(root=None) if DATA_DIR is None or RUNS_DIR is None else {}
-DATA_DIR = DATA_DIR or folders["data"]
-RUN_DIR = Path(RUNS_DIR or folders["runs"]) / RUN_NAME
-print(f"data: {DATA_DIR}\nrun:  {RUN_DIR}")
+DATA_DIR, RUN_DIR = colab.run_folders(RUN_NAME, DATA_DIR, RUNS_DIR)
 
 # %% [markdown]
 # ## Data
@@ -147,7 +141,7 @@ fig = render.plot_grids([train_set.grid(i) for i in range(0, len(train_set), max
 # ## Model
 
 # %%
-vae_config = replace(PRESETS[PRESET], n_pitches=train_set.n_pitches, low=window[0], seq_len=SEGMENT_STEPS,
+vae_config = preset(PRESET, n_pitches=train_set.n_pitches, low=window[0], seq_len=SEGMENT_STEPS,
                      steps_per_quarter=STEPS_PER_QUARTER, enc_hidden=ENC_HIDDEN, latent=LATENT,
                      dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT)
 torch.manual_seed(SEED)

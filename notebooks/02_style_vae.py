@@ -75,7 +75,6 @@ REPO = "gridvae/gridvae"   # GitHub repository the Colab setup installs the help
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 START = time.time()
 if "google.colab" in sys.modules:  # a Colab runtime
@@ -85,7 +84,6 @@ if "google.colab" in sys.modules:  # a Colab runtime
 
 # %%
 import json
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -94,7 +92,7 @@ from IPython.display import display
 from helpers import colab, generate, metrics, render
 from helpers.data import build, format_report
 from helpers.losses import LossConfig, active_dimensions, make_step
-from helpers.models import PRESETS, GridVAE, count_parameters
+from helpers.models import GridVAE, count_parameters, preset
 from helpers.segments import SegmentDataset, make_loader
 from helpers.train import TrainConfig, pick_device, train
 
@@ -113,12 +111,8 @@ if len(STYLES) < 2:
 loss_config = LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT).validate()
 train_config = TrainConfig(epochs=EPOCHS, lr=LR, seed=SEED).validate()
 judge_config = TrainConfig(epochs=JUDGE_EPOCHS, lr=LR, seed=SEED, monitor="loss").validate()
-if PRESET not in PRESETS:
-    raise ValueError(f"PRESET must be one of {sorted(PRESETS)}, got {PRESET!r}")
-folders = colab.paths() if DATA_DIR is None or RUNS_DIR is None else {}
-DATA_DIR = DATA_DIR or folders["data"]
-RUN_DIR = Path(RUNS_DIR or folders["runs"]) / RUN_NAME
-print(f"data: {DATA_DIR}\nrun:  {RUN_DIR}")
+preset(PRESET)  # an unknown preset is refused here
+DATA_DIR, RUN_DIR = colab.run_folders(RUN_NAME, DATA_DIR, RUNS_DIR)
 
 # %% [markdown]
 # ## Data, balanced by style
@@ -140,7 +134,7 @@ valid_loader = make_loader(valid_set, BATCH_SIZE, shuffle=False)
 # The curves add the latent classifier's loss (`style`) to the ELBO terms.
 
 # %%
-vae_config = replace(PRESETS[PRESET], n_pitches=train_set.n_pitches, low=window[0], seq_len=SEGMENT_STEPS,
+vae_config = preset(PRESET, n_pitches=train_set.n_pitches, low=window[0], seq_len=SEGMENT_STEPS,
                      steps_per_quarter=STEPS_PER_QUARTER, enc_hidden=ENC_HIDDEN, latent=LATENT,
                      dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT, n_styles=len(names), style_dim=STYLE_DIM)
 torch.manual_seed(SEED)

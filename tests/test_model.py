@@ -153,3 +153,11 @@ def test_active_dimensions():
     mu[:, 0] = torch.linspace(-1, 1, 100)
     mu[:, 2] = torch.linspace(-3, 3, 100)
     assert active_dimensions(mu) == 2
+
+
+def test_presets_by_name():
+    from helpers.models import preset
+
+    assert preset("seed", latent=7).latent == 7 and preset("autoregressive").decoder == "autoregressive"
+    with pytest.raises(ValueError, match="PRESET must be one of"):
+        preset("transformer")

@@ -81,3 +81,11 @@ def _midi():
 def test_silence_still_plays():
     audio, _ = render.synthesize(pretty_midi.PrettyMIDI(), 8000)
     assert len(audio) == 800 and not audio.any()
+
+
+def test_run_folders(tmp_path, capsys):
+    data, run = colab.run_folders("basic", tmp_path / "d", tmp_path / "r")
+    assert (data, run) == (tmp_path / "d", tmp_path / "r" / "basic")
+    assert "run:  " in capsys.readouterr().out
+    with pytest.raises(ValueError, match="RUN_NAME"):
+        colab.run_folders("../elsewhere", tmp_path, tmp_path)
