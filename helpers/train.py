@@ -170,6 +170,22 @@ def _scalar(value) -> float:
     return float(value.detach()) if torch.is_tensor(value) else float(value)
 
 
+class _Means:
+    """Running means of a step's figures, weighted by batch size."""
+
+    def __init__(self):
+        self.sums, self.count = {}, 0
+
+    def add(self, parts: dict, batch) -> None:
+        n = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
+        for k, v in parts.items():
+            self.sums[k] = self.sums.get(k, 0.0) + _scalar(v) * n
+        self.count += n
+
+    def result(self, prefix: str = "") -> dict:
+        return {f"{prefix}{k}": v / max(self.count, 1) for k, v in self.sums.items()}
+
+
 def _write_history(run_dir: Path, history: list) -> None:
     tmp = run_dir / ".history.json.tmp"
     tmp.write_text(json.dumps(history, indent=1))
@@ -184,17 +200,13 @@ def _write_history(run_dir: Path, history: list) -> None:
 def evaluate(model, step_fn, loader, device, step: int = 0, amp_dtype=None) -> dict:
     """Average ``step_fn``'s figures over ``loader`` without gradients (model in eval mode)."""
     model.eval()
-    sums, count = {}, 0
+    means = _Means()
     with torch.no_grad():
         for batch in loader:
             batch = _to_device(batch, device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                parts = step_fn(model, batch, step)
-            n = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + _scalar(v) * n
-            count += n
-    return {k: v / max(count, 1) for k, v in sums.items()}
+                means.add(step_fn(model, batch, step), batch)
+    return means.result()
 
 
 def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_dir, callback=None,
@@ -266,7 +278,7 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
 
     while epoch < config.epochs:
         model.train()
-        start, sums, count = time.perf_counter(), {}, 0
+        start, means = time.perf_counter(), _Means()
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
         for batch in bar:
             batch = _to_device(batch, device)
@@ -285,13 +297,10 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
             scaler.update()
             scheduler.step()
             step += 1
-            n = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + _scalar(v) * n
-            count += n
+            means.add(parts, batch)
             bar.set_postfix(loss=f"{_scalar(loss):.2f}")
         row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0]}
-        row.update({f"train_{k}": v / max(count, 1) for k, v in sums.items()})
+        row.update(means.result("train_"))
         if valid_loader is not None:
             valid = evaluate(model, step_fn, valid_loader, device, step, amp_dtype)
             row.update({f"valid_{k}": v for k, v in valid.items()})
