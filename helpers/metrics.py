@@ -1,4 +1,4 @@
-"""Judging style honestly: an independent style classifier, and the figures it gives.
+"""Judging what the VAE makes: reconstruction scores, and an independent style classifier.
 
 The classifier is not part of the VAE: a small convolutional network over the
 steps of a real grid, trained only on real training segments, tested on real
@@ -86,3 +86,9 @@ def per_style_accuracy(probs: np.ndarray, labels, names) -> dict:
               for k, name in enumerate(names)}
     result["all"] = float((guess == labels).mean()) if len(labels) else None
     return result
+
+
+def frame_f1(real, decoded) -> float:
+    """F1 of the sounding cells (frame plane) of decoded grids against real ones, both ``(N, T, 2, P)``."""
+    real, decoded = np.asarray(real, bool)[:, :, 0], np.asarray(decoded, bool)[:, :, 0]
+    return float(2 * (real & decoded).sum() / max(1, real.sum() + decoded.sum()))

@@ -95,7 +95,7 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from helpers import colab, generate, render
+from helpers import colab, generate, metrics, render
 from helpers.data import build, format_report
 from helpers.losses import LossConfig, active_dimensions, make_step
 from helpers.models import GridVAE, count_parameters, preset
@@ -186,14 +186,9 @@ rebuilt = generate.reconstruct(model, originals, mode="threshold", threshold=THR
 pairs = [g for pair in zip(originals, rebuilt) for g in pair]
 fig = render.plot_grids(pairs, window[0], titles=["original", "reconstruction"] * len(picks))
 fig.savefig(RUN_DIR / "reconstructions.png", dpi=100)
-
-def frame_f1(real, decoded):
-    hits = (real[:, :, 0] & decoded[:, :, 0]).sum()
-    return float(2 * hits / max(1, real[:, :, 0].sum() + decoded[:, :, 0].sum()))
-
-
 all_rebuilt = generate.reconstruct(model, held_out, mode="threshold", threshold=THRESHOLD)
-print(f"frame F1 of the reconstructions of all {len(held_out)} test segments: {frame_f1(held_out, all_rebuilt):.3f}")
+test_f1 = metrics.frame_f1(held_out, all_rebuilt)
+print(f"frame F1 of the reconstructions of all {len(held_out)} test segments: {test_f1:.3f}")
 
 # %% [markdown]
 # ## New music from the prior
@@ -239,7 +234,7 @@ render.download(sorted(RUN_DIR.rglob("*.mid")), zip_as=RUN_DIR / "midi.zip")
 summary = {"preset": PRESET, "epochs": last["epoch"], "device": str(device), "valid_elbo": last["valid_elbo"],
            "valid_recon": last["valid_recon"], "valid_kl": last["valid_kl"],
            "active_dims": active_dimensions(mu), "latent": LATENT, "test_segments": len(held_out),
-           "test_frame_f1": frame_f1(held_out, all_rebuilt), "threshold": THRESHOLD,
+           "test_frame_f1": test_f1, "threshold": THRESHOLD,
            "train_seconds": sum(row["seconds"] for row in history), "notebook_seconds": time.time() - START}
 (RUN_DIR / "summary.json").write_text(json.dumps(summary, indent=1))
 print(f"done in {summary['notebook_seconds']:.0f} s")
