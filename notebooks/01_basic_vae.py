@@ -159,7 +159,8 @@ print(f"{count_parameters(model):,} parameters")
 live = render.LiveLoss(["elbo", "recon", "kl"])
 history = train(model, make_step(loss_config), make_loader(train_set, BATCH_SIZE),
                 make_loader(valid_set, BATCH_SIZE, shuffle=False), train_config, RUN_DIR, callback=live,
-                device=device, extra={"loss_config": loss_config.to_dict(), "styles": pieces.styles})
+                device=device, extra={"loss_config": loss_config.to_dict(), "styles": pieces.styles,
+                       "data": {"source": str(SOURCE), "max_per_style": MAX_PER_STYLE, "transpose": TRANSPOSE}})
 live.draw(history).savefig(RUN_DIR / "loss.png", dpi=100)
 last = history[-1]
 print(f"epoch {last['epoch']}: valid ELBO {last['valid_elbo']:.1f} nats/segment "
@@ -187,8 +188,9 @@ pairs = [g for pair in zip(originals, rebuilt) for g in pair]
 fig = render.plot_grids(pairs, window[0], titles=["original", "reconstruction"] * len(picks))
 fig.savefig(RUN_DIR / "reconstructions.png", dpi=100)
 all_rebuilt = generate.reconstruct(model, held_out, mode="threshold", threshold=THRESHOLD)
-test_f1 = metrics.frame_f1(held_out, all_rebuilt)
-print(f"frame F1 of the reconstructions of all {len(held_out)} test segments: {test_f1:.3f}")
+scores = metrics.reconstruction_scores(held_out, all_rebuilt, STEPS_PER_QUARTER, window[0])
+print(f"reconstructions of all {len(held_out)} test segments (threshold {THRESHOLD}):")
+print("  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
 
 # %% [markdown]
 # ## New music from the prior
@@ -234,7 +236,7 @@ render.download(sorted(RUN_DIR.rglob("*.mid")), zip_as=RUN_DIR / "midi.zip")
 summary = {"preset": PRESET, "epochs": last["epoch"], "device": str(device), "valid_elbo": last["valid_elbo"],
            "valid_recon": last["valid_recon"], "valid_kl": last["valid_kl"],
            "active_dims": active_dimensions(mu), "latent": LATENT, "test_segments": len(held_out),
-           "test_frame_f1": test_f1, "threshold": THRESHOLD,
+           "test_scores": scores, "threshold": THRESHOLD,
            "train_seconds": sum(row["seconds"] for row in history), "notebook_seconds": time.time() - START}
 (RUN_DIR / "summary.json").write_text(json.dumps(summary, indent=1))
 print(f"done in {summary['notebook_seconds']:.0f} s")

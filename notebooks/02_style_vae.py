@@ -142,7 +142,9 @@ model = GridVAE(vae_config)
 print(f"{count_parameters(model):,} parameters; styles {names}")
 live = render.LiveLoss(["elbo", "recon", "kl", "style"])
 history = train(model, make_step(loss_config), train_loader, valid_loader, train_config, RUN_DIR / "vae",
-                callback=live, device=device, extra={"loss_config": loss_config.to_dict(), "styles": names})
+                callback=live, device=device, extra={"loss_config": loss_config.to_dict(), "styles": names,
+                                                    "data": {"source": str(SOURCE), "max_per_style": MAX_PER_STYLE,
+                                                             "transpose": TRANSPOSE}})
 live.draw(history).savefig(RUN_DIR / "loss.png", dpi=100)
 
 # %% [markdown]

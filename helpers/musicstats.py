@@ -1,0 +1,96 @@
+"""Musical statistics of a set of grids, to put samples beside real music.
+
+Each statistic is computed per segment (``(T, 2, P)`` grid), so a set gives a
+distribution; two sets are compared by their means and by the 1-D Wasserstein
+distance between the two distributions (``scipy.stats``), divided by the real data's standard
+deviation (0: the same distribution; 1: as far as one typical spread).
+
+Statistics (segments without a note give NaN where a statistic needs notes,
+and are left out of that statistic):
+
+- ``pitch_range``: highest minus lowest pitch, in semitones;
+- ``pitch_class_entropy``: entropy, in bits, of the pitch classes of the
+  sounding steps (0: one pitch class; 3.58: all twelve equally);
+- ``polyphony``: mean number of notes sounding at the steps where any sounds;
+- ``in_scale``: share of notes whose pitch class is in the best-fitting
+  diatonic scale (the one of the 12 transpositions of the major scale, and so
+  of its modes, that holds the most notes);
+- ``empty_beats``: share of beats where nothing sounds;
+- ``notes_per_bar``: notes starting per bar;
+- ``note_length``: mean note length, in quarter notes.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from .pianoroll import FRAME, LOW, STEPS_PER_QUARTER, grid_to_notes
+
+STATISTICS = {
+    "pitch_range": "pitch range (semitones)",
+    "pitch_class_entropy": "pitch-class entropy (bits)",
+    "polyphony": "polyphony (notes at sounding steps)",
+    "in_scale": "notes in best-fitting scale (share)",
+    "empty_beats": "empty beats (share)",
+    "notes_per_bar": "notes per bar",
+    "note_length": "mean note length (quarters)",
+}
+MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
+SCALES = np.zeros((12, 12), bool)  # SCALES[k, pc]: pitch class pc is in the major scale on k
+for _k in range(12):
+    SCALES[_k, (MAJOR + _k) % 12] = True
+
+
+def segment_statistics(grid, low: int = LOW, steps_per_quarter: int = STEPS_PER_QUARTER,
+                       beats_per_bar: int = 4) -> dict:
+    """Every statistic of one ``(T, 2, P)`` grid whose first pitch column is MIDI ``low``."""
+    grid = np.asarray(grid) != 0
+    if grid.ndim != 3 or grid.shape[1] != 2:
+        raise ValueError(f"grid must have shape (T, 2, P), got {grid.shape}")
+    frames = grid[:, FRAME]
+    n_steps = len(frames)
+    notes = grid_to_notes(grid, low)
+    beats = frames[: n_steps - n_steps % steps_per_quarter].reshape(-1, steps_per_quarter, frames.shape[1])
+    sounding = frames.sum(1)
+    stats = {"empty_beats": float(1 - beats.any(axis=(1, 2)).mean()) if len(beats) else np.nan,
+             "notes_per_bar": len(notes) * steps_per_quarter * beats_per_bar / n_steps}
+    if not len(notes):
+        return {name: stats.get(name, np.nan) for name in STATISTICS}
+    pitches = notes[:, 0]
+    per_class = np.bincount((np.arange(frames.shape[1]) + low) % 12, weights=frames.sum(0), minlength=12)
+    share = per_class / per_class.sum() if per_class.sum() else np.full(12, np.nan)
+    share = share[share > 0]
+    note_classes = np.bincount(pitches % 12, minlength=12)
+    stats.update({
+        "pitch_range": float(pitches.max() - pitches.min()),
+        "pitch_class_entropy": float(-(share * np.log2(share)).sum()),
+        "polyphony": float(sounding[sounding > 0].mean()) if sounding.any() else np.nan,
+        "in_scale": float((SCALES @ note_classes).max() / len(notes)),
+        "note_length": float((notes[:, 2] - notes[:, 1]).mean() / steps_per_quarter),
+    })
+    return {name: stats[name] for name in STATISTICS}
+
+
+def statistics(grids, low: int = LOW, steps_per_quarter: int = STEPS_PER_QUARTER, beats_per_bar: int = 4) -> dict:
+    """Per-segment values of every statistic over grids ``(N, T, 2, P)``: ``{name: (N,) array}``."""
+    rows = [segment_statistics(g, low, steps_per_quarter, beats_per_bar) for g in grids]
+    return {name: np.array([row[name] for row in rows], float) for name in STATISTICS}
+
+
+def compare(real: dict, generated: dict) -> dict:
+    """Side by side: for each statistic, ``real`` and ``generated`` mean and standard deviation, and
+    ``distance``, the Wasserstein distance between the two distributions over the real standard deviation.
+
+    ``real`` and ``generated`` are outputs of :func:`statistics`; NaNs are left out.
+    """
+    result = {}
+    for name in STATISTICS:
+        a, b = real[name][~np.isnan(real[name])], generated[name][~np.isnan(generated[name])]
+        spread = a.std() if len(a) else np.nan
+        result[name] = {
+            "real_mean": float(a.mean()) if len(a) else None, "real_std": float(spread) if len(a) else None,
+            "generated_mean": float(b.mean()) if len(b) else None,
+            "generated_std": float(b.std()) if len(b) else None,
+            "distance": float(wasserstein_distance(a, b) / spread) if len(a) and len(b) and spread > 0 else None,
+        }
+    return result

@@ -1,0 +1,57 @@
+"""The training runs the report is built from: one list, shared by the script that
+trains them (``train_runs.py``) and the one that turns them into figures and tables
+(``make_report.py``).
+
+Each run is one notebook executed headless with papermill, with a few of its
+parameters changed; its folder is ``runs/<name>/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS_DIR = ROOT / "runs"
+EPOCHS = 40  # every run of the report trains this long (the CPU default of the notebooks)
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str          # run folder under runs/, and the notebook's RUN_NAME
+    notebook: str      # notebook under notebooks/, without suffix
+    label: str         # how the report names it
+    parameters: dict = field(default_factory=dict)  # notebook parameters that differ from its defaults
+
+    @property
+    def folder(self) -> Path:
+        return RUNS_DIR / self.name
+
+    @property
+    def done_marker(self) -> Path:
+        """The file a finished run writes last."""
+        last = "style_report.json" if self.notebook == "02_style_vae" else "summary.json"
+        return self.folder / last
+
+    @property
+    def checkpoint(self) -> Path:
+        sub = "vae/" if self.notebook == "02_style_vae" else ""
+        return self.folder / f"{sub}best.pt"
+
+
+BASIC = "01_basic_vae"
+RUNS = [
+    Run("basic", BASIC, "autoregressive, beta 0.5, free bits 0.25 (default)"),
+    Run("basic-seed", BASIC, "seed decoder, beta 0.5, free bits 0.25", {"PRESET": "seed"}),
+    Run("basic-fb0", BASIC, "autoregressive, beta 0.5, no free bits", {"FREE_BITS": 0.0}),
+    Run("basic-beta1", BASIC, "autoregressive, beta 1, free bits 0.25", {"BETA": 1.0}),
+    Run("basic-beta1-fb0", BASIC, "autoregressive, beta 1, no free bits (plain VAE)",
+        {"BETA": 1.0, "FREE_BITS": 0.0}),
+    Run("style", "02_style_vae", "style-conditioned, bach / folk / palestrina"),
+]
+
+
+def find(name: str) -> Run:
+    for run in RUNS:
+        if run.name == name:
+            return run
+    raise ValueError(f"unknown run {name!r}; runs: {[r.name for r in RUNS]}")

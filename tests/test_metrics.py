@@ -1,0 +1,81 @@
+"""Reconstruction scores (mir_eval) and musical statistics, on grids small enough to count by hand."""
+import numpy as np
+import pytest
+
+from helpers import metrics, musicstats
+from helpers.pianoroll import notes_to_grid
+
+
+def grids(*note_lists, steps=8, low=60, high=71):
+    return np.stack([notes_to_grid(np.array(n).reshape(-1, 3), steps, low, high) for n in note_lists])
+
+
+def test_reconstruction_scores_counted_by_hand():
+    real = grids([[60, 0, 4], [64, 0, 4], [67, 4, 8]])  # 12 sounding cells, 3 notes
+    decoded = grids([[60, 0, 4], [65, 0, 4], [67, 4, 6]])  # 10 cells, 6 of them right
+    scores = metrics.reconstruction_scores(real, decoded, low=60)
+    assert scores["frame_precision"] == pytest.approx(6 / 10)
+    assert scores["frame_recall"] == pytest.approx(6 / 12)
+    assert scores["frame_f1"] == pytest.approx(2 * 6 / 22)
+    assert scores["frame_accuracy"] == pytest.approx(6 / (6 + 4 + 6))  # Bay et al.: TP / (TP + FP + FN)
+    # notes: 60 and 67 start right (65 is a wrong pitch); 67 ends 2 steps early, beyond 20% of its length
+    assert scores["onset_precision"] == scores["onset_recall"] == pytest.approx(2 / 3)
+    assert scores["note_f1"] == pytest.approx(1 / 3)
+
+
+def test_onset_one_step_late_does_not_match():
+    real, late = grids([[60, 0, 4]]), grids([[60, 1, 4]])
+    assert metrics.note_scores(real, late, low=60)["f1"] == 0.0
+    assert metrics.reconstruction_scores(real, real, low=60) == pytest.approx(
+        {k: 1.0 for k in metrics.reconstruction_scores(real, real, low=60)})
+
+
+def test_scores_sum_counts_over_segments():
+    real = grids([[60, 0, 8]], [[62, 0, 2], [64, 2, 4], [65, 4, 6], [67, 6, 8]])
+    decoded = grids([[61, 0, 8]], [[62, 0, 2], [64, 2, 4], [65, 4, 6], [67, 6, 8]])
+    # micro average: 4 of 5 notes, not the mean of 0 and 1
+    assert metrics.note_scores(real, decoded, low=60)["f1"] == pytest.approx(0.8)
+    assert metrics.frame_scores(real, decoded, low=60)["recall"] == pytest.approx(8 / 16)
+
+
+def test_empty_and_mismatched_inputs():
+    empty = np.zeros((2, 8, 2, 12), bool)
+    assert metrics.reconstruction_scores(empty, empty, low=60) == {k: 0.0 for k in (
+        "frame_precision", "frame_recall", "frame_f1", "frame_accuracy", "onset_precision", "onset_recall",
+        "onset_f1", "note_f1")}
+    with pytest.raises(ValueError, match="shape"):
+        metrics.frame_scores(empty, empty[:, :4], low=60)
+
+
+def test_segment_statistics_by_hand():
+    # a C major triad for two beats, D for one beat, one silent beat: one bar of 4/4
+    g = notes_to_grid(np.array([[60, 0, 8], [64, 0, 8], [67, 0, 8], [62, 8, 12]]), 16, 48, 84)
+    s = musicstats.segment_statistics(g, 48)
+    shares = np.array([2, 2, 2, 1]) / 7  # pitch classes C, E, G over 8 steps each, D over 4
+    assert s == pytest.approx({"pitch_range": 7, "pitch_class_entropy": -(shares * np.log2(shares)).sum(),
+                               "polyphony": 28 / 12, "in_scale": 1.0, "empty_beats": 0.25, "notes_per_bar": 4,
+                               "note_length": 1.75})
+
+
+def test_in_scale_picks_the_best_scale():
+    # C D E F# G: 4 of 5 in C major, 5 of 5 in G major
+    g = notes_to_grid(np.array([[60, 0, 1], [62, 1, 2], [64, 2, 3], [66, 3, 4], [67, 4, 5]]), 16, 48, 84)
+    assert musicstats.segment_statistics(g, 48)["in_scale"] == 1.0
+    # all twelve pitch classes: 7 of 12 in any scale
+    g = notes_to_grid(np.array([[60 + k, k, k + 1] for k in range(12)]), 16, 48, 84)
+    assert musicstats.segment_statistics(g, 48)["in_scale"] == pytest.approx(7 / 12)
+
+
+def test_empty_segment_and_comparison():
+    empty = np.zeros((16, 2, 37), bool)
+    s = musicstats.segment_statistics(empty, 48)
+    assert s["empty_beats"] == 1.0 and s["notes_per_bar"] == 0 and np.isnan(s["pitch_range"])
+    g = notes_to_grid(np.array([[60, 0, 4]]), 16, 48, 84)
+    real = musicstats.statistics([g, g, empty], 48)
+    same = musicstats.compare(real, real)
+    assert same["pitch_range"]["distance"] is None  # no spread in the real data: no scale to measure by
+    assert same["empty_beats"]["distance"] == 0.0
+    shifted = musicstats.compare(real, {k: v + 1 for k, v in real.items()})
+    spread = real["notes_per_bar"].std()
+    assert shifted["notes_per_bar"]["distance"] == pytest.approx(1 / spread)
+    assert shifted["notes_per_bar"]["generated_mean"] == pytest.approx(real["notes_per_bar"].mean() + 1)
