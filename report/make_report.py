@@ -1,0 +1,385 @@
+"""Regenerate every figure and table of the report from the saved runs and benchmark results.
+
+    python report/make_report.py [--reevaluate] [--pdf]
+
+For each run of ``report/runs.py`` that has a checkpoint, ``eval.json`` is
+computed (``helpers.evaluation``) when missing or older than the checkpoint.
+Then the figures are drawn into ``report/figures/``, the tables are written
+into ``report/report.md`` and the headline figures into ``README.md``, each
+between its ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` lines (the
+prose around them is left as it is), and ``report/results.json`` collects
+every figure used. ``--pdf`` also writes ``report/report.pdf``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from helpers import render  # noqa: E402
+from helpers.evaluation import evaluate_run  # noqa: E402
+from helpers.musicstats import STATISTICS  # noqa: E402
+from runs import ROOT, RUNS  # noqa: E402
+
+FIGURES = HERE / "figures"
+BENCH = ROOT / "bench" / "results"
+BASIC_DEFAULT, SEED, STYLE = "basic", "basic-seed", "style"
+
+
+# ------------------------------------------------------------------ collecting
+
+def _json(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def collect(reevaluate: bool = False, data_dir=None) -> dict:
+    """Every run's files (evaluated first where needed) and the benchmark results."""
+    runs = {}
+    for run in RUNS:
+        if not run.done_marker.is_file():
+            print(f"{run.name}: not trained to the end, left out (python report/train_runs.py --only {run.name})")
+            continue
+        eval_path = run.folder / "eval.json"
+        if reevaluate or not eval_path.is_file() or eval_path.stat().st_mtime < run.checkpoint.stat().st_mtime:
+            print(f"{run.name}: evaluating ...", flush=True)
+            evaluate_run(run.folder, data_dir)
+        history = _json(run.checkpoint.parent / "history.json") or []
+        runs[run.name] = {
+            "run": run, "eval": _json(eval_path), "history": history,
+            "summary": _json(run.folder / "summary.json"), "style_report": _json(run.folder / "style_report.json"),
+            "machine": _json(run.folder / "machine.json"),
+            "train_seconds": sum(row.get("seconds", 0) for row in history),
+            "examples": np.load(run.folder / "examples.npz") if (run.folder / "examples.npz").is_file() else None,
+        }
+    bench = {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate")}
+    return {"runs": runs, "bench": bench}
+
+
+# ------------------------------------------------------------------ tables
+
+def _f(value, digits=3):
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _table(header, rows, align=None) -> str:
+    align = align or ["---"] + ["---:"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _minutes(seconds):
+    return "n/a" if not seconds else f"{seconds / 60:.1f} min"
+
+
+def table_data(c) -> str:
+    d = c["bench"]["data"]
+    if not d:
+        return "(no data benchmark: python bench/bench_data.py)"
+    rows = [[r["style"], r["pieces"], f"{r['train']} / {r['valid']} / {r['test']}", f"{r['segments']:,}",
+             r["skipped"], _f(r["mean_polyphony"], 2)] for r in d["corpus"]["per_style"]]
+    return _table(["style", "pieces", "train / valid / test pieces", "segments (64 steps)", "skipped",
+                   "mean polyphony"], rows)
+
+
+def table_runs(c) -> str:
+    rows = []
+    for name, r in c["runs"].items():
+        machine = r["machine"]["machine"] if r["machine"] else None
+        where = (f"{machine['cpu']}, {machine['cores']} cores" + (f", {machine['gpu']}" if machine.get("gpu") else "")
+                 if machine else r["eval"]["device"])
+        params = ", ".join(f"`{k}={v}`" for k, v in r["run"].parameters.items()) or "defaults"
+        rows.append([f"`{name}`", r["run"].label, params, r["eval"]["epoch"], _minutes(r["train_seconds"]), where])
+    return _table(["run", "what", "notebook parameters", "epochs", "training time", "where"], rows,
+                  ["---", "---", "---", "---:", "---:", "---"])
+
+
+def table_reconstruction(c) -> str:
+    rows = []
+    for name, r in c["runs"].items():
+        e = r["eval"]
+        n, rec = e["test_nll"], e["reconstruction"]
+        rows.append([f"`{name}`", _f(n["elbo"], 1), _f(n["elbo_per_step"], 2), _f(n["recon"], 1), _f(n["kl"], 1),
+                     f"{e['active_dims']}/{e['model_config']['latent']}", e["threshold"]["chosen"],
+                     _f(rec["frame_precision"]), _f(rec["frame_recall"]), _f(rec["frame_f1"]),
+                     _f(rec["frame_accuracy"]), _f(rec["onset_f1"]), _f(rec["note_f1"])])
+    return _table(["run", "-ELBO", "per step", "recon", "KL", "active dims", "threshold", "frame P", "frame R",
+                   "frame F1", "frame acc.", "onset F1", "note F1"], rows)
+
+
+def table_posterior(c) -> str:
+    rows = []
+    for name, r in c["runs"].items():
+        kl = np.array(r["eval"]["kl_per_dim"])
+        rows.append([f"`{name}`", _f(kl.sum(), 1), _f(kl.min(), 2), _f(np.median(kl), 2), _f(kl.max(), 2),
+                     int((kl > 0.1).sum()), f"{r['eval']['active_dims']}/{len(kl)}"])
+    return _table(["run", "KL total", "KL min dim", "KL median dim", "KL max dim", "dims > 0.1 nats",
+                   "active dims"], rows)
+
+
+def table_statistics(c, run=BASIC_DEFAULT, group="all") -> str:
+    stats = c["runs"][run]["eval"]["sample_statistics"][group]
+    rows = [[label, f"{_f(s['real_mean'], 2)} ± {_f(s['real_std'], 2)}",
+             f"{_f(s['generated_mean'], 2)} ± {_f(s['generated_std'], 2)}", _f(s["distance"], 2)]
+            for label, s in ((STATISTICS[k], stats[k]) for k in STATISTICS)]
+    return _table(["statistic (per segment)", "real test segments", "samples", "distance"], rows)
+
+
+def table_distances(c) -> str:
+    names = [n for n, r in c["runs"].items() if "all" in r["eval"]["sample_statistics"]]
+    rows = []
+    for key, label in STATISTICS.items():
+        rows.append([label] + [_f(c["runs"][n]["eval"]["sample_statistics"]["all"][key]["distance"], 2)
+                               for n in names])
+    means = [np.mean([c["runs"][n]["eval"]["sample_statistics"]["all"][k]["distance"] for k in STATISTICS])
+             for n in names]
+    rows.append(["**mean**"] + [f"**{_f(m, 2)}**" for m in means])
+    return _table(["distance of samples to real data"] + [f"`{n}`" for n in names], rows)
+
+
+def table_style(c) -> str:
+    r = c["runs"].get(STYLE)
+    if not r or "style" not in r["eval"]:
+        return "(no style run evaluated)"
+    e, s = r["eval"], r["eval"]["style"]
+    names = e["styles"]
+    rows = [["judge's accuracy on real test segments"] + [_f(s["judge_real_accuracy"][n]) for n in names]
+            + [_f(s["judge_real_accuracy"]["all"])],
+            [f"samples generated in the style, called that style ({e['samples_per_group']} per style)"] + [_f(s["generated_accuracy"][n]) for n in names]
+            + [_f(np.mean([s["generated_accuracy"][n] for n in names]))]]
+    main = _table(["figure"] + names + ["all"], rows)
+    transfer = _table(["from \\ to"] + names,
+                      [[a] + [_f(s["transfer_accuracy"][a].get(b)) if a != b else "" for b in names] for a in names])
+    curves = s["interpolation"]
+    first = next(iter(curves.values()))
+    interp = _table(["path"] + [f"t={t:.2f}" for t in first["t"]],
+                    [[k] + [_f(p, 2) for p in v["p_target_mean"]] for k, v in curves.items()])
+    return (f"{main}\n\nLatent classifier (z -> style) accuracy on the test segments: "
+            f"{_f(e['latent_classifier_accuracy'])}.\n\nTest segments of the row's style encoded with their "
+            f"style and decoded with the column's, called the column's style by the judge (up to 100 each):\n\n"
+            f"{transfer}\n\nJudge's probability of the target style along a style interpolation with one z "
+            f"(mean over {first['paths']} z):\n\n{interp}")
+
+
+def table_speed(c) -> str:
+    d, t, g = c["bench"]["data"], c["bench"]["train"], c["bench"]["generate"]
+    rows = []
+    if d:
+        conv, corp = d["conversion"], d["corpus"]
+        workers = max(int(k.split("_")[1]) for k in conv if k.startswith("ours_"))
+        rows += [["MIDI file -> cached grids", f"{conv[f'ours_{workers}_workers_files_per_s']:,.0f} files/s",
+                  f"plain pretty_midi loop {conv['pretty_midi_loop_files_per_s']:,.0f} files/s "
+                  f"({conv['ratio']}x), {conv['files']} files", "`python bench/bench_data.py`"],
+                 ["default corpus, cold build / warm load", f"{corp['cold_build_s']:.0f} s / {corp['warm_load_s']} s",
+                  f"{corp['pieces']} pieces, {len(corp['styles'])} styles", "`python bench/bench_data.py`"]]
+    if t:
+        rows.append([f"training ({t['device']}), batch {t['batch_size']}",
+                     f"{t['train_function_segments_per_s']:,.1f} segments/s",
+                     f"bare loop {t['bare_loop_segments_per_s']:,.1f} segments/s, ratio {t['overhead_ratio']:.2f}",
+                     "`python bench/bench_train.py`"])
+    if g:
+        rows.append([f"sample and write {g['pieces']} MIDI files ({g['device']})", f"{g['total_s']:.2f} s",
+                     f"sampling {g['sample_s']:.2f} s, writing {g['write_midi_s']:.2f} s",
+                     "`python bench/bench_generate.py`"])
+    machine = next((b["machine"] for b in (d, t, g) if b), None)
+    where = f"\n\nMachine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, " \
+            f"GPU: {machine['gpu'] or 'none'}; torch {machine.get('torch')}." if machine else ""
+    return _table(["what", "figure", "against", "command"], rows, ["---", "---:", "---", "---"]) + where
+
+
+def headline(c) -> str:
+    r, lines = c["runs"], []
+    if BASIC_DEFAULT in r:
+        e = r[BASIC_DEFAULT]["eval"]
+        rec = e["reconstruction"]
+        lines.append(f"- Basic VAE (Bach chorales, {e['epoch']} epochs on a CPU, "
+                     f"{_minutes(r[BASIC_DEFAULT]['train_seconds'])}): test -ELBO {e['test_nll']['elbo']:.1f} "
+                     f"nats per 4-bar segment, {e['active_dims']}/{e['model_config']['latent']} active latent "
+                     f"dimensions, reconstruction frame F1 {rec['frame_f1']:.2f} (accuracy "
+                     f"{rec['frame_accuracy']:.2f}), note-onset F1 {rec['onset_f1']:.2f}.")
+    if BASIC_DEFAULT in r and SEED in r:
+        a, b = r[BASIC_DEFAULT]["eval"]["test_nll"]["elbo"], r[SEED]["eval"]["test_nll"]["elbo"]
+        lines.append(f"- Autoregressive decoder against the seed decoder (same epochs): test -ELBO {a:.1f} "
+                     f"against {b:.1f} nats per segment.")
+    if STYLE in r and "style" in r[STYLE]["eval"]:
+        s = r[STYLE]["eval"]["style"]
+        names = r[STYLE]["eval"]["styles"]
+        lines.append("- Style VAE (" + ", ".join(names) + "): samples recognised as their requested style by an "
+                     "independent classifier " + ", ".join(f"{s['generated_accuracy'][n]:.2f}" for n in names)
+                     + "; transfers recognised as their target style " + ", ".join(
+                         f"{a}->{b} {v:.2f}" for a, row in s["transfer_accuracy"].items() for b, v in row.items())
+                     + ".")
+    t, g = c["bench"]["train"], c["bench"]["generate"]
+    if t:
+        lines.append(f"- Training on {t['device']}: {t['train_function_segments_per_s']:.0f} segments/s, "
+                     f"{t['overhead_ratio']:.2f}x the time of a bare forward/backward loop.")
+    if g:
+        lines.append(f"- Sampling and writing {g['pieces']} MIDI files: {g['total_s']:.2f} s ({g['device']}).")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ figures
+
+def _save(fig, name) -> None:
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / name, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def figure_curves(c) -> None:
+    basic = {n: r for n, r in c["runs"].items() if r["run"].notebook == "01_basic_vae" and r["history"]}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, key, title in zip(axes, ("valid_elbo", "valid_recon", "valid_kl"),
+                              ("validation -ELBO", "validation reconstruction", "validation KL")):
+        for name, r in basic.items():
+            ax.plot([h["epoch"] for h in r["history"]], [h[key] for h in r["history"]], label=name)
+        ax.set(title=title, xlabel="epoch", ylabel="nats per segment")
+        if key != "valid_kl":
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    _save(fig, "curves.png")
+
+
+def figure_kl(c) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for name, r in c["runs"].items():
+        ax.plot(sorted(r["eval"]["kl_per_dim"], reverse=True), marker=".", label=name)
+    ax.set(title="KL per latent dimension on the test segments (sorted)", xlabel="dimension (sorted)",
+           ylabel="nats")
+    ax.legend(fontsize=8)
+    _save(fig, "kl_per_dim.png")
+
+
+def figure_reconstructions(c) -> None:
+    shown = [n for n in (BASIC_DEFAULT, SEED) if n in c["runs"] and c["runs"][n]["examples"] is not None]
+    if not shown:
+        return
+    ex = c["runs"][shown[0]]["examples"]
+    grids, titles = [], []
+    for k in range(2):
+        grids.append(ex["originals"][k])
+        titles.append(f"test segment {k + 1}")
+        for n in shown:
+            grids.append(c["runs"][n]["examples"]["reconstructions"][k])
+            titles.append(f"reconstruction, {n}")
+    _save(render.plot_grids(grids, int(ex["low"]), titles), "reconstructions.png")
+
+
+def figure_samples(c) -> None:
+    if BASIC_DEFAULT in c["runs"] and c["runs"][BASIC_DEFAULT]["examples"] is not None:
+        ex = c["runs"][BASIC_DEFAULT]["examples"]
+        _save(render.plot_grids(ex["samples_all"][:3], int(ex["low"]), [f"sample {k + 1}" for k in range(3)]),
+              "samples.png")
+    r = c["runs"].get(STYLE)
+    if r and r["examples"] is not None:
+        ex, names = r["examples"], r["eval"]["styles"]
+        grids = [g for n in names for g in ex[f"samples_{n}"][:2]]
+        titles = [f"{n}, sample {k + 1}" for n in names for k in range(2)]
+        _save(render.plot_grids(grids, int(ex["low"]), titles), "style_samples.png")
+        _save(render.plot_latent_map(ex["mu"], ex["labels"], names, "test segments' posterior means (PCA)"),
+              "latent_map.png")
+
+
+def figure_statistics(c, run=BASIC_DEFAULT) -> None:
+    r = c["runs"].get(run)
+    if not r or r["examples"] is None:
+        return
+    real, fake = r["examples"]["stats_real_all"], r["examples"]["stats_samples_all"]
+    fig, axes = plt.subplots(1, len(STATISTICS), figsize=(2.3 * len(STATISTICS), 2.6))
+    for k, (ax, label) in enumerate(zip(axes, STATISTICS.values())):
+        a, b = real[:, k][~np.isnan(real[:, k])], fake[:, k][~np.isnan(fake[:, k])]
+        bins = np.histogram_bin_edges(np.concatenate([a, b]), bins=20)
+        ax.hist(a, bins, alpha=0.5, density=True, label="real")
+        ax.hist(b, bins, alpha=0.5, density=True, label="samples")
+        ax.set_title(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    axes[0].legend(fontsize=7)
+    _save(fig, "statistics.png")
+
+
+def figure_style_interpolation(c) -> None:
+    r = c["runs"].get(STYLE)
+    if not r or "style" not in r["eval"]:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for path, v in r["eval"]["style"]["interpolation"].items():
+        mean, std = np.array(v["p_target_mean"]), np.array(v["p_target_std"])
+        ax.plot(v["t"], mean, marker="o", label=path)
+        ax.fill_between(v["t"], np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.15)
+    ax.set(xlabel="weight of the target style's embedding", ylabel="judge's P(target style)",
+           title="style interpolation with one z (mean ± sd over z)", ylim=(-0.02, 1.02))
+    ax.legend(fontsize=8)
+    _save(fig, "style_interpolation.png")
+
+
+# ------------------------------------------------------------------ writing
+
+def fill(text: str, blocks: dict, source: str) -> str:
+    """Replace what lies between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` for each block."""
+    for name, body in blocks.items():
+        pattern = re.compile(rf"(<!-- begin: {re.escape(name)} -->\n)(?:.*?\n)?(<!-- end: {re.escape(name)} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"{source}: no '<!-- begin: {name} -->' ... '<!-- end: {name} -->' block")
+        text = pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text)
+    return text
+
+
+def results_json(c) -> dict:
+    return {"runs": {n: {"label": r["run"].label, "parameters": r["run"].parameters, "eval": r["eval"],
+                         "train_seconds": r["train_seconds"],
+                         "machine": r["machine"]} for n, r in c["runs"].items()},
+            "bench": c["bench"]}
+
+
+def build_pdf(markdown: Path, pdf: Path) -> None:
+    """``report.md`` -> ``report.pdf`` with markdown-pdf (PyMuPDF), figures included."""
+    from markdown_pdf import MarkdownPdf, Section
+
+    doc = MarkdownPdf(toc_level=2, mode="gfm-like")
+    doc.add_section(Section(markdown.read_text(), root=str(markdown.parent)))
+    doc.meta["title"] = "gridvae: report"
+    doc.save(str(pdf))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reevaluate", action="store_true", help="evaluate every run again")
+    parser.add_argument("--data-dir", help="data folder of the dataset cache (default: data/ of the repository)")
+    parser.add_argument("--pdf", action="store_true", help="also write report/report.pdf")
+    args = parser.parse_args(argv)
+    c = collect(args.reevaluate, args.data_dir)
+    if not c["runs"]:
+        print("no trained runs found: python report/train_runs.py", file=sys.stderr)
+        return 1
+    for draw in (figure_curves, figure_kl, figure_reconstructions, figure_samples, figure_statistics,
+                 figure_style_interpolation):
+        draw(c)
+    report = HERE / "report.md"
+    report.write_text(fill(report.read_text(), {
+        "data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c), "posterior": table_posterior(c),
+        "statistics": table_statistics(c), "distances": table_distances(c), "style": table_style(c),
+        "speed": table_speed(c)}, "report/report.md"))
+    readme = ROOT / "README.md"
+    readme.write_text(fill(readme.read_text(), {"headline": headline(c)}, "README.md"))
+    (HERE / "results.json").write_text(json.dumps(results_json(c), indent=1) + "\n")
+    if args.pdf:
+        build_pdf(report, HERE / "report.pdf")
+    print(f"written: {report.relative_to(ROOT)}, {readme.name}, report/results.json, "
+          f"{len(list(FIGURES.glob('*.png')))} figures" + (", report/report.pdf" if args.pdf else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

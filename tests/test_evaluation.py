@@ -1,0 +1,95 @@
+"""Evaluating a saved run end to end: a tiny dataset of two styles, a briefly trained model, eval.json."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import STEP, write_midi
+from helpers import evaluation, metrics
+from helpers.data import build
+from helpers.losses import LossConfig, make_step
+from helpers.models import PRESETS, GridVAE
+from helpers.musicstats import STATISTICS
+from helpers.segments import SegmentDataset, make_loader
+from helpers.train import CheckpointError, TrainConfig, train
+
+CPU = torch.device("cpu")
+T = 16  # one bar of 4/4
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Two styles of ten 4-bar pieces: chords of quarter notes, and a line of eighth notes."""
+    root = tmp_path_factory.mktemp("midi")
+    rng = np.random.default_rng(0)
+    for k in range(10):
+        chords = [(p, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(16) for p in 60 + rng.choice(12, 3, False)]
+        write_midi(root / "chords" / f"c{k}.mid", chords)
+        line = [(int(60 + rng.integers(12)), i * 2 * STEP, (i + 1) * 2 * STEP) for i in range(32)]
+        write_midi(root / "line" / f"l{k}.mid", line)
+    data_dir = tmp_path_factory.mktemp("data")
+    return root, data_dir
+
+
+def trained_run(run_dir, root, data_dir, styles, n_styles, judge=False):
+    pieces = build(str(root), data_dir, styles=styles, progress=False)
+    train_set = SegmentDataset(pieces, "train", T, styles=styles)
+    window = (train_set.low, train_set.high)
+    valid_set = SegmentDataset(pieces, "valid", T, window=window, styles=styles)
+    torch.manual_seed(0)
+    model = GridVAE(replace(PRESETS["smoke"], n_pitches=train_set.n_pitches, low=window[0], seq_len=T,
+                            n_styles=n_styles))
+    loss = LossConfig(beta_warmup=5)
+    extra = {"loss_config": loss.to_dict(), "styles": pieces.styles,
+             "data": {"source": str(root), "max_per_style": None, "transpose": 0}}
+    train(model, make_step(loss), make_loader(train_set, 8), make_loader(valid_set, 8, shuffle=False),
+          TrainConfig(epochs=2, warmup_steps=2), run_dir / ("vae" if n_styles else ""), device=CPU,
+          progress=False, extra=extra)
+    if judge:
+        clf = metrics.StyleClassifier(metrics.ClassifierConfig(n_pitches=train_set.n_pitches, n_styles=n_styles,
+                                                               channels=8))
+        train(clf, metrics.classifier_step, make_loader(train_set, 8), make_loader(valid_set, 8, shuffle=False),
+              TrainConfig(epochs=2, monitor="loss"), run_dir / "judge", device=CPU, progress=False)
+    return pieces, window
+
+
+def test_basic_run(dataset, tmp_path):
+    root, data_dir = dataset
+    pieces, window = trained_run(tmp_path, root, data_dir, ["chords"], 0)
+    result = evaluation.evaluate_run(tmp_path, data_dir, n_samples=6, device=CPU)
+    assert result == json.loads((tmp_path / "eval.json").read_text())
+    assert result["test_segments"] == len(SegmentDataset(pieces, "test", T, window=window, styles=["chords"]))
+    n = result["test_nll"]
+    assert n["elbo"] == pytest.approx(n["recon"] + n["kl"], abs=1e-3)
+    assert n["elbo_per_step"] == pytest.approx(n["elbo"] / T, abs=1e-3)
+    assert len(result["kl_per_dim"]) == 8 and sum(result["kl_per_dim"]) == pytest.approx(n["kl"], rel=0.05)
+    assert result["threshold"]["chosen"] in evaluation.THRESHOLDS
+    assert set(result["reconstruction"]) >= {"frame_f1", "frame_accuracy", "onset_f1", "note_f1"}
+    assert all(0 <= v <= 1 for v in result["reconstruction"].values())
+    assert set(result["sample_statistics"]["all"]) == set(STATISTICS)
+    assert "style" not in result
+    examples = np.load(tmp_path / "examples.npz")
+    assert examples["originals"].shape[1:] == (T, 2, window[1] - window[0] + 1)
+    assert examples["stats_samples_all"].shape == (6, len(STATISTICS))
+
+
+def test_style_run_is_judged(dataset, tmp_path):
+    root, data_dir = dataset
+    trained_run(tmp_path, root, data_dir, ["chords", "line"], 2, judge=True)
+    result = evaluation.evaluate_run(tmp_path, data_dir, n_samples=4, device=CPU, transfers=2, paths=2)
+    style = result["style"]
+    assert result["samples_per_group"] == 2 and set(result["sample_statistics"]) == {"chords", "line"}
+    assert set(style["generated_accuracy"]) == {"chords", "line"}
+    assert {a: set(row) for a, row in style["transfer_accuracy"].items()} == {"chords": {"line"},
+                                                                              "line": {"chords"}}
+    curve = style["interpolation"]["chords->line"]
+    assert len(curve["p_target_mean"]) == evaluation.INTERPOLATION_STEPS and curve["paths"] == 2
+    assert 0 <= result["latent_classifier_accuracy"] <= 1
+
+
+def test_a_folder_without_a_run_is_named(tmp_path):
+    with pytest.raises(CheckpointError, match=str(tmp_path.name)):
+        evaluation.evaluate_run(tmp_path)
+    assert evaluation.main([str(tmp_path)]) == 1

@@ -1,0 +1,46 @@
+"""The report builder: generated blocks replace only what lies between their markers."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
+import make_report  # noqa: E402
+import runs  # noqa: E402
+
+
+def test_fill_replaces_only_the_block():
+    text = "intro\n<!-- begin: a -->\nold\ntable\n<!-- end: a -->\nprose\n<!-- begin: b -->\n<!-- end: b -->\n"
+    out = make_report.fill(text, {"a": "| new |", "b": "x\ny\n"}, "r.md")
+    assert out == "intro\n<!-- begin: a -->\n| new |\n<!-- end: a -->\nprose\n<!-- begin: b -->\nx\ny\n<!-- end: b -->\n"
+    assert make_report.fill(out, {"a": "| new |", "b": "x\ny\n"}, "r.md") == out  # idempotent
+
+
+def test_a_missing_block_is_named():
+    with pytest.raises(ValueError, match="r.md.*begin: c"):
+        make_report.fill("<!-- begin: a -->\n<!-- end: a -->\n", {"c": "x"}, "r.md")
+
+
+def test_the_committed_report_and_readme_have_every_block():
+    root = Path(__file__).resolve().parents[1]
+    for name in ("data", "runs", "reconstruction", "posterior", "statistics", "distances", "style", "speed"):
+        assert f"<!-- begin: {name} -->" in (root / "report" / "report.md").read_text()
+    assert "<!-- begin: headline -->" in (root / "README.md").read_text()
+
+
+def test_runs_are_unique_and_use_real_notebooks():
+    root = Path(__file__).resolve().parents[1]
+    assert len({r.name for r in runs.RUNS}) == len(runs.RUNS)
+    for r in runs.RUNS:
+        assert (root / "notebooks" / f"{r.notebook}.ipynb").is_file()
+    with pytest.raises(ValueError, match="unknown run"):
+        runs.find("nope")
+
+
+def test_run_parameters_are_notebook_parameters():
+    root = Path(__file__).resolve().parents[1]
+    for r in runs.RUNS:
+        source = (root / "notebooks" / f"{r.notebook}.py").read_text()
+        cell = source.split('# %% tags=["parameters"]', 1)[1].split("# %%", 1)[0]
+        names = {line.split("=", 1)[0].strip() for line in cell.splitlines() if "=" in line and line[0].isupper()}
+        assert {"RUN_NAME", "EPOCHS", *r.parameters} <= names, r.name
