@@ -1,0 +1,126 @@
+"""Training benchmark: segments/s of ``helpers.train.train`` against a bare loop, in one run.
+
+    python bench/bench_train.py [--batches 40] [--batch-size 64] [--out bench/results/train.json]
+
+Both train the same model (the notebook's default, ``autoregressive`` preset)
+with the same batch size and loss for the same number of batches:
+
+- ``train()``: the notebook's path, segments read from the dataset and
+  transposed on the fly by the ``DataLoader``, AdamW with the learning-rate
+  schedule and gradient clipping, mixed precision on CUDA, one validation
+  batch and ``last.pt`` / ``best.pt`` written atomically after each of its two
+  epochs, the history files; all of it counted;
+- a bare loop: the same batches already stacked in memory (on the device),
+  forward, loss, backward, ``optimizer.step()``, nothing else.
+
+The ratio of the two is the overhead of our data path and training loop. The
+bare loop runs before and after ``train()``, so drift on a busy machine shows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from torch.utils.data import Subset  # noqa: E402
+
+from helpers.data import build  # noqa: E402
+from helpers.losses import LossConfig, make_step  # noqa: E402
+from helpers.models import GridVAE, preset  # noqa: E402
+from helpers.segments import SegmentDataset, make_loader  # noqa: E402
+from helpers.train import TrainConfig, pick_device, train  # noqa: E402
+from machine import describe  # noqa: E402
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bare_loop(model, batches, step_fn, device, amp: bool) -> float:
+    """Seconds for one pass of forward/backward/step over batches already on the device."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    sync(device)
+    start = time.perf_counter()
+    for step, batch in enumerate(batches):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = step_fn(model, batch, step)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=40, help="batches per measurement (two epochs in train())")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1] / "data"))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "train.json"))
+    args = parser.parse_args(argv)
+    if args.batches < 2 or args.batches % 2:
+        parser.error(f"--batches must be an even number >= 2, got {args.batches}")
+    device = pick_device(verbose=False)
+    amp = device.type == "cuda"
+    torch.manual_seed(0)
+
+    pieces = build("music21", args.data_dir, styles=["bach"], progress=False)
+    train_set = SegmentDataset(pieces, "train", 64, transpose=3, styles=["bach"])
+    window = (train_set.low, train_set.high)
+    valid_set = SegmentDataset(pieces, "valid", 64, window=window, styles=["bach"])
+    n = args.batches * args.batch_size
+    if len(train_set) < n // 2:
+        parser.error(f"{len(train_set)} training segments, fewer than {n // 2}: ask for fewer --batches")
+    per_epoch = Subset(train_set, range(n // 2))  # train() runs two epochs of half the batches each
+    config = preset("autoregressive", n_pitches=train_set.n_pitches, low=window[0])
+    step_fn = make_step(LossConfig())
+
+    def fresh():
+        torch.manual_seed(0)
+        return GridVAE(config).to(device)
+
+    # The bare loop's batches: the same segments, stacked once, on the device.
+    grids = torch.stack([train_set[i % (n // 2)][0] for i in range(n)])
+    styles = torch.zeros(n, dtype=torch.long)
+    batches = [(grids[i:i + args.batch_size].to(device), styles[i:i + args.batch_size].to(device))
+               for i in range(0, n, args.batch_size)]
+    bare_loop(fresh(), batches[:3], step_fn, device, amp)  # warm-up: allocator, kernels
+
+    bare_before = bare_loop(fresh(), batches, step_fn, device, amp)
+    with tempfile.TemporaryDirectory() as run_dir:
+        start = time.perf_counter()
+        train(fresh(), step_fn, make_loader(per_epoch, args.batch_size),
+              make_loader(Subset(valid_set, range(min(args.batch_size, len(valid_set)))), args.batch_size, shuffle=False),
+              TrainConfig(epochs=2, amp=amp), run_dir, device=device, progress=False)
+        sync(device)
+        ours = time.perf_counter() - start
+    bare_after = bare_loop(fresh(), batches, step_fn, device, amp)
+    bare = (bare_before + bare_after) / 2
+    results = {
+        "machine": describe(), "device": str(device),
+        "command": "python bench/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "model": config.to_dict(), "batch_size": args.batch_size, "batches": args.batches, "segments": n,
+        "train_function_segments_per_s": round(n / ours, 1),
+        "bare_loop_segments_per_s": round(n / bare, 1),
+        "bare_loop_before_s": round(bare_before, 2), "bare_loop_after_s": round(bare_after, 2),
+        "train_function_s": round(ours, 2),
+        "overhead_ratio": round(ours / bare, 3),
+    }
+    print(json.dumps({k: v for k, v in results.items() if k not in ("machine", "model")}, indent=1))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"written to {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
