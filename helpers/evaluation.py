@@ -14,6 +14,8 @@ the run's dataset (its settings are in the checkpoint) and measures:
   (:func:`helpers.metrics.reconstruction_scores`);
 - samples from the prior against the real test segments, statistic by
   statistic (:mod:`helpers.musicstats`), per style for a style model;
+- latent interpolations between pairs of test segments: the frame F1 of
+  each step against either end;
 - for a style run with its independent judge (``judge/best.pt``): the judge's
   accuracy on real test segments, the share of samples and of transferred
   segments it recognises as their target style (every pair of styles), the
@@ -140,6 +142,9 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     result["threshold"] = {"chosen": threshold, "valid_frame_f1": {str(k): v for k, v in valid_f1.items()}}
     result["reconstruction"] = metrics.reconstruction_scores(real["test"], rebuilt, cfg.steps_per_quarter, cfg.low)
 
+    result["interpolation"] = _interpolation_curve(model, real["test"], labels["test"] if cfg.n_styles else None,
+                                                   threshold, paths, seed)
+
     # Samples from the prior against real test segments (per style for a style model).
     stats = lambda grids: musicstats.statistics(grids, cfg.low, cfg.steps_per_quarter)  # noqa: E731
     groups = {name: k for k, name in enumerate(names)} if cfg.n_styles else {"all": None}
@@ -175,6 +180,35 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     return result
 
 
+def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict:
+    """Frame F1 of each step of a latent interpolation against its two real ends, averaged over pairs.
+
+    Pairs of test segments are drawn at random (of one style for a style model);
+    each pair is encoded, its codes joined by a slerp of ``INTERPOLATION_STEPS``
+    steps, each step decoded (threshold), and compared with both originals.
+    """
+    rng = np.random.default_rng(seed)
+    cfg = model.config
+    ends = []
+    for _ in range(pairs):
+        i = int(rng.integers(len(held_out)))
+        pool = np.flatnonzero(labels == labels[i]) if labels is not None else np.arange(len(held_out))
+        ends.append((i, int(rng.choice(pool[pool != i])) if len(pool) > 1 else i))
+    a, b = (np.array(e) for e in zip(*ends))
+    style = labels[a] if labels is not None else None
+    mu_a = generate.encode(model, held_out[a], style).cpu()
+    mu_b = generate.encode(model, held_out[b], style).cpu()
+    t = np.linspace(0, 1, INTERPOLATION_STEPS)
+    z = torch.stack([generate.slerp(mu_a[k], mu_b[k], s) for k in range(pairs) for s in t])  # one batch
+    path_style = None if style is None else np.repeat(style, len(t))
+    paths = generate.decode(model, z, path_style, "threshold", threshold).reshape(pairs, len(t), *held_out.shape[1:])
+    score = lambda real, grid: metrics.frame_scores(real[None], grid[None], cfg.steps_per_quarter, cfg.low)["f1"]  # noqa: E731
+    to_a = [[score(held_out[a[k]], g) for g in paths[k]] for k in range(pairs)]
+    to_b = [[score(held_out[b[k]], g) for g in paths[k]] for k in range(pairs)]
+    return {"t": np.linspace(0, 1, INTERPOLATION_STEPS).tolist(), "frame_f1_to_a": np.mean(to_a, 0).tolist(),
+            "frame_f1_to_b": np.mean(to_b, 0).tolist(), "pairs": pairs}
+
+
 def _judge_style_model(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed) -> dict:
     """What the independent judge says of the real test segments, samples, transfers and style paths."""
     k_of = {name: k for k, name in enumerate(names)}
@@ -195,12 +229,9 @@ def _judge_style_model(model, judge, names, held_out, labels, samples, threshold
         for b, name_b in enumerate(names):
             if a >= b:
                 continue
-            curves = []
-            for i in range(paths):
-                z = torch.randn(model.config.latent, generator=generator)
-                path = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=seed + i)
-                curves.append(metrics.predict(judge, path)[:, b])
-            curves = np.array(curves)
+            z = torch.randn(paths, model.config.latent, generator=generator)
+            grids = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=seed)
+            curves = metrics.predict(judge, grids.reshape(-1, *grids.shape[2:]))[:, b].reshape(paths, -1)
             out["interpolation"][f"{name_a}->{name_b}"] = {
                 "t": np.linspace(0, 1, INTERPOLATION_STEPS).tolist(),
                 "p_target_mean": curves.mean(0).tolist(), "p_target_std": curves.std(0).tolist(), "paths": paths}

@@ -151,7 +151,8 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
                threshold: float = 0.5, seed: int | None = None) -> np.ndarray:
     """One ``z`` (latent,) decoded while the style moves from ``style_a`` to ``style_b`` in ``steps`` steps.
 
-    The style embedding is mixed linearly; returns ``(steps, T, 2, P)``.
+    The style embedding is mixed linearly; returns ``(steps, T, 2, P)``. Several
+    codes ``z`` (N, latent) are decoded in one batch: ``(N, steps, T, 2, P)``.
     """
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
@@ -163,4 +164,7 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     if seed is not None:
         generator = torch.Generator(device=_device(model))
         generator.manual_seed(seed)
-    return decode(model, z.reshape(1, -1).expand(steps, -1), weights, mode, threshold, generator)
+    codes = z.reshape(-1, z.shape[-1])
+    grids = decode(model, codes.repeat_interleave(steps, 0), weights.repeat(len(codes), 1), mode, threshold,
+                   generator)
+    return grids if z.dim() == 1 else grids.reshape(len(codes), steps, *grids.shape[1:])

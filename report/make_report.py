@@ -16,6 +16,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -302,11 +303,24 @@ def figure_statistics(c, run=BASIC_DEFAULT) -> None:
         bins = np.histogram_bin_edges(np.concatenate([a, b]), bins=20)
         ax.hist(a, bins, alpha=0.5, density=True, label="real")
         ax.hist(b, bins, alpha=0.5, density=True, label="samples")
-        ax.set_title(label, fontsize=8)
+        ax.set_title(textwrap.fill(label, 22), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
     axes[0].legend(fontsize=7)
     _save(fig, "statistics.png")
+
+
+def figure_interpolation(c) -> None:
+    basic = {n: r for n, r in c["runs"].items() if r["run"].notebook == "01_basic_vae"}
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for name, r in basic.items():
+        v = r["eval"]["interpolation"]
+        line = ax.plot(v["t"], v["frame_f1_to_a"], marker="o", ms=3, label=f"{name}: to A")[0]
+        ax.plot(v["t"], v["frame_f1_to_b"], marker="s", ms=3, ls="--", color=line.get_color(), label=f"{name}: to B")
+    ax.set(xlabel="interpolation step (slerp from A's code to B's)", ylabel="frame F1 against the real segment",
+           title="latent interpolation between two test segments")
+    ax.legend(fontsize=6, ncol=2)
+    _save(fig, "interpolation.png")
 
 
 def figure_style_interpolation(c) -> None:
@@ -364,7 +378,7 @@ def main(argv=None) -> int:
         print("no trained runs found: python report/train_runs.py", file=sys.stderr)
         return 1
     for draw in (figure_curves, figure_kl, figure_reconstructions, figure_samples, figure_statistics,
-                 figure_style_interpolation):
+                 figure_interpolation, figure_style_interpolation):
         draw(c)
     report = HERE / "report.md"
     report.write_text(fill(report.read_text(), {

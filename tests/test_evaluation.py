@@ -69,6 +69,8 @@ def test_basic_run(dataset, tmp_path):
     assert set(result["reconstruction"]) >= {"frame_f1", "frame_accuracy", "onset_f1", "note_f1"}
     assert all(0 <= v <= 1 for v in result["reconstruction"].values())
     assert set(result["sample_statistics"]["all"]) == set(STATISTICS)
+    curve = result["interpolation"]
+    assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
     assert "style" not in result
     examples = np.load(tmp_path / "examples.npz")
     assert examples["originals"].shape[1:] == (T, 2, window[1] - window[0] + 1)

@@ -75,3 +75,12 @@ def test_latent_map():
     mu = np.random.default_rng(0).normal(size=(30, 5))
     fig = render.plot_latent_map(mu, np.arange(30) % 3, ["a", "b", "c"])
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
+
+
+def test_style_path_decodes_many_codes_in_one_batch():
+    model = styled_model()
+    z = torch.randn(3, 8)
+    batch = generate.style_path(model, z, 0, 2, steps=4, mode="threshold", threshold=0.05)
+    assert batch.shape == (3, 4, T, 2, P)
+    for k in range(3):
+        np.testing.assert_array_equal(batch[k], generate.style_path(model, z[k], 0, 2, 4, "threshold", 0.05))
