@@ -44,3 +44,20 @@ def test_run_parameters_are_notebook_parameters():
         cell = source.split('# %% tags=["parameters"]', 1)[1].split("# %%", 1)[0]
         names = {line.split("=", 1)[0].strip() for line in cell.splitlines() if "=" in line and line[0].isupper()}
         assert {"RUN_NAME", "EPOCHS", *r.parameters} <= names, r.name
+
+
+def test_pdf_holds_the_text_tables_and_figures(tmp_path):
+    import matplotlib.pyplot as plt
+    import pymupdf
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1])
+    fig.savefig(tmp_path / "fig.png")
+    plt.close(fig)
+    (tmp_path / "r.md").write_text("# Title\n\n<!-- begin: t -->\n| a | b |\n| --- | ---: |\n| x | 1.5 |\n"
+                                   "<!-- end: t -->\n\n![a figure](fig.png)\n")
+    make_report.build_pdf(tmp_path / "r.md", tmp_path / "r.pdf")
+    doc = pymupdf.open(tmp_path / "r.pdf")
+    text = "".join(page.get_text() for page in doc)
+    assert "Title" in text and "1.5" in text and "begin" not in text
+    assert sum(len(page.get_images()) for page in doc) == 1
