@@ -17,9 +17,12 @@ the run's dataset (its settings are in the checkpoint) and measures:
 - latent interpolations between pairs of test segments: the frame F1 of
   each step against either end;
 - for a style run with its independent judge (``judge/best.pt``): the judge's
-  accuracy on real test segments, the share of samples and of transferred
-  segments it recognises as their target style (every pair of styles), the
-  latent classifier's accuracy, and the judge's probability of the target
+  accuracy on real test segments; the share of samples it recognises as
+  their requested style; the share of transferred test segments it
+  recognises as their target style, for every pair of styles, by the
+  decoder's style embedding alone and also with ``z`` moved by the difference
+  of the two styles' mean codes (:func:`helpers.generate.style_vectors`); the
+  latent classifier's accuracy; and the judge's probability of the target
   style along style interpolations with one ``z``, averaged over many ``z``.
 
 It writes ``eval.json`` and ``examples.npz`` (a few originals, their
@@ -45,6 +48,7 @@ from .train import CheckpointError, evaluate, load_checkpoint, load_model, pick_
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
 INTERPOLATION_STEPS = 9
+VECTOR_SEGMENTS = 300  # training segments per style whose mean code is that style's vector
 
 
 def find_checkpoint(run_dir) -> Path:
@@ -160,8 +164,12 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         result["latent_classifier_accuracy"] = float((latent_guess == labels["test"]).mean())
     if judge is not None:
         judge.to(device)
+        train_set = SegmentDataset(pieces, "train", cfg.seq_len, window=window, styles=names)
+        picks = train_set.per_style(VECTOR_SEGMENTS, seed)
+        vectors = generate.style_vectors(model, np.stack([train_set.grid(i) for i in picks]),
+                                         to_model[train_set.style[picks]])
         result["style"] = _judge_style_model(model, judge, names, real["test"], labels["test"], samples,
-                                             threshold, transfers, paths, seed)
+                                             threshold, transfers, paths, seed, vectors)
 
     picks = np.random.default_rng(seed).choice(len(real["test"]), size=min(4, len(real["test"])), replace=False)
     examples = {"originals": real["test"][picks], "reconstructions": rebuilt[picks], "low": cfg.low,
@@ -209,21 +217,23 @@ def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dic
             "frame_f1_to_b": np.mean(to_b, 0).tolist(), "pairs": pairs}
 
 
-def _judge_style_model(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed) -> dict:
+def _judge_style_model(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed,
+                       vectors) -> dict:
     """What the independent judge says of the real test segments, samples, transfers and style paths."""
     k_of = {name: k for k, name in enumerate(names)}
     out = {"judge_real_accuracy": metrics.per_style_accuracy(metrics.predict(judge, held_out), labels, names),
-           "generated_accuracy": {}, "transfer_accuracy": {}, "interpolation": {}}
+           "generated_accuracy": {}, "transfer_accuracy": {}, "transfer_accuracy_shifted": {}, "interpolation": {}}
     for name, grids in samples.items():
         out["generated_accuracy"][name] = float((metrics.predict(judge, grids).argmax(1) == k_of[name]).mean())
     for a, name_a in enumerate(names):
         source = held_out[labels == a][:transfers]
-        row = {}
-        for b, name_b in enumerate(names):
-            if a != b and len(source):
-                moved = generate.transfer(model, source, a, b, mode="threshold", threshold=threshold)
-                row[name_b] = float((metrics.predict(judge, moved).argmax(1) == b).mean())
-        out["transfer_accuracy"][name_a] = row
+        for key, shift in (("transfer_accuracy", None), ("transfer_accuracy_shifted", vectors)):
+            row = {}
+            for b, name_b in enumerate(names):
+                if a != b and len(source):
+                    moved = generate.transfer(model, source, a, b, "threshold", threshold, vectors=shift)
+                    row[name_b] = float((metrics.predict(judge, moved).argmax(1) == b).mean())
+            out[key][name_a] = row
     generator = torch.Generator().manual_seed(seed)
     for a, name_a in enumerate(names):
         for b, name_b in enumerate(names):

@@ -140,10 +140,33 @@ def concatenate(grids) -> np.ndarray:
     return grids.reshape(-1, *grids.shape[2:])
 
 
+def style_vectors(model, grids, labels) -> torch.Tensor:
+    """Each style's mean posterior code, ``(n_styles, latent)``: MusicVAE's attribute vectors, for styles.
+
+    ``grids`` ``(N, T, 2, P)`` are encoded with their own style ``labels`` ``(N,)``;
+    a style without grids gets the prior's mean (zeros).
+    """
+    labels = np.asarray(labels)
+    mu = encode(model, grids, labels).cpu()
+    vectors = torch.zeros(model.config.n_styles, model.config.latent)
+    for k in range(model.config.n_styles):
+        if (labels == k).any():
+            vectors[k] = mu[torch.as_tensor(labels == k)].mean(0)
+    return vectors
+
+
 def transfer(model, grids, source_style: int, target_style: int, mode: str = "threshold",
-             threshold: float = 0.5) -> np.ndarray:
-    """Move grids ``(N, T, 2, P)`` of ``source_style`` to ``target_style``: encode as one, decode as the other."""
+             threshold: float = 0.5, vectors=None) -> np.ndarray:
+    """Move grids ``(N, T, 2, P)`` of ``source_style`` to ``target_style``: encode as one, decode as the other.
+
+    With ``vectors`` (:func:`style_vectors`), the code also moves by the
+    difference of the two styles' mean codes before decoding, so that the
+    style the encoder kept in ``z`` changes too, not only the decoder's
+    style embedding.
+    """
     mu = encode(model, grids, source_style)
+    if vectors is not None:
+        mu = mu + (vectors[target_style] - vectors[source_style]).to(mu.device)
     return decode(model, mu, target_style, mode, threshold)
 
 

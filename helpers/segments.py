@@ -95,6 +95,12 @@ class SegmentDataset(Dataset):
         grid[0, ONSET, p[(p >= 0) & (p < self.n_pitches)]] = False
         return grid
 
+    def per_style(self, n: int, seed: int = 0) -> np.ndarray:
+        """Indices of up to ``n`` segments of each style, drawn without replacement (seeded)."""
+        rng = np.random.default_rng(seed)
+        picks = [rng.permutation(np.flatnonzero(self.style == k))[:n] for k in np.unique(self.style)]
+        return np.concatenate(picks) if picks else np.zeros(0, np.int64)
+
     def __getitem__(self, i: int):
         shift = 0
         if self.transpose:

@@ -160,15 +160,19 @@ def table_style(c) -> str:
             [f"samples generated in the style, called that style ({e['samples_per_group']} per style)"] + [_f(s["generated_accuracy"][n]) for n in names]
             + [_f(np.mean([s["generated_accuracy"][n] for n in names]))]]
     main = _table(["figure"] + names + ["all"], rows)
+    shifted = s.get("transfer_accuracy_shifted", {})
     transfer = _table(["from \\ to"] + names,
-                      [[a] + [_f(s["transfer_accuracy"][a].get(b)) if a != b else "" for b in names] for a in names])
+                      [[a] + [f"{_f(s['transfer_accuracy'][a].get(b), 2)} / {_f(shifted.get(a, {}).get(b), 2)}"
+                              if a != b else "" for b in names] for a in names])
     curves = s["interpolation"]
     first = next(iter(curves.values()))
     interp = _table(["path"] + [f"t={t:.2f}" for t in first["t"]],
                     [[k] + [_f(p, 2) for p in v["p_target_mean"]] for k, v in curves.items()])
     return (f"{main}\n\nLatent classifier (z -> style) accuracy on the test segments: "
             f"{_f(e['latent_classifier_accuracy'])}.\n\nTest segments of the row's style encoded with their "
-            f"style and decoded with the column's, called the column's style by the judge (up to 100 each):\n\n"
+            f"style and decoded with the column's, called the column's style by the judge (up to 100 each); "
+            f"first by the decoder's style embedding alone, then with z also moved by the difference of the two "
+            f"styles' mean codes:\n\n"
             f"{transfer}\n\nJudge's probability of the target style along a style interpolation with one z "
             f"(mean over {first['paths']} z):\n\n{interp}")
 
@@ -199,6 +203,10 @@ def table_speed(c) -> str:
     return _table(["what", "figure", "against", "command"], rows, ["---", "---:", "---", "---"]) + where
 
 
+def _mean_transfer(style: dict, key: str) -> float:
+    return float(np.mean([v for row in style.get(key, {}).values() for v in row.values()] or [np.nan]))
+
+
 def headline(c) -> str:
     r, lines = c["runs"], []
     if BASIC_DEFAULT in r:
@@ -218,9 +226,9 @@ def headline(c) -> str:
         names = r[STYLE]["eval"]["styles"]
         lines.append("- Style VAE (" + ", ".join(names) + "): samples recognised as their requested style by an "
                      "independent classifier " + ", ".join(f"{s['generated_accuracy'][n]:.2f}" for n in names)
-                     + "; transfers recognised as their target style " + ", ".join(
-                         f"{a}->{b} {v:.2f}" for a, row in s["transfer_accuracy"].items() for b, v in row.items())
-                     + ".")
+                     + "; transfers between every pair of styles recognised as their target style "
+                     + f"{_mean_transfer(s, 'transfer_accuracy'):.2f} on average by the style embedding alone, "
+                     + f"{_mean_transfer(s, 'transfer_accuracy_shifted'):.2f} with the code moved too.")
     t, g = c["bench"]["train"], c["bench"]["generate"]
     if t:
         lines.append(f"- Training on {t['device']}: {t['train_function_segments_per_s']:.0f} segments/s, "
@@ -240,7 +248,7 @@ def _save(fig, name) -> None:
 
 def figure_curves(c) -> None:
     basic = {n: r for n, r in c["runs"].items() if r["run"].notebook == "01_basic_vae" and r["history"]}
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for ax, key, title in zip(axes, ("valid_elbo", "valid_recon", "valid_kl"),
                               ("validation -ELBO", "validation reconstruction", "validation KL")):
         for name, r in basic.items():
@@ -297,7 +305,7 @@ def figure_statistics(c, run=BASIC_DEFAULT) -> None:
     if not r or r["examples"] is None:
         return
     real, fake = r["examples"]["stats_real_all"], r["examples"]["stats_samples_all"]
-    fig, axes = plt.subplots(1, len(STATISTICS), figsize=(2.3 * len(STATISTICS), 2.6))
+    fig, axes = plt.subplots(1, len(STATISTICS), figsize=(2.3 * len(STATISTICS), 2.8), layout="constrained")
     for k, (ax, label) in enumerate(zip(axes, STATISTICS.values())):
         a, b = real[:, k][~np.isnan(real[:, k])], fake[:, k][~np.isnan(fake[:, k])]
         bins = np.histogram_bin_edges(np.concatenate([a, b]), bins=20)

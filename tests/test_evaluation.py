@@ -84,8 +84,8 @@ def test_style_run_is_judged(dataset, tmp_path):
     style = result["style"]
     assert result["samples_per_group"] == 2 and set(result["sample_statistics"]) == {"chords", "line"}
     assert set(style["generated_accuracy"]) == {"chords", "line"}
-    assert {a: set(row) for a, row in style["transfer_accuracy"].items()} == {"chords": {"line"},
-                                                                              "line": {"chords"}}
+    for key in ("transfer_accuracy", "transfer_accuracy_shifted"):
+        assert {a: set(row) for a, row in style[key].items()} == {"chords": {"line"}, "line": {"chords"}}
     curve = style["interpolation"]["chords->line"]
     assert len(curve["p_target_mean"]) == evaluation.INTERPOLATION_STEPS and curve["paths"] == 2
     assert 0 <= result["latent_classifier_accuracy"] <= 1

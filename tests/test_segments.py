@@ -80,6 +80,16 @@ def test_loader_batches_and_balances_styles(pieces):
     assert 0.35 < share < 0.65
 
 
+def test_per_style_draws_up_to_n_of_each_style(pieces):
+    ds = SegmentDataset(pieces, split=None, segment_steps=32)
+    counts = np.bincount(ds.style)
+    picks = ds.per_style(5, seed=1)
+    assert np.bincount(ds.style[picks]).tolist() == [min(5, counts[0]), 5]
+    assert len(set(picks.tolist())) == len(picks)
+    np.testing.assert_array_equal(picks, ds.per_style(5, seed=1))
+    assert np.bincount(ds.style[ds.per_style(1000)]).tolist() == counts.tolist()
+
+
 def test_bad_settings_are_refused(pieces):
     with pytest.raises(ValueError, match="segment_steps"):
         SegmentDataset(pieces, segment_steps=0)

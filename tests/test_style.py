@@ -84,3 +84,23 @@ def test_style_path_decodes_many_codes_in_one_batch():
     assert batch.shape == (3, 4, T, 2, P)
     for k in range(3):
         np.testing.assert_array_equal(batch[k], generate.style_path(model, z[k], 0, 2, 4, "threshold", 0.05))
+
+
+def test_style_vectors_and_shifted_transfer():
+    model = styled_model()
+    grids = np.random.default_rng(1).random((6, T, 2, P)) < 0.1
+    labels = np.array([0, 0, 1, 1, 1, 0])
+    vectors = generate.style_vectors(model, grids, labels)
+    assert vectors.shape == (3, 8) and torch.equal(vectors[2], torch.zeros(8))  # style 2 has no grids
+    mu = generate.encode(model, grids, labels)
+    torch.testing.assert_close(vectors[0], mu[[0, 1, 5]].mean(0))
+    torch.testing.assert_close(vectors[1], mu[[2, 3, 4]].mean(0))
+    # moving z by vectors[1] - vectors[0] is the same as decoding the moved code
+    moved = generate.transfer(model, grids[:2], 0, 1, threshold=0.05, vectors=vectors)
+    expected = generate.decode(model, generate.encode(model, grids[:2], 0) + vectors[1] - vectors[0], 1,
+                               threshold=0.05)
+    np.testing.assert_array_equal(moved, expected)
+    far = torch.zeros(3, 8)
+    far[1] = 25.0  # a shift this large changes what the decoder makes
+    assert not np.array_equal(generate.transfer(model, grids[:2], 0, 1, threshold=0.05, vectors=far),
+                              generate.transfer(model, grids[:2], 0, 1, threshold=0.05))
