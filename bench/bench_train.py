@@ -98,8 +98,9 @@ def main(argv=None) -> dict:
     bare_before = bare_loop(fresh(), batches, step_fn, device, amp)
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
-        train(fresh(), step_fn, make_loader(per_epoch, args.batch_size),
-              make_loader(Subset(valid_set, range(min(args.batch_size, len(valid_set)))), args.batch_size, shuffle=False),
+        valid_loader = make_loader(Subset(valid_set, range(min(args.batch_size, len(valid_set)))), args.batch_size,
+                                   shuffle=False)
+        train(fresh(), step_fn, make_loader(per_epoch, args.batch_size), valid_loader,
               TrainConfig(epochs=2, amp=amp), run_dir, device=device, progress=False)
         sync(device)
         ours = time.perf_counter() - start

@@ -46,6 +46,7 @@ from .losses import LossConfig, active_dimensions, kl_per_dim, make_step
 from .segments import SegmentDataset, make_loader
 from .train import CheckpointError, evaluate, load_checkpoint, load_model, pick_device
 
+EVAL_VERSION = 1  # raised whenever eval.json changes what it holds
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
 INTERPOLATION_STEPS = 9
 VECTOR_SEGMENTS = 300  # training segments per style whose mean code is that style's vector
@@ -114,8 +115,9 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     labels = {split: to_model[d.style] for split, d in sets.items()}
     style_of = (lambda split: labels[split]) if cfg.n_styles else (lambda split: None)
     real = {split: _grids(d) for split, d in sets.items()}
-    result = {"run": run_dir.name, "checkpoint": checkpoint.name, "epoch": payload.get("epoch"),
-              "model_config": cfg.to_dict(), "loss_config": extra.get("loss_config"), "styles": names,
+    result = {"version": EVAL_VERSION, "run": run_dir.name, "checkpoint": checkpoint.name,
+              "epoch": payload.get("epoch"), "model_config": cfg.to_dict(), "loss_config": extra.get("loss_config"),
+              "styles": names,
               "device": str(device), "test_segments": len(real["test"]), "valid_segments": len(real["valid"])}
 
     # The ELBO on the test set: a seeded draw of z per segment, as in training.
@@ -154,7 +156,8 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     groups = {name: k for k, name in enumerate(names)} if cfg.n_styles else {"all": None}
     result["sample_statistics"], result["samples_per_group"], samples = {}, n_samples // len(groups), {}
     for name, k in groups.items():
-        samples[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli", seed=seed + (k or 0))
+        samples[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
+                                        seed=seed + (k or 0))
         real_group = real["test"] if k is None else real["test"][labels["test"] == k]
         result["sample_statistics"][name] = musicstats.compare(stats(real_group), stats(samples[name]))
 
@@ -210,7 +213,10 @@ def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dic
     z = torch.stack([generate.slerp(mu_a[k], mu_b[k], s) for k in range(pairs) for s in t])  # one batch
     path_style = None if style is None else np.repeat(style, len(t))
     paths = generate.decode(model, z, path_style, "threshold", threshold).reshape(pairs, len(t), *held_out.shape[1:])
-    score = lambda real, grid: metrics.frame_scores(real[None], grid[None], cfg.steps_per_quarter, cfg.low)["f1"]  # noqa: E731
+
+    def score(real, grid):
+        return metrics.frame_scores(real[None], grid[None], cfg.steps_per_quarter, cfg.low)["f1"]
+
     to_a = [[score(held_out[a[k]], g) for g in paths[k]] for k in range(pairs)]
     to_b = [[score(held_out[b[k]], g) for g in paths[k]] for k in range(pairs)]
     return {"t": np.linspace(0, 1, INTERPOLATION_STEPS).tolist(), "frame_f1_to_a": np.mean(to_a, 0).tolist(),

@@ -2,8 +2,9 @@
 
     python report/make_report.py [--reevaluate] [--pdf]
 
-For each run of ``report/runs.py`` that has a checkpoint, ``eval.json`` is
-computed (``helpers.evaluation``) when missing or older than the checkpoint.
+For each finished run of ``report/runs.py``, ``eval.json`` is computed
+(``helpers.evaluation``) when missing, older than the checkpoint, or written
+by another version of the evaluation.
 Then the figures are drawn into ``report/figures/``, the tables are written
 into ``report/report.md`` and the headline figures into ``README.md``, each
 between its ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` lines (the
@@ -29,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from helpers import render  # noqa: E402
-from helpers.evaluation import evaluate_run  # noqa: E402
+from helpers.evaluation import EVAL_VERSION, evaluate_run  # noqa: E402
 from helpers.musicstats import STATISTICS  # noqa: E402
 from runs import ROOT, RUNS  # noqa: E402
 
@@ -44,6 +45,13 @@ def _json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def is_stale(eval_path: Path, checkpoint: Path) -> bool:
+    """An evaluation is redone when missing, older than its checkpoint, or from another evaluation version."""
+    if not eval_path.is_file() or eval_path.stat().st_mtime < checkpoint.stat().st_mtime:
+        return True
+    return (_json(eval_path) or {}).get("version") != EVAL_VERSION
+
+
 def collect(reevaluate: bool = False, data_dir=None) -> dict:
     """Every run's files (evaluated first where needed) and the benchmark results."""
     runs = {}
@@ -52,7 +60,7 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
             print(f"{run.name}: not trained to the end, left out (python report/train_runs.py --only {run.name})")
             continue
         eval_path = run.folder / "eval.json"
-        if reevaluate or not eval_path.is_file() or eval_path.stat().st_mtime < run.checkpoint.stat().st_mtime:
+        if reevaluate or is_stale(eval_path, run.checkpoint):
             print(f"{run.name}: evaluating ...", flush=True)
             evaluate_run(run.folder, data_dir)
         history = _json(run.checkpoint.parent / "history.json") or []
@@ -157,7 +165,8 @@ def table_style(c) -> str:
     names = e["styles"]
     rows = [["judge's accuracy on real test segments"] + [_f(s["judge_real_accuracy"][n]) for n in names]
             + [_f(s["judge_real_accuracy"]["all"])],
-            [f"samples generated in the style, called that style ({e['samples_per_group']} per style)"] + [_f(s["generated_accuracy"][n]) for n in names]
+            [f"samples generated in the style, called that style ({e['samples_per_group']} per style)"]
+            + [_f(s["generated_accuracy"][n]) for n in names]
             + [_f(np.mean([s["generated_accuracy"][n] for n in names]))]]
     main = _table(["figure"] + names + ["all"], rows)
     shifted = s.get("transfer_accuracy_shifted", {})
@@ -177,13 +186,19 @@ def table_style(c) -> str:
             f"(mean over {first['paths']} z):\n\n{interp}")
 
 
+def _ours_files_per_s(data: dict) -> float:
+    """Our conversion speed with all the cores the data benchmark had."""
+    conv = data["conversion"]
+    workers = max(int(k.split("_")[1]) for k in conv if k.startswith("ours_"))
+    return conv[f"ours_{workers}_workers_files_per_s"]
+
+
 def table_speed(c) -> str:
     d, t, g = c["bench"]["data"], c["bench"]["train"], c["bench"]["generate"]
     rows = []
     if d:
         conv, corp = d["conversion"], d["corpus"]
-        workers = max(int(k.split("_")[1]) for k in conv if k.startswith("ours_"))
-        rows += [["MIDI file -> cached grids", f"{conv[f'ours_{workers}_workers_files_per_s']:,.0f} files/s",
+        rows += [["MIDI file -> cached grids", f"{_ours_files_per_s(d):,.0f} files/s",
                   f"plain pretty_midi loop {conv['pretty_midi_loop_files_per_s']:,.0f} files/s "
                   f"({conv['ratio']}x), {conv['files']} files", "`python bench/bench_data.py`"],
                  ["default corpus, cold build / warm load", f"{corp['cold_build_s']:.0f} s / {corp['warm_load_s']} s",
@@ -229,7 +244,12 @@ def headline(c) -> str:
                      + "; transfers between every pair of styles recognised as their target style "
                      + f"{_mean_transfer(s, 'transfer_accuracy'):.2f} on average by the style embedding alone, "
                      + f"{_mean_transfer(s, 'transfer_accuracy_shifted'):.2f} with the code moved too.")
-    t, g = c["bench"]["train"], c["bench"]["generate"]
+    d, t, g = c["bench"]["data"], c["bench"]["train"], c["bench"]["generate"]
+    if d:
+        lines.append(f"- Data: MIDI to cached grids at {_ours_files_per_s(d):,.0f} files/s, "
+                     f"{d['conversion']['ratio']}x a plain pretty_midi loop; the default corpus "
+                     f"({d['corpus']['pieces']:,} pieces) builds cold in {d['corpus']['cold_build_s']:.0f} s and "
+                     f"loads warm in {d['corpus']['warm_load_s']} s.")
     if t:
         lines.append(f"- Training on {t['device']}: {t['train_function_segments_per_s']:.0f} segments/s, "
                      f"{t['overhead_ratio']:.2f}x the time of a bare forward/backward loop.")
@@ -392,7 +412,8 @@ def main(argv=None) -> int:
         draw(c)
     report = HERE / "report.md"
     report.write_text(fill(report.read_text(), {
-        "data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c), "posterior": table_posterior(c),
+        "data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c),
+        "posterior": table_posterior(c),
         "statistics": table_statistics(c), "distances": table_distances(c), "style": table_style(c),
         "speed": table_speed(c)}, "report/report.md"))
     readme = ROOT / "README.md"

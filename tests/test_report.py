@@ -1,4 +1,5 @@
 """The report builder: generated blocks replace only what lies between their markers."""
+import json
 import sys
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import runs  # noqa: E402
 def test_fill_replaces_only_the_block():
     text = "intro\n<!-- begin: a -->\nold\ntable\n<!-- end: a -->\nprose\n<!-- begin: b -->\n<!-- end: b -->\n"
     out = make_report.fill(text, {"a": "| new |", "b": "x\ny\n"}, "r.md")
-    assert out == "intro\n<!-- begin: a -->\n| new |\n<!-- end: a -->\nprose\n<!-- begin: b -->\nx\ny\n<!-- end: b -->\n"
+    assert out == ("intro\n<!-- begin: a -->\n| new |\n<!-- end: a -->\n"
+                   "prose\n<!-- begin: b -->\nx\ny\n<!-- end: b -->\n")
     assert make_report.fill(out, {"a": "| new |", "b": "x\ny\n"}, "r.md") == out  # idempotent
 
 
@@ -26,6 +28,21 @@ def test_the_committed_report_and_readme_have_every_block():
     for name in ("data", "runs", "reconstruction", "posterior", "statistics", "distances", "style", "speed"):
         assert f"<!-- begin: {name} -->" in (root / "report" / "report.md").read_text()
     assert "<!-- begin: headline -->" in (root / "README.md").read_text()
+
+
+def test_an_evaluation_is_redone_when_missing_old_or_of_another_version(tmp_path):
+    import os
+
+    checkpoint, eval_path = tmp_path / "best.pt", tmp_path / "eval.json"
+    checkpoint.write_bytes(b"x")
+    assert make_report.is_stale(eval_path, checkpoint)
+    eval_path.write_text(json.dumps({"version": make_report.EVAL_VERSION}))
+    assert not make_report.is_stale(eval_path, checkpoint)
+    os.utime(checkpoint, (eval_path.stat().st_mtime + 10,) * 2)  # trained again after the evaluation
+    assert make_report.is_stale(eval_path, checkpoint)
+    os.utime(checkpoint, (eval_path.stat().st_mtime - 10,) * 2)
+    eval_path.write_text(json.dumps({"version": make_report.EVAL_VERSION - 1}))
+    assert make_report.is_stale(eval_path, checkpoint)
 
 
 def test_runs_are_unique_and_use_real_notebooks():

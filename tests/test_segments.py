@@ -16,7 +16,8 @@ def pieces(tmp_path):
     pickup = [(67, 0, 4 * STEP)] + [(60 + i % 5, (4 + 4 * i) * STEP, (8 + 4 * i) * STEP) for i in range(24)]
     write_midi(root / "a" / "pickup.mid", notes=pickup, time_signatures=[(0, 1, 4), (4 * STEP, 4, 4)])
     # A long held note over bar lines, and a silent stretch from step 40 to 120.
-    write_midi(root / "a" / "held.mid", notes=[(50, 0, 40 * STEP), (70, 8 * STEP, 12 * STEP), (72, 120 * STEP, 140 * STEP)])
+    write_midi(root / "a" / "held.mid",
+               notes=[(50, 0, 40 * STEP), (70, 8 * STEP, 12 * STEP), (72, 120 * STEP, 140 * STEP)])
     for k in range(9):
         write_midi(root / "b" / f"b{k}.mid", notes=[(80, s * STEP, (s + 2) * STEP) for s in range(0, 128, 2)])
     return build(root, tmp_path / "out", progress=False)
