@@ -109,9 +109,11 @@ def table_runs(c) -> str:
         where = (f"{machine['cpu']}, {machine['cores']} cores" + (f", {machine['gpu']}" if machine.get("gpu") else "")
                  if machine else r["eval"]["device"])
         params = ", ".join(f"`{k}={v}`" for k, v in r["run"].parameters.items()) or "defaults"
-        rows.append([f"`{name}`", r["run"].label, params, r["eval"]["epoch"], _minutes(r["train_seconds"]), where])
-    return _table(["run", "what", "notebook parameters", "epochs", "training time", "where"], rows,
-                  ["---", "---", "---", "---:", "---:", "---"])
+        wall = _minutes(r["machine"]["wall_seconds"]) if r["machine"] else "n/a"
+        rows.append([f"`{name}`", r["run"].label, params, r["eval"]["epoch"], _minutes(r["train_seconds"]), wall,
+                     where])
+    return _table(["run", "what", "notebook parameters", "best epoch", "training", "whole notebook", "where"], rows,
+                  ["---", "---", "---", "---:", "---:", "---:", "---"])
 
 
 def table_reconstruction(c) -> str:
@@ -155,6 +157,16 @@ def table_distances(c) -> str:
              for n in names]
     rows.append(["**mean**"] + [f"**{_f(m, 2)}**" for m in means])
     return _table(["distance of samples to real data"] + [f"`{n}`" for n in names], rows)
+
+
+def table_style_statistics(c) -> str:
+    r = c["runs"].get(STYLE)
+    if not r:
+        return "(no style run evaluated)"
+    stats, names = r["eval"]["sample_statistics"], r["eval"]["styles"]
+    rows = [[label] + [f"{_f(stats[n][k]['real_mean'], 2)} / {_f(stats[n][k]['generated_mean'], 2)} "
+                       f"({_f(stats[n][k]['distance'], 2)})" for n in names] for k, label in STATISTICS.items()]
+    return _table(["statistic: real / samples (distance)"] + names, rows)
 
 
 def table_style(c) -> str:
@@ -227,9 +239,9 @@ def headline(c) -> str:
     if BASIC_DEFAULT in r:
         e = r[BASIC_DEFAULT]["eval"]
         rec = e["reconstruction"]
-        lines.append(f"- Basic VAE (Bach chorales, {e['epoch']} epochs on a CPU, "
-                     f"{_minutes(r[BASIC_DEFAULT]['train_seconds'])}): test -ELBO {e['test_nll']['elbo']:.1f} "
-                     f"nats per 4-bar segment, {e['active_dims']}/{e['model_config']['latent']} active latent "
+        epochs = (r[BASIC_DEFAULT]["summary"] or {}).get("epochs", e["epoch"])
+        lines.append(f"- Basic VAE (Bach chorales, {epochs} epochs on 2 CPU cores): test -ELBO "
+                     f"{e['test_nll']['elbo']:.1f} nats per 4-bar segment, {e['active_dims']}/{e['model_config']['latent']} active latent "
                      f"dimensions, reconstruction frame F1 {rec['frame_f1']:.2f} (accuracy "
                      f"{rec['frame_accuracy']:.2f}), note-onset F1 {rec['onset_f1']:.2f}.")
     if BASIC_DEFAULT in r and SEED in r:
@@ -415,6 +427,7 @@ def main(argv=None) -> int:
         "data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c),
         "posterior": table_posterior(c),
         "statistics": table_statistics(c), "distances": table_distances(c), "style": table_style(c),
+        "style_statistics": table_style_statistics(c),
         "speed": table_speed(c)}, "report/report.md"))
     readme = ROOT / "README.md"
     readme.write_text(fill(readme.read_text(), {"headline": headline(c)}, "README.md"))
