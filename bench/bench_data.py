@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pretty_midi  # noqa: E402
 
 from helpers import corpus, data, pianoroll  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import describe, write_results  # noqa: E402
 
 
 def timed(fn):
@@ -110,10 +110,7 @@ def main(argv=None) -> dict:
 
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(f"written to {args.out}")
-    return results
+    return write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from helpers import generate  # noqa: E402
 from helpers.models import GridVAE, preset  # noqa: E402
 from helpers.pianoroll import grid_to_midi  # noqa: E402
 from helpers.train import load_model, pick_device  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import describe, write_results  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -72,10 +72,7 @@ def main(argv=None) -> dict:
         "notes_written": best["notes"], "repeats": args.repeats,
     }
     print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=1))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(f"written to {args.out}")
-    return results
+    return write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from helpers.losses import LossConfig, make_step  # noqa: E402
 from helpers.models import GridVAE, preset  # noqa: E402
 from helpers.segments import SegmentDataset, make_loader  # noqa: E402
 from helpers.train import TrainConfig, pick_device, train  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import describe, write_results  # noqa: E402
 
 
 def sync(device):
@@ -117,10 +117,7 @@ def main(argv=None) -> dict:
         "overhead_ratio": round(ours / bare, 3),
     }
     print(json.dumps({k: v for k, v in results.items() if k not in ("machine", "model")}, indent=1))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
-    print(f"written to {args.out}")
-    return results
+    return write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""A description of the machine a benchmark ran on, stored with its figures."""
+"""A description of the machine a benchmark ran on, and the file that stores it with the figures."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 
 def describe() -> dict:
@@ -35,3 +37,11 @@ def describe() -> dict:
     except ImportError:
         pass
     return info
+
+
+def write_results(results: dict, out) -> dict:
+    """Write a benchmark's results as JSON to ``out`` (its folder made if needed) and say where."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"written to {out}")
+    return results
