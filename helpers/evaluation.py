@@ -117,8 +117,8 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     real = {split: _grids(d) for split, d in sets.items()}
     result = {"version": EVAL_VERSION, "run": run_dir.name, "checkpoint": checkpoint.name,
               "epoch": payload.get("epoch"), "model_config": cfg.to_dict(), "loss_config": extra.get("loss_config"),
-              "styles": names,
-              "device": str(device), "test_segments": len(real["test"]), "valid_segments": len(real["valid"])}
+              "styles": names, "device": str(device), "test_segments": len(real["test"]),
+              "valid_segments": len(real["valid"])}
 
     # The ELBO on the test set: a seeded draw of z per segment, as in training.
     torch.manual_seed(seed)
@@ -219,7 +219,7 @@ def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dic
 
     to_a = [[score(held_out[a[k]], g) for g in paths[k]] for k in range(pairs)]
     to_b = [[score(held_out[b[k]], g) for g in paths[k]] for k in range(pairs)]
-    return {"t": np.linspace(0, 1, INTERPOLATION_STEPS).tolist(), "frame_f1_to_a": np.mean(to_a, 0).tolist(),
+    return {"t": t.tolist(), "frame_f1_to_a": np.mean(to_a, 0).tolist(),
             "frame_f1_to_b": np.mean(to_b, 0).tolist(), "pairs": pairs}
 
 

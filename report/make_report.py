@@ -102,16 +102,21 @@ def table_data(c) -> str:
                    "mean polyphony"], rows)
 
 
+def _where(r) -> str:
+    """Where a run trained, from its ``machine.json``; the evaluation's device for runs without one."""
+    if not r["machine"]:
+        return r["eval"]["device"]
+    machine = r["machine"]["machine"]
+    return f"{machine['cpu']}, {machine['cores']} cores" + (f", {machine['gpu']}" if machine.get("gpu") else "")
+
+
 def table_runs(c) -> str:
     rows = []
     for name, r in c["runs"].items():
-        machine = r["machine"]["machine"] if r["machine"] else None
-        where = (f"{machine['cpu']}, {machine['cores']} cores" + (f", {machine['gpu']}" if machine.get("gpu") else "")
-                 if machine else r["eval"]["device"])
         params = ", ".join(f"`{k}={v}`" for k, v in r["run"].parameters.items()) or "defaults"
         wall = _minutes(r["machine"]["wall_seconds"]) if r["machine"] else "n/a"
         rows.append([f"`{name}`", r["run"].label, params, r["eval"]["epoch"], _minutes(r["train_seconds"]), wall,
-                     where])
+                     _where(r)])
     return _table(["run", "what", "notebook parameters", "best epoch", "training", "whole notebook", "where"], rows,
                   ["---", "---", "---", "---:", "---:", "---:", "---"])
 
@@ -240,10 +245,11 @@ def headline(c) -> str:
         e = r[BASIC_DEFAULT]["eval"]
         rec = e["reconstruction"]
         epochs = (r[BASIC_DEFAULT]["summary"] or {}).get("epochs", e["epoch"])
-        lines.append(f"- Basic VAE (Bach chorales, {epochs} epochs on 2 CPU cores): test -ELBO "
-                     f"{e['test_nll']['elbo']:.1f} nats per 4-bar segment, {e['active_dims']}/{e['model_config']['latent']} active latent "
-                     f"dimensions, reconstruction frame F1 {rec['frame_f1']:.2f} (accuracy "
-                     f"{rec['frame_accuracy']:.2f}), note-onset F1 {rec['onset_f1']:.2f}.")
+        lines.append(f"- Basic VAE (Bach chorales, {epochs} epochs on {_where(r[BASIC_DEFAULT])}): test -ELBO "
+                     f"{e['test_nll']['elbo']:.1f} nats per 4-bar segment, "
+                     f"{e['active_dims']}/{e['model_config']['latent']} active latent dimensions, "
+                     f"reconstruction frame F1 {rec['frame_f1']:.2f} (accuracy {rec['frame_accuracy']:.2f}), "
+                     f"note-onset F1 {rec['onset_f1']:.2f}.")
     if BASIC_DEFAULT in r and SEED in r:
         a, b = r[BASIC_DEFAULT]["eval"]["test_nll"]["elbo"], r[SEED]["eval"]["test_nll"]["elbo"]
         lines.append(f"- Autoregressive decoder against the seed decoder (same epochs): test -ELBO {a:.1f} "
