@@ -1,11 +1,14 @@
 """Data benchmark: MIDI -> grid speed against a plain pretty_midi loop, and corpus build times.
 
-    python bench/bench_data.py [--files 200] [--skip-cold] [--out bench/results/data.json]
+    python -m bench.bench_data [--files 1000] [--skip-cold] [--out bench/results/data.json]
 
 Measures, on the same MIDI files exported from the music21 corpus:
 
 - files/s of our pipeline, MIDI file -> cached grids (``helpers.data.build_from_folder``:
-  symusic parse, quantise, split, write the cache), with all cores and with one;
+  symusic parse, quantise, split, write the cache), with all cores and with one
+  (the build uses worker processes from ``helpers.data.POOL_MIN_FILES`` files on,
+  so fewer files than that measure one process twice; the JSON says how many
+  processes each figure really had);
 - files/s of a plain loop of ``pretty_midi.PrettyMIDI(path).get_piano_roll()`` on one core;
 - how many of those files give identical pieces through the fast reader and the
   ``pretty_midi`` reader;
@@ -24,14 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+import pretty_midi
 
-import numpy as np  # noqa: E402
-import pretty_midi  # noqa: E402
-
-from helpers import corpus, data, pianoroll  # noqa: E402
-from machine import describe, write_results  # noqa: E402
+from bench.machine import describe, write_results
+from helpers import corpus, data, pianoroll
 
 
 def timed(fn):
@@ -44,20 +44,23 @@ def mean_polyphony(pieces, indices) -> float:
     """Mean number of notes sounding at the steps where any note sounds."""
     counts = []
     for i in indices:
-        frames = pianoroll.notes_to_grid(pieces.piece_notes(i), int(pieces.n_steps[i]), 0, 127)[:, 0].sum(1)
+        full = pianoroll.GridFormat(low=0, high=127)
+        frames = pianoroll.notes_to_grid(pieces.piece_notes(i), int(pieces.n_steps[i]), full)[:, 0].sum(1)
         counts.append(frames[frames > 0])
     return float(np.concatenate(counts).mean())
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=200, help="MIDI files in the speed comparison")
+    parser.add_argument("--files", type=int, default=1000,
+                        help="MIDI files in the speed comparison (at least helpers.data.POOL_MIN_FILES for the "
+                             "all-cores figure to use all cores)")
     parser.add_argument("--skip-cold", action="store_true", help="reuse an export instead of timing a cold build")
     parser.add_argument("--work", help="working folder (default: a temporary one)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "data.json"))
     args = parser.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-data-"))
-    results = {"machine": describe(), "command": "python bench/bench_data.py " + " ".join(argv or sys.argv[1:])}
+    results = {"machine": describe(), "command": "python -m bench.bench_data " + " ".join(argv or sys.argv[1:])}
 
     # 1. The default corpus, cold then warm.
     corpus_dir = work / "corpus"
@@ -80,16 +83,23 @@ def main(argv=None) -> dict:
     files = sorted((corpus_dir / "music21").rglob("*.mid"))
     random.Random(0).shuffle(files)
     files = files[: args.files]
+    if len(files) < args.files:
+        print(f"the corpus export has {len(files)} MIDI files, fewer than --files {args.files}")
     sample = work / "sample"
     shutil.rmtree(sample, ignore_errors=True)
     for f in files:
         (sample / f.parent.name).mkdir(parents=True, exist_ok=True)
         shutil.copy(f, sample / f.parent.name / f.name)
     speed = {}
-    for workers in (os.cpu_count() or 1, 1):
+    cores = os.cpu_count() or 1
+    if len(files) < data.POOL_MIN_FILES:
+        print(f"{len(files)} files, fewer than {data.POOL_MIN_FILES}: the build runs in one process either way")
+    for workers in (cores, 1):
         best = min(timed(lambda: data.build_from_folder(sample, work / f"cache-{workers}-{rep}", workers=workers,
                                                          progress=False))[1] for rep in range(3))
         speed[f"ours_{workers}_workers_files_per_s"] = round(len(files) / best, 1)
+        processes = workers if workers > 1 and len(files) >= data.POOL_MIN_FILES else 1
+        speed[f"ours_{workers}_workers_processes"] = processes
 
     def plain_loop():
         for f in files:
@@ -97,7 +107,7 @@ def main(argv=None) -> dict:
 
     _, plain = timed(plain_loop)
     speed["pretty_midi_loop_files_per_s"] = round(len(files) / plain, 1)
-    ours = speed[f"ours_{os.cpu_count() or 1}_workers_files_per_s"]
+    ours = speed[f"ours_{cores}_workers_files_per_s"]
     speed["ratio"] = round(ours / speed["pretty_midi_loop_files_per_s"], 1)
     speed["files"] = len(files)
     same = 0

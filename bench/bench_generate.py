@@ -1,6 +1,6 @@
 """Generation benchmark: time to sample 100 pieces from the prior and write them as MIDI files.
 
-    python bench/bench_generate.py [--checkpoint runs/basic/best.pt] [--pieces 100] [--out bench/results/generate.json]
+    python -m bench.bench_generate [--checkpoint runs/basic/best.pt] [--pieces 100] [--out bench/results/generate.json]
 
 Sampling is one batch through the decoder (Bernoulli draws that keep notes
 whole, as in the notebooks); writing turns each grid into notes and a MIDI
@@ -16,17 +16,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from bench.machine import describe, write_results
+from helpers import generate
+from helpers.experiment import load_run
+from helpers.models import GridVAE, preset
+from helpers.pianoroll import grid_to_midi
+from helpers.train import pick_device
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import torch  # noqa: E402
-
-from helpers import generate  # noqa: E402
-from helpers.models import GridVAE, preset  # noqa: E402
-from helpers.pianoroll import grid_to_midi  # noqa: E402
-from helpers.train import load_model, pick_device  # noqa: E402
-from machine import describe, write_results  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -40,7 +39,7 @@ def main(argv=None) -> dict:
         parser.error("--pieces and --repeats must be positive")
     device = pick_device(verbose=False)
     if Path(args.checkpoint).is_file():
-        model, _ = load_model(args.checkpoint, map_location=device)
+        model, _, _ = load_run(args.checkpoint, map_location=device)
         path = Path(args.checkpoint).resolve()
         source = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
     else:
@@ -56,7 +55,7 @@ def main(argv=None) -> dict:
             sampled = time.perf_counter()
             notes = 0
             for k, grid in enumerate(grids):
-                midi = grid_to_midi(grid, steps_per_quarter=cfg.steps_per_quarter, low=cfg.low, qpm=100)
+                midi = grid_to_midi(grid, cfg.format, qpm=100)
                 midi.write(str(Path(folder) / f"sample_{k + 1}.mid"))
                 notes += sum(len(i.notes) for i in midi.instruments)
             written = time.perf_counter()
@@ -65,7 +64,7 @@ def main(argv=None) -> dict:
     best = min(rows, key=lambda r: r["total_s"])
     results = {
         "machine": describe(), "device": str(device), "model": source,
-        "command": "python bench/bench_generate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m bench.bench_generate " + " ".join(argv if argv is not None else sys.argv[1:]),
         "pieces": args.pieces, "steps_per_piece": cfg.seq_len, "decoder": cfg.decoder,
         "sample_s": round(best["sample_s"], 3), "write_midi_s": round(best["write_s"], 3),
         "total_s": round(best["total_s"], 3), "pieces_per_s": round(args.pieces / best["total_s"], 1),

@@ -1,9 +1,10 @@
 """Training benchmark: segments/s of ``helpers.train.train`` against a bare loop, in one run.
 
-    python bench/bench_train.py [--batches 40] [--batch-size 64] [--out bench/results/train.json]
+    python -m bench.bench_train [--batches 40] [--batch-size 64] [--out bench/results/train.json]
 
-Both train the same model (the notebook's default, ``autoregressive`` preset)
-with the same batch size and loss for the same number of batches:
+Both train the same model (the basic notebook's experiment: Bach chorales,
+``autoregressive`` preset) with the same batch size and loss for the same
+number of batches:
 
 - ``train()``: the notebook's path, segments read from the dataset and
   transposed on the fly by the ``DataLoader``, AdamW with the learning-rate
@@ -25,18 +26,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
+from torch.utils.data import Subset
 
-import torch  # noqa: E402
-from torch.utils.data import Subset  # noqa: E402
-
-from helpers.data import build  # noqa: E402
-from helpers.losses import LossConfig, make_step  # noqa: E402
-from helpers.models import GridVAE, preset  # noqa: E402
-from helpers.segments import SegmentDataset, make_loader  # noqa: E402
-from helpers.train import TrainConfig, pick_device, train  # noqa: E402
-from machine import describe, write_results  # noqa: E402
+from bench.machine import describe, write_results
+from helpers.experiment import DataConfig, Experiment, build_model, build_splits
+from helpers.losses import LossConfig, make_step
+from helpers.models import preset
+from helpers.segments import make_loader
+from helpers.train import TrainConfig, pick_device, train
 
 
 def sync(device):
@@ -73,20 +71,18 @@ def main(argv=None) -> dict:
     amp = device.type == "cuda"
     torch.manual_seed(0)
 
-    pieces = build("music21", args.data_dir, styles=["bach"], progress=False)
-    train_set = SegmentDataset(pieces, "train", 64, transpose=3, styles=["bach"])
-    window = (train_set.low, train_set.high)
-    valid_set = SegmentDataset(pieces, "valid", 64, window=window, styles=["bach"])
+    spec = Experiment(DataConfig(styles=("bach",)), preset("autoregressive"), LossConfig(),
+                      TrainConfig(epochs=2, batch_size=args.batch_size, amp=amp))
+    splits = build_splits(spec.data, args.data_dir, progress=False)
+    train_set, valid_set = splits.train, splits.valid
     n = args.batches * args.batch_size
     if len(train_set) < n // 2:
         parser.error(f"{len(train_set)} training segments, fewer than {n // 2}: ask for fewer --batches")
     per_epoch = Subset(train_set, range(n // 2))  # train() runs two epochs of half the batches each
-    config = preset("autoregressive", n_pitches=train_set.n_pitches, low=window[0])
-    step_fn = make_step(LossConfig())
+    step_fn = make_step(spec.loss)
 
     def fresh():
-        torch.manual_seed(0)
-        return GridVAE(config).to(device)
+        return build_model(spec, splits, seed=0).to(device)
 
     # The bare loop's batches: the same segments, stacked once, on the device.
     grids = torch.stack([train_set[i % (n // 2)][0] for i in range(n)])
@@ -100,16 +96,16 @@ def main(argv=None) -> dict:
         start = time.perf_counter()
         valid_loader = make_loader(Subset(valid_set, range(min(args.batch_size, len(valid_set)))), args.batch_size,
                                    shuffle=False)
-        train(fresh(), step_fn, make_loader(per_epoch, args.batch_size), valid_loader,
-              TrainConfig(epochs=2, amp=amp), run_dir, device=device, progress=False)
+        train(fresh(), step_fn, make_loader(per_epoch, args.batch_size), valid_loader, spec.train, run_dir,
+              device=device, progress=False)
         sync(device)
         ours = time.perf_counter() - start
     bare_after = bare_loop(fresh(), batches, step_fn, device, amp)
     bare = (bare_before + bare_after) / 2
     results = {
         "machine": describe(), "device": str(device),
-        "command": "python bench/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "model": config.to_dict(), "batch_size": args.batch_size, "batches": args.batches, "segments": n,
+        "command": "python -m bench.bench_train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "model": fresh().config.to_dict(), "batch_size": args.batch_size, "batches": args.batches, "segments": n,
         "train_function_segments_per_s": round(n / ours, 1),
         "bare_loop_segments_per_s": round(n / bare, 1),
         "bare_loop_before_s": round(bare_before, 2), "bare_loop_after_s": round(bare_after, 2),

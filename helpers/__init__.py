@@ -2,7 +2,7 @@
 
 Modules, one job each:
 
-- ``pianoroll``: MIDI <-> grid (pure functions, no torch)
+- ``pianoroll``: MIDI <-> grid and the grid format (pure functions, no torch)
 - ``corpus``: the embedded default dataset, exported from the music21 corpus
 - ``archive``: datasets packed as zip/tar archives, fetched and extracted safely
 - ``data``: build, cache and split style-labelled datasets; the command line
@@ -10,8 +10,11 @@ Modules, one job each:
 - ``models``: the recurrent VAE (plain or style-conditioned), configs and presets
 - ``losses``: reconstruction + beta * KL with annealing and free bits; the style loss
 - ``train``: a model-agnostic training loop with atomic checkpoints and exact resume
+- ``experiment``: the experiment spec, the splits, the run folder, loading a trained run
 - ``generate``: sample, reconstruct, interpolate, move between styles, transfer
 - ``render``: piano-roll figures, audio, MIDI/WAV/PNG files, downloads
 - ``colab``: Colab detection, Google Drive, default folders
-- ``metrics``: the independent style classifier and the figures it gives
+- ``metrics``: reconstruction scores, the independent style classifier and the figures it gives
+- ``musicstats``: musical statistics of grid sets, samples beside real music
+- ``evaluation``: a trained run measured on held-out data, into ``eval.json``
 """

@@ -40,7 +40,7 @@ CACHE_VERSION = 1
 MIDI_SUFFIXES = (".mid", ".midi")
 SPLITS = ("train", "valid", "test")
 DEFAULT_DATA_DIR = "data"
-SEGMENT_STEPS = 64  # 4 bars of 4/4 at sixteenth notes
+SEGMENT_STEPS = 64  # 4 bars of 4/4 at sixteenth notes: the segments the build report counts
 POOL_MIN_FILES = 500  # below this, starting worker processes costs more than it saves
 
 

@@ -2,8 +2,9 @@
 
     python -m helpers.evaluation runs/basic [--data-dir data] [--samples 500]
 
-For a run folder (``best.pt``, or ``vae/best.pt`` for a style run) this rebuilds
-the run's dataset (its settings are in the checkpoint) and measures:
+For a run folder (:class:`helpers.experiment.RunFolder`) this rebuilds the
+run's model and its dataset from the checkpoint alone (the experiment spec
+is in it) and measures:
 
 - the negative ELBO on the test segments, per segment and per step, with its
   reconstruction and KL parts;
@@ -16,7 +17,7 @@ the run's dataset (its settings are in the checkpoint) and measures:
   statistic (:mod:`helpers.musicstats`), per style for a style model;
 - latent interpolations between pairs of test segments: the frame F1 of
   each step against either end;
-- for a style run with its independent judge (``judge/best.pt``): the judge's
+- for a style run with its independent judge (``judge/``): the judge's
   accuracy on real test segments; the share of samples it recognises as
   their requested style; the share of transferred test segments it
   recognises as their target style, for every pair of styles, by the
@@ -27,6 +28,10 @@ the run's dataset (its settings are in the checkpoint) and measures:
 
 It writes ``eval.json`` and ``examples.npz`` (a few originals, their
 reconstructions and samples, for figures) in the run folder.
+
+The notebooks call the same public functions (:func:`choose_threshold`, :func:`reconstruction`,
+:func:`style_vectors`, :func:`interpolation_curve`, :func:`judge_style`), so
+a notebook and this module report one figure per metric.
 """
 from __future__ import annotations
 
@@ -34,47 +39,20 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import generate, metrics, musicstats
 from .colab import repo_root
-from .data import build
-from .losses import LossConfig, active_dimensions, kl_per_dim, make_step
-from .segments import SegmentDataset, make_loader
-from .train import CheckpointError, evaluate, load_checkpoint, load_model, pick_device
+from .experiment import RunFolder, assert_same_styles, build_splits, load_judge, load_run
+from .losses import active_dimensions, kl_per_dim, make_step
+from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 1  # raised whenever eval.json changes what it holds
-THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
+EVAL_VERSION = 2  # raised whenever eval.json changes what it holds
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
 VECTOR_SEGMENTS = 300  # training segments per style whose mean code is that style's vector
-
-
-def find_checkpoint(run_dir) -> Path:
-    """The VAE checkpoint of a run folder: ``best.pt``, or ``vae/best.pt`` (style runs)."""
-    run_dir = Path(run_dir)
-    for candidate in (run_dir / "best.pt", run_dir / "vae" / "best.pt"):
-        if candidate.is_file():
-            return candidate
-    raise CheckpointError(f"{run_dir}: no best.pt or vae/best.pt (is this a run folder of a finished run?)")
-
-
-def load_judge(run_dir):
-    """The style run's independent classifier (``judge/best.pt``), or ``None`` if it has none."""
-    path = Path(run_dir) / "judge" / "best.pt"
-    if not path.is_file():
-        return None
-    payload = load_checkpoint(path)
-    judge = metrics.StyleClassifier(metrics.ClassifierConfig(**payload["model_config"]))
-    judge.load_state_dict(payload["model"])
-    return judge.eval()
-
-
-def _grids(dataset, limit=None) -> np.ndarray:
-    n = len(dataset) if limit is None else min(limit, len(dataset))
-    return np.stack([dataset.grid(i) for i in range(n)])
 
 
 def _round(value, digits=4):
@@ -87,45 +65,73 @@ def _round(value, digits=4):
     return value
 
 
+def choose_threshold(model, valid, valid_labels=None, thresholds=THRESHOLDS) -> tuple[float, dict]:
+    """The decoding threshold with the best frame F1 when ``valid`` grids ``(N, T, 2, P)`` are reconstructed.
+
+    Returns the threshold and ``{threshold: frame F1}``.
+    """
+    fmt = model.config.format
+    valid_f1 = {}
+    for th in thresholds:
+        rebuilt = generate.reconstruct(model, valid, valid_labels, mode="threshold", threshold=th)
+        valid_f1[th] = metrics.frame_scores(valid, rebuilt, fmt)["f1"]
+    return max(valid_f1, key=valid_f1.get), valid_f1
+
+
+def reconstruction(model, valid, test, valid_labels=None, test_labels=None, thresholds=THRESHOLDS) -> dict:
+    """Reconstruction scores of ``test`` grids, the decoding threshold chosen on ``valid`` grids.
+
+    Each grid ``(N, T, 2, P)`` is encoded to its posterior mean and decoded
+    (:func:`helpers.generate.reconstruct`) at every threshold; the one with
+    the best validation frame F1 decodes the test grids, scored by
+    :func:`helpers.metrics.reconstruction_scores`.
+
+    Returns
+    -------
+    dict
+        ``threshold`` (chosen), ``valid_frame_f1`` (per threshold), ``scores``
+        (test), ``rebuilt`` (the test reconstructions, ``(N, T, 2, P)``).
+    """
+    threshold, valid_f1 = choose_threshold(model, valid, valid_labels, thresholds)
+    rebuilt = generate.reconstruct(model, test, test_labels, mode="threshold", threshold=threshold)
+    return {"threshold": threshold, "valid_frame_f1": {str(k): v for k, v in valid_f1.items()},
+            "scores": metrics.reconstruction_scores(test, rebuilt, model.config.format), "rebuilt": rebuilt}
+
+
+def style_vectors(model, splits, seed: int = 0) -> torch.Tensor:
+    """Each style's mean code over up to :data:`VECTOR_SEGMENTS` training segments (see
+    :func:`helpers.generate.style_vectors`)."""
+    picks = splits.train.per_style(VECTOR_SEGMENTS, seed)
+    return generate.style_vectors(model, splits.train.grids(picks), splits.train.style[picks])
+
+
 def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESHOLDS, seed: int = 0,
                  device=None, transfers: int = 100, paths: int = 20) -> dict:
     """Measure a run (see the module's description); returns the figures and writes ``eval.json``."""
-    run_dir = Path(run_dir)
+    run = RunFolder(run_dir)
     start = time.time()
-    checkpoint = find_checkpoint(run_dir)
+    checkpoint = run.checkpoint
     device = device or pick_device(verbose=False)
-    model, payload = load_model(checkpoint, map_location=device)
-    model.to(device)
-    cfg, extra = model.config, payload.get("extra", {})
-    names = list(extra.get("styles") or [])
-    data = extra.get("data", {})
-    if cfg.n_styles and len(names) != cfg.n_styles:
-        raise CheckpointError(f"{checkpoint}: a model of {cfg.n_styles} styles, but the run names {names}")
-    pieces = build(data.get("source", "music21"), data_dir or repo_root() / "data", styles=names or None,
-                   steps_per_quarter=cfg.steps_per_quarter, max_per_style=data.get("max_per_style"),
-                   progress=False)
-    window = (cfg.low, cfg.low + cfg.n_pitches - 1)
-    sets = {split: SegmentDataset(pieces, split, cfg.seq_len, window=window, styles=names or None)
-            for split in ("valid", "test")}
-    for split, dataset in sets.items():
-        if not len(dataset):
-            raise ValueError(f"{run_dir}: the {split} split has no segments")
-    # Style labels as the model's indices (names), whatever the order of pieces.styles.
-    to_model = np.array([names.index(s) if s in names else -1 for s in pieces.styles])
-    labels = {split: to_model[d.style] for split, d in sets.items()}
+    model, spec, payload = load_run(checkpoint, map_location=device)
+    cfg, fmt = model.config, model.config.format
+    splits = build_splits(spec.data, data_dir or repo_root() / "data", progress=False)
+    assert_same_styles(splits, spec, str(checkpoint))
+    if splits.format != fmt:
+        raise CheckpointError(f"{checkpoint}: a model of format {fmt}, but its data settings give {splits.format}")
+    names = splits.styles if cfg.n_styles else []
+    real = {"valid": splits.valid.grids(), "test": splits.test.grids()}
+    labels = {"valid": splits.valid.style, "test": splits.test.style}
     style_of = (lambda split: labels[split]) if cfg.n_styles else (lambda split: None)
-    real = {split: _grids(d) for split, d in sets.items()}
-    result = {"version": EVAL_VERSION, "run": run_dir.name, "checkpoint": checkpoint.name,
-              "epoch": payload.get("epoch"), "model_config": cfg.to_dict(), "loss_config": extra.get("loss_config"),
+    result = {"version": EVAL_VERSION, "run": run.root.name, "checkpoint": checkpoint.name,
+              "epoch": payload.get("epoch"), "experiment": spec.to_dict(), "model_config": cfg.to_dict(),
               "styles": names, "device": str(device), "test_segments": len(real["test"]),
               "valid_segments": len(real["valid"])}
 
     # The ELBO on the test set: a seeded draw of z per segment, as in training.
     torch.manual_seed(seed)
-    loss_config = LossConfig(**(extra.get("loss_config") or {}))
     test_batches = [(torch.as_tensor(real["test"][i:i + 256], dtype=torch.float32),
                      torch.as_tensor(labels["test"][i:i + 256])) for i in range(0, len(real["test"]), 256)]
-    parts = evaluate(model, make_step(loss_config), test_batches, device)
+    parts = evaluate(model, make_step(spec.loss), test_batches, device)
     result["test_nll"] = {"elbo": parts["elbo"], "recon": parts["recon"], "kl": parts["kl"],
                           "elbo_per_step": parts["elbo"] / cfg.seq_len}
 
@@ -134,64 +140,51 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         x = torch.as_tensor(real["test"], dtype=torch.float32, device=device)
         style = torch.as_tensor(labels["test"], device=device) if cfg.n_styles else None
         mu, logvar = model.encode(x, style)
-    kl_dims = kl_per_dim(mu.float(), logvar.float()).mean(0).cpu().numpy()
-    result["kl_per_dim"] = kl_dims.tolist()
+    result["kl_per_dim"] = kl_per_dim(mu.float(), logvar.float()).mean(0).cpu().numpy().tolist()
     result["active_dims"] = active_dimensions(mu)
 
-    # Reconstructions: threshold chosen on validation, scores on test.
-    valid_f1 = {}
-    for th in thresholds:
-        rebuilt = generate.reconstruct(model, real["valid"], style_of("valid"), mode="threshold", threshold=th)
-        valid_f1[th] = metrics.frame_scores(real["valid"], rebuilt, cfg.steps_per_quarter, cfg.low)["f1"]
-    threshold = max(valid_f1, key=valid_f1.get)
-    rebuilt = generate.reconstruct(model, real["test"], style_of("test"), mode="threshold", threshold=threshold)
-    result["threshold"] = {"chosen": threshold, "valid_frame_f1": {str(k): v for k, v in valid_f1.items()}}
-    result["reconstruction"] = metrics.reconstruction_scores(real["test"], rebuilt, cfg.steps_per_quarter, cfg.low)
-
-    result["interpolation"] = _interpolation_curve(model, real["test"], labels["test"] if cfg.n_styles else None,
-                                                   threshold, paths, seed)
+    rec = reconstruction(model, real["valid"], real["test"], style_of("valid"), style_of("test"), thresholds)
+    threshold, rebuilt = rec["threshold"], rec["rebuilt"]
+    result["threshold"] = {"chosen": threshold, "valid_frame_f1": rec["valid_frame_f1"]}
+    result["reconstruction"] = rec["scores"]
+    result["interpolation"] = interpolation_curve(model, real["test"], style_of("test"), threshold, paths, seed)
 
     # Samples from the prior against real test segments (per style for a style model).
-    stats = lambda grids: musicstats.statistics(grids, cfg.low, cfg.steps_per_quarter)  # noqa: E731
     groups = {name: k for k, name in enumerate(names)} if cfg.n_styles else {"all": None}
     result["sample_statistics"], result["samples_per_group"], samples = {}, n_samples // len(groups), {}
     for name, k in groups.items():
         samples[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
                                         seed=seed + (k or 0))
         real_group = real["test"] if k is None else real["test"][labels["test"] == k]
-        result["sample_statistics"][name] = musicstats.compare(stats(real_group), stats(samples[name]))
+        result["sample_statistics"][name] = musicstats.compare(musicstats.statistics(real_group, fmt),
+                                                               musicstats.statistics(samples[name], fmt))
 
-    judge = load_judge(run_dir) if cfg.n_styles else None
+    judge = load_judge(run, device) if cfg.n_styles else None
     if cfg.n_styles:
         latent_guess = model.classify(mu).argmax(1).cpu().numpy()
         result["latent_classifier_accuracy"] = float((latent_guess == labels["test"]).mean())
     if judge is not None:
-        judge.to(device)
-        train_set = SegmentDataset(pieces, "train", cfg.seq_len, window=window, styles=names)
-        picks = train_set.per_style(VECTOR_SEGMENTS, seed)
-        vectors = generate.style_vectors(model, np.stack([train_set.grid(i) for i in picks]),
-                                         to_model[train_set.style[picks]])
-        result["style"] = _judge_style_model(model, judge, names, real["test"], labels["test"], samples,
-                                             threshold, transfers, paths, seed, vectors)
+        result["style"] = judge_style(model, judge, names, real["test"], labels["test"], samples, threshold,
+                                      transfers, paths, seed, style_vectors(model, splits, seed))
 
     picks = np.random.default_rng(seed).choice(len(real["test"]), size=min(4, len(real["test"])), replace=False)
-    examples = {"originals": real["test"][picks], "reconstructions": rebuilt[picks], "low": cfg.low,
-                "steps_per_quarter": cfg.steps_per_quarter}
+    examples = {"originals": real["test"][picks], "reconstructions": rebuilt[picks],
+                "format": json.dumps(fmt.to_dict())}
     examples.update({f"samples_{name}": g[:4] for name, g in samples.items()})
     for name, k in groups.items():  # per-segment statistics, for histograms
         real_group = real["test"] if k is None else real["test"][labels["test"] == k]
-        examples[f"stats_real_{name}"] = np.stack(list(stats(real_group).values()), 1)
-        examples[f"stats_samples_{name}"] = np.stack(list(stats(samples[name]).values()), 1)
+        examples[f"stats_real_{name}"] = np.stack(list(musicstats.statistics(real_group, fmt).values()), 1)
+        examples[f"stats_samples_{name}"] = np.stack(list(musicstats.statistics(samples[name], fmt).values()), 1)
     if cfg.n_styles:
         examples.update(mu=mu.cpu().numpy(), labels=labels["test"])
-    np.savez_compressed(run_dir / "examples.npz", **examples)
+    np.savez_compressed(run.examples, **examples)
     result["seconds"] = time.time() - start
     result = _round(result)
-    (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
+    run.eval.write_text(json.dumps(result, indent=1))
     return result
 
 
-def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict:
+def interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict:
     """Frame F1 of each step of a latent interpolation against its two real ends, averaged over pairs.
 
     Pairs of test segments are drawn at random (of one style for a style model);
@@ -199,7 +192,7 @@ def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dic
     steps, each step decoded (threshold), and compared with both originals.
     """
     rng = np.random.default_rng(seed)
-    cfg = model.config
+    fmt = model.config.format
     ends = []
     for _ in range(pairs):
         i = int(rng.integers(len(held_out)))
@@ -215,7 +208,7 @@ def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dic
     paths = generate.decode(model, z, path_style, "threshold", threshold).reshape(pairs, len(t), *held_out.shape[1:])
 
     def score(real, grid):
-        return metrics.frame_scores(real[None], grid[None], cfg.steps_per_quarter, cfg.low)["f1"]
+        return metrics.frame_scores(real[None], grid[None], fmt)["f1"]
 
     to_a = [[score(held_out[a[k]], g) for g in paths[k]] for k in range(pairs)]
     to_b = [[score(held_out[b[k]], g) for g in paths[k]] for k in range(pairs)]
@@ -223,23 +216,27 @@ def _interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dic
             "frame_f1_to_b": np.mean(to_b, 0).tolist(), "pairs": pairs}
 
 
-def _judge_style_model(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed,
-                       vectors) -> dict:
-    """What the independent judge says of the real test segments, samples, transfers and style paths."""
-    k_of = {name: k for k, name in enumerate(names)}
+def judge_style(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed,
+                vectors) -> dict:
+    """What the independent judge says of the real test segments, samples, transfers and style paths.
+
+    ``samples`` maps each style name to grids generated in it; ``vectors``
+    are the styles' mean codes (:func:`style_vectors`). Transfers take up to
+    ``transfers`` held-out segments of each style to every other, by the
+    style embedding alone and with ``z`` moved too; style paths decode
+    ``paths`` codes from the prior while the embedding moves.
+    """
     out = {"judge_real_accuracy": metrics.per_style_accuracy(metrics.predict(judge, held_out), labels, names),
-           "generated_accuracy": {}, "transfer_accuracy": {}, "transfer_accuracy_shifted": {}, "interpolation": {}}
-    for name, grids in samples.items():
-        out["generated_accuracy"][name] = float((metrics.predict(judge, grids).argmax(1) == k_of[name]).mean())
+           "generated_accuracy": {name: metrics.recognised(judge, grids, names.index(name))
+                                  for name, grids in samples.items()},
+           "transfer_accuracy": {}, "transfer_accuracy_shifted": {}, "interpolation": {}}
     for a, name_a in enumerate(names):
         source = held_out[labels == a][:transfers]
         for key, shift in (("transfer_accuracy", None), ("transfer_accuracy_shifted", vectors)):
-            row = {}
-            for b, name_b in enumerate(names):
-                if a != b and len(source):
-                    moved = generate.transfer(model, source, a, b, "threshold", threshold, vectors=shift)
-                    row[name_b] = float((metrics.predict(judge, moved).argmax(1) == b).mean())
-            out[key][name_a] = row
+            out[key][name_a] = {
+                name_b: metrics.recognised(judge, generate.transfer(model, source, a, b, "threshold", threshold,
+                                                                    vectors=shift), b)
+                for b, name_b in enumerate(names) if a != b and len(source)}
     generator = torch.Generator().manual_seed(seed)
     for a, name_a in enumerate(names):
         for b, name_b in enumerate(names):
@@ -256,7 +253,7 @@ def _judge_style_model(model, judge, names, held_out, labels, samples, threshold
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.evaluation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", help="run folders (holding best.pt or vae/best.pt)")
+    parser.add_argument("runs", nargs="+", help="run folders (each holding best.pt)")
     parser.add_argument("--data-dir", help="data folder of the dataset cache (default: data/ of the repository)")
     parser.add_argument("--samples", type=int, default=500, help="samples drawn from the prior (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,9 +1,11 @@
 """Generation with a trained :class:`helpers.models.GridVAE`: sample, reconstruct, interpolate, restyle.
 
-Every function returns boolean grids ``(N, T, 2, P)`` in the model's pitch
-window (``model.config.low``), ready for :func:`helpers.pianoroll.grid_to_midi`.
+Every function returns boolean grids ``(N, T, 2, P)`` in the model's grid
+format (``model.config.format``), ready for
+:func:`helpers.pianoroll.grid_to_midi` and :mod:`helpers.render`.
 
-Probabilities become notes step by step, keeping every note whole: a note
+:func:`decode` is the one free-running decoder: every function here goes
+through it. Probabilities become notes step by step, keeping every note whole: a note
 starts only where its onset is chosen, and goes on sounding while its frame
 is chosen at the following steps (so no note begins without an onset and no
 frame flickers on alone). Each cell is chosen in one of two ways (``mode``):
@@ -23,12 +25,20 @@ from .pianoroll import FRAME, ONSET
 MODES = ("threshold", "bernoulli")
 
 
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`MODES`; else a ``ValueError`` naming the choices."""
+    if mode not in MODES:
+        raise ValueError(f"the decoding mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
 class _Chooser:
     """Per-step decisions ``(B, 2P)`` from logits ``(B, 2P)``, remembering the last step's frames."""
 
     def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        check_mode(mode)
+        if mode == "threshold" and not 0 < threshold < 1:
+            raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold!r}")
         self.mode, self.threshold, self.n_pitches, self.generator = mode, threshold, n_pitches, generator
         self.previous = None  # (B, P) frames of the last step
 
@@ -64,22 +74,22 @@ def _device(model):
 @torch.no_grad()
 def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshold: float = 0.5,
            generator=None) -> np.ndarray:
-    """Grids ``(N, T, 2, P)`` from latent vectors ``z`` (N, latent)."""
+    """Grids ``(N, T, 2, P)`` from latent vectors ``z`` (N, latent), decoded step by step.
+
+    An autoregressive decoder hears, at each step, the notes chosen at the
+    step before (not their probabilities).
+    """
     model.eval()
     z = z.to(_device(model))
     steps, n_pitches = model.config.seq_len, model.config.n_pitches
     choose = _Chooser(mode, threshold, n_pitches, generator)
-    style = _styles(model, style, len(z))
     cells = []
-    if model.config.decoder == "autoregressive":
-        def feed_back(logits):  # the decoder hears what was chosen, not the probabilities
-            cells.append(choose(logits))
-            return cells[-1]
 
-        model.decode_steps(z, style, steps, feed_back)
-    else:
-        logits = model.decode(z, style).view(len(z), steps, -1)
-        cells = [choose(logits[:, t]) for t in range(steps)]
+    def feed_back(logits):
+        cells.append(choose(logits))
+        return cells[-1]
+
+    model.decode_steps(z, _styles(model, style, len(z)), steps, feed_back)
     return torch.stack(cells, dim=1).view(len(z), steps, 2, n_pitches).cpu().numpy()
 
 

@@ -6,6 +6,7 @@ KL are on the same scale (nats per segment) and beta means what it says.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -25,8 +26,8 @@ class LossConfig:
     def validate(self) -> "LossConfig":
         for name in ("beta", "free_bits", "onset_weight", "style_weight"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"LossConfig.{name} must be a number >= 0, got {value!r}")
+            if not isinstance(value, (int, float)) or not 0 <= value < math.inf:  # also refuses nan
+                raise ValueError(f"LossConfig.{name} must be a finite number >= 0, got {value!r}")
         if not isinstance(self.beta_warmup, int) or self.beta_warmup < 0:
             raise ValueError(f"LossConfig.beta_warmup must be an integer >= 0, got {self.beta_warmup!r}")
         return self

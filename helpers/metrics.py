@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .pianoroll import FRAME, LOW, STEPS_PER_QUARTER, grid_to_notes
+from .pianoroll import DEFAULT_FORMAT, FRAME, GridFormat, grid_to_notes
 
 QPM = 120.0  # tempo at which grids become seconds for mir_eval: one step of 4 per quarter = 125 ms
 
@@ -93,6 +93,11 @@ def predict(model, grids, batch_size: int = 256) -> np.ndarray:
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, model.config.n_styles))
 
 
+def recognised(model, grids, style: int) -> float:
+    """Share of grids ``(N, T, 2, P)`` that ``model`` calls ``style`` (its most probable class)."""
+    return float((predict(model, grids).argmax(1) == style).mean()) if len(grids) else float("nan")
+
+
 def per_style_accuracy(probs: np.ndarray, labels, names) -> dict:
     """Share of each style's items classified as that style, and the overall share."""
     labels = np.asarray(labels)
@@ -107,7 +112,7 @@ def _f1(precision: float, recall: float) -> float:
     return float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0
 
 
-def frame_scores(real, decoded, steps_per_quarter: int = STEPS_PER_QUARTER, low: int = LOW) -> dict:
+def frame_scores(real, decoded, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
     """Frame-level scores of decoded grids against real ones, both ``(N, T, 2, P)``.
 
     All segments are laid end to end and scored as one sequence of frames by
@@ -117,8 +122,8 @@ def frame_scores(real, decoded, steps_per_quarter: int = STEPS_PER_QUARTER, low:
     real, decoded = np.asarray(real) != 0, np.asarray(decoded) != 0
     if real.shape != decoded.shape or real.ndim != 4:
         raise ValueError(f"need two (N, T, 2, P) arrays of one shape, got {real.shape} and {decoded.shape}")
-    hz = mir_eval.util.midi_to_hz(np.arange(low, low + real.shape[-1]))
-    step = 60.0 / (QPM * steps_per_quarter)
+    hz = mir_eval.util.midi_to_hz(np.arange(fmt.low, fmt.low + real.shape[-1]))
+    step = 60.0 / (QPM * fmt.steps_per_quarter)
 
     def frequencies(grids):
         frames = grids[:, :, FRAME].reshape(-1, grids.shape[-1])
@@ -133,14 +138,13 @@ def frame_scores(real, decoded, steps_per_quarter: int = STEPS_PER_QUARTER, low:
             "accuracy": float(accuracy)}
 
 
-def _intervals(grid, steps_per_quarter: int, low: int):
-    notes = grid_to_notes(grid, low)
-    step = 60.0 / (QPM * steps_per_quarter)
+def _intervals(grid, fmt: GridFormat):
+    notes = grid_to_notes(grid, fmt)
+    step = 60.0 / (QPM * fmt.steps_per_quarter)
     return notes[:, 1:].astype(float) * step, mir_eval.util.midi_to_hz(notes[:, 0].astype(float))
 
 
-def note_scores(real, decoded, steps_per_quarter: int = STEPS_PER_QUARTER, low: int = LOW,
-                offsets: bool = False) -> dict:
+def note_scores(real, decoded, fmt: GridFormat = DEFAULT_FORMAT, offsets: bool = False) -> dict:
     """Note-level scores of decoded grids against real ones, both ``(N, T, 2, P)``.
 
     Notes are read from each grid (:func:`helpers.pianoroll.grid_to_notes`)
@@ -154,8 +158,8 @@ def note_scores(real, decoded, steps_per_quarter: int = STEPS_PER_QUARTER, low: 
         raise ValueError(f"need two (N, T, 2, P) arrays of one shape, got {real.shape} and {decoded.shape}")
     matched = n_real = n_decoded = 0
     for ref, est in zip(real, decoded):
-        ref_i, ref_p = _intervals(ref, steps_per_quarter, low)
-        est_i, est_p = _intervals(est, steps_per_quarter, low)
+        ref_i, ref_p = _intervals(ref, fmt)
+        est_i, est_p = _intervals(est, fmt)
         n_real, n_decoded = n_real + len(ref_p), n_decoded + len(est_p)
         if len(ref_p) and len(est_p):
             matched += len(mir_eval.transcription.match_notes(ref_i, ref_p, est_i, est_p,
@@ -165,11 +169,11 @@ def note_scores(real, decoded, steps_per_quarter: int = STEPS_PER_QUARTER, low: 
     return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
 
 
-def reconstruction_scores(real, decoded, steps_per_quarter: int = STEPS_PER_QUARTER, low: int = LOW) -> dict:
+def reconstruction_scores(real, decoded, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
     """Every reconstruction score, flat: ``frame_precision``, ``frame_recall``, ``frame_f1``,
     ``frame_accuracy``, ``onset_precision``, ``onset_recall``, ``onset_f1`` (notes matched on
     pitch and onset) and ``note_f1`` (pitch, onset and offset)."""
-    scores = {f"frame_{k}": v for k, v in frame_scores(real, decoded, steps_per_quarter, low).items()}
-    scores.update({f"onset_{k}": v for k, v in note_scores(real, decoded, steps_per_quarter, low).items()})
-    scores["note_f1"] = note_scores(real, decoded, steps_per_quarter, low, offsets=True)["f1"]
+    scores = {f"frame_{k}": v for k, v in frame_scores(real, decoded, fmt).items()}
+    scores.update({f"onset_{k}": v for k, v in note_scores(real, decoded, fmt).items()})
+    scores["note_f1"] = note_scores(real, decoded, fmt, offsets=True)["f1"]
     return scores

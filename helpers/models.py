@@ -19,11 +19,12 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from .pianoroll import GridFormat
 
 DECODERS = ("seed", "autoregressive")
 OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
@@ -31,12 +32,9 @@ OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
 
 @dataclass
 class VAEConfig:
-    """Architecture of a :class:`GridVAE`; saved in every checkpoint."""
+    """Architecture of a :class:`GridVAE`, with the grid format it reads and writes; saved in every checkpoint."""
 
-    n_pitches: int = 88           # P, columns of the pitch window
-    low: int = 21                 # MIDI pitch of the first column
-    seq_len: int = 64             # T, steps per segment
-    steps_per_quarter: int = 4    # grid resolution the model was trained on
+    format: GridFormat = field(default_factory=GridFormat)  # T, P, window, resolution, metre
     enc_hidden: int = 256         # encoder LSTM units per direction
     enc_layers: int = 2           # encoder LSTM layers (the design asks for two)
     bidirectional: bool = True    # read the segment both ways
@@ -49,10 +47,23 @@ class VAEConfig:
     style_dim: int = 16           # size of the style embedding
     classifier_hidden: int = 64   # hidden units of the z -> style classifier
 
+    @property
+    def n_pitches(self) -> int:
+        """``P``, from the format."""
+        return self.format.n_pitches
+
+    @property
+    def seq_len(self) -> int:
+        """``T``, steps per segment, from the format."""
+        return self.format.segment_steps
+
     def validate(self) -> "VAEConfig":
         """Refuse impossible settings before anything is built, naming the field."""
-        positive = ("n_pitches", "seq_len", "steps_per_quarter", "enc_hidden", "enc_layers", "latent",
-                    "dec_hidden", "dec_input", "style_dim", "classifier_hidden")
+        if not isinstance(self.format, GridFormat):
+            raise ValueError(f"VAEConfig.format must be a GridFormat, got {type(self.format).__name__}")
+        self.format.validate()
+        positive = ("enc_hidden", "enc_layers", "latent", "dec_hidden", "dec_input", "style_dim",
+                    "classifier_hidden")
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"VAEConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -62,13 +73,33 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.dropout must be in [0, 1), got {self.dropout!r}")
         if not isinstance(self.n_styles, int) or self.n_styles < 0:
             raise ValueError(f"VAEConfig.n_styles must be a non-negative integer, got {self.n_styles!r}")
-        if self.low < 0 or self.low + self.n_pitches - 1 > 127:
-            raise ValueError(f"VAEConfig.low and n_pitches must stay within MIDI pitches 0..127, "
-                             f"got low={self.low}, n_pitches={self.n_pitches}")
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "VAEConfig":
+        """The config from :meth:`to_dict`, or from a checkpoint of version 1 (loose grid fields).
+
+        Version 1 stored ``n_pitches``, ``low``, ``seq_len`` and
+        ``steps_per_quarter`` beside the architecture, in 4/4; they become
+        the format. An unknown field is refused, naming it.
+        """
+        d = dict(d)
+        if "format" in d:
+            d["format"] = GridFormat.from_dict(d["format"])
+        else:
+            spq, low, n, seq_len = (d.pop(k) for k in ("steps_per_quarter", "low", "n_pitches", "seq_len"))
+            bars, rest = divmod(seq_len, 4 * spq)
+            if rest or not bars:
+                raise ValueError(f"a version-1 model of {seq_len} steps at {spq} steps per quarter is not a whole "
+                                 "number of 4/4 bars; it cannot be given a grid format")
+            d["format"] = GridFormat(spq, low, low + n - 1, (4, 4), bars)
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"VAEConfig has no field(s) {sorted(unknown)}")
+        return cls(**d)
 
 
 # Named presets: start from one, then change fields (dataclasses.replace).
@@ -158,33 +189,40 @@ class GridVAE(nn.Module):
         return torch.cat(parts, dim=-1), (h0[None].contiguous(), c0[None].contiguous())
 
     def decode(self, z, style=None, target=None, steps: int | None = None):
-        """Logits ``(B, T, 2, P)`` given ``z`` (B, latent).
+        """Logits ``(B, T, 2, P)`` given ``z`` (B, latent), all steps at once.
 
-        ``target`` (B, T, 2, P) is the teacher-forcing input of the
-        autoregressive decoder (ignored by the seed decoder). Without it, the
-        autoregressive decoder runs step by step on its own thresholded output;
-        use :func:`helpers.generate.decode` for sampling options.
+        The seed decoder needs nothing else. The autoregressive decoder needs
+        ``target`` (B, T, 2, P), whose previous steps it hears (teacher
+        forcing, as in training and in the ELBO). Music is decoded freely,
+        step by step, only by :func:`helpers.generate.decode`.
         """
         steps = steps or self.config.seq_len
         b, p = z.shape[0], self.config.n_pitches
         inputs, state = self._decoder_inputs(z, style, steps)
-        if self.config.decoder == "seed":
-            out, _ = self.decoder(inputs, state)
-            return self.to_logits(self.dropout(out)).view(b, steps, 2, p)
-        if target is not None:
+        if self.config.decoder == "autoregressive":
+            if target is None:
+                raise ValueError("the autoregressive decoder hears the previous steps: pass target (teacher "
+                                 "forcing), or decode freely with helpers.generate.decode")
             previous = torch.cat([torch.zeros_like(target[:, :1]), target[:, :-1]], dim=1).reshape(b, steps, 2 * p)
-            out, _ = self.decoder(torch.cat([inputs, previous.to(inputs.dtype)], dim=-1), state)
-            return self.to_logits(self.dropout(out)).view(b, steps, 2, p)
-        return self.decode_steps(z, style, steps, lambda logits: (logits > 0).to(logits.dtype))
+            inputs = torch.cat([inputs, previous.to(inputs.dtype)], dim=-1)
+        out, _ = self.decoder(inputs, state)
+        return self.to_logits(self.dropout(out)).view(b, steps, 2, p)
 
     def decode_steps(self, z, style, steps, choose):
-        """Autoregressive decoding, feeding back ``choose(logits)`` (B, 2P) at each step."""
+        """One step at a time, feeding back ``choose(logits)`` (B, 2P) as the next step's previous notes.
+
+        The engine of :func:`helpers.generate.decode` (which owns the rules
+        that turn probabilities into notes); the seed decoder ignores what is
+        fed back.
+        """
         b, p = z.shape[0], self.config.n_pitches
         inputs, state = self._decoder_inputs(z, style, steps)
         previous = torch.zeros(b, 2 * p, device=z.device, dtype=inputs.dtype)
+        autoregressive = self.config.decoder == "autoregressive"
         logits = []
         for t in range(steps):
-            out, state = self.decoder(torch.cat([inputs[:, t], previous], dim=-1)[:, None], state)
+            step_in = torch.cat([inputs[:, t], previous], dim=-1) if autoregressive else inputs[:, t]
+            out, state = self.decoder(step_in[:, None], state)
             step = self.to_logits(out[:, 0])
             logits.append(step)
             previous = choose(step).to(inputs.dtype)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from .pianoroll import FRAME, LOW, STEPS_PER_QUARTER, grid_to_notes
+from .pianoroll import DEFAULT_FORMAT, FRAME, GridFormat, grid_to_notes
 
 STATISTICS = {
     "pitch_range": "pitch range (semitones)",
@@ -41,19 +41,19 @@ for _k in range(12):
     SCALES[_k, (MAJOR + _k) % 12] = True
 
 
-def segment_statistics(grid, low: int = LOW, steps_per_quarter: int = STEPS_PER_QUARTER,
-                       beats_per_bar: int = 4) -> dict:
-    """Every statistic of one ``(T, 2, P)`` grid whose first pitch column is MIDI ``low``."""
+def segment_statistics(grid, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
+    """Every statistic of one ``(T, 2, P)`` grid of format ``fmt`` (its window, resolution and metre)."""
+    low, steps_per_quarter = fmt.low, fmt.steps_per_quarter
     grid = np.asarray(grid) != 0
     if grid.ndim != 3 or grid.shape[1] != 2:
         raise ValueError(f"grid must have shape (T, 2, P), got {grid.shape}")
     frames = grid[:, FRAME]
     n_steps = len(frames)
-    notes = grid_to_notes(grid, low)
+    notes = grid_to_notes(grid, fmt)
     beats = frames[: n_steps - n_steps % steps_per_quarter].reshape(-1, steps_per_quarter, frames.shape[1])
     sounding = frames.sum(1)
     stats = {"empty_beats": float(1 - beats.any(axis=(1, 2)).mean()) if len(beats) else np.nan,
-             "notes_per_bar": len(notes) * steps_per_quarter * beats_per_bar / n_steps}
+             "notes_per_bar": len(notes) * fmt.steps_per_bar / n_steps}
     if not len(notes):
         return {name: stats.get(name, np.nan) for name in STATISTICS}
     pitches = notes[:, 0]
@@ -71,9 +71,9 @@ def segment_statistics(grid, low: int = LOW, steps_per_quarter: int = STEPS_PER_
     return {name: stats[name] for name in STATISTICS}
 
 
-def statistics(grids, low: int = LOW, steps_per_quarter: int = STEPS_PER_QUARTER, beats_per_bar: int = 4) -> dict:
+def statistics(grids, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
     """Per-segment values of every statistic over grids ``(N, T, 2, P)``: ``{name: (N,) array}``."""
-    rows = [segment_statistics(g, low, steps_per_quarter, beats_per_bar) for g in grids]
+    rows = [segment_statistics(g, fmt) for g in grids]
     return {name: np.array([row[name] for row in rows], float) for name in STATISTICS}
 
 

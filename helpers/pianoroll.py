@@ -10,6 +10,11 @@ A *grid* is a time-first boolean array of shape ``(T, 2, P)``:
 - ``P`` pitches, MIDI ``low`` .. ``low + P - 1`` (the pitch window; default
   the 88 piano keys, 21..108).
 
+A :class:`GridFormat` says how a grid is laid out (resolution, pitch window,
+metre, segment length). The dataset owns it, the model's config carries it,
+and every function that needs one of those numbers takes the format, so no
+caller passes them by hand.
+
 A *note array* is an int32 array of shape ``(N, 3)`` holding
 ``(pitch, start_step, end_step)`` rows, end exclusive, sorted by start then
 pitch. A :class:`Piece` is a note array with its bar lines.
@@ -48,7 +53,7 @@ The conversion is lossy, by design, in these cases (each pinned by a test):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pretty_midi
@@ -62,6 +67,81 @@ QPM_RANGE = (10.0, 1000.0)  # tempos outside this are taken as a corrupt file
 
 class MidiError(ValueError):
     """A MIDI file that cannot become a grid; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class GridFormat:
+    """How a grid is laid out; saved with the model, so every later call asks it.
+
+    Attributes
+    ----------
+    steps_per_quarter : int
+        Steps per quarter note (4: sixteenth notes).
+    low, high : int
+        The pitch window, MIDI pitches, inclusive: column 0 is ``low``.
+    time_signature : (int, int)
+        The metre the grid is drawn and measured in (bar lines, notes per
+        bar); a segment still starts on a real downbeat of its piece.
+    segment_bars : int
+        Bars per training segment.
+    """
+
+    steps_per_quarter: int = STEPS_PER_QUARTER
+    low: int = LOW
+    high: int = HIGH
+    time_signature: tuple = (4, 4)
+    segment_bars: int = 4
+
+    def __post_init__(self):
+        object.__setattr__(self, "time_signature", tuple(self.time_signature))  # JSON gives a list
+
+    @property
+    def n_pitches(self) -> int:
+        """``P``, columns of the window."""
+        return self.high - self.low + 1
+
+    @property
+    def window(self) -> tuple:
+        return self.low, self.high
+
+    @property
+    def steps_per_bar(self) -> int:
+        num, den = self.time_signature
+        return self.steps_per_quarter * 4 * num // den
+
+    @property
+    def segment_steps(self) -> int:
+        """``T``, steps per training segment."""
+        return self.segment_bars * self.steps_per_bar
+
+    def validate(self) -> "GridFormat":
+        """Refuse an impossible format, naming the field."""
+        for name in ("steps_per_quarter", "segment_bars"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GridFormat.{name} must be a positive integer, got {value!r}")
+        if not (isinstance(self.low, int) and isinstance(self.high, int) and 0 <= self.low <= self.high <= 127):
+            raise ValueError(f"GridFormat window must satisfy 0 <= low <= high <= 127, got {(self.low, self.high)}")
+        ts = self.time_signature
+        if len(ts) != 2 or not all(isinstance(x, int) and x > 0 for x in ts) or ts[1] & (ts[1] - 1):
+            raise ValueError(f"GridFormat.time_signature must be (beats, power-of-two unit), got {ts!r}")
+        if (self.steps_per_quarter * 4 * ts[0]) % ts[1]:
+            raise ValueError(f"GridFormat: a bar of {ts[0]}/{ts[1]} is not a whole number of steps at "
+                             f"{self.steps_per_quarter} steps per quarter")
+        return self
+
+    def with_window(self, low: int, high: int) -> "GridFormat":
+        return replace(self, low=int(low), high=int(high))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GridFormat":
+        return cls(**d)
+
+
+DEFAULT_FORMAT = GridFormat()
 
 
 @dataclass
@@ -254,7 +334,7 @@ def read_midi(midi, steps_per_quarter: int = STEPS_PER_QUARTER, max_steps: int =
     return _read_symusic(path, steps_per_quarter, max_steps)
 
 
-def notes_to_grid(notes, n_steps: int | None = None, low: int = LOW, high: int = HIGH) -> np.ndarray:
+def notes_to_grid(notes, n_steps: int | None = None, fmt: GridFormat = DEFAULT_FORMAT) -> np.ndarray:
     """Draw a note array on a grid.
 
     Parameters
@@ -263,14 +343,15 @@ def notes_to_grid(notes, n_steps: int | None = None, low: int = LOW, high: int =
         ``(N, 3)`` rows of ``(pitch, start_step, end_step)``.
     n_steps : int, optional
         ``T``; by default the end of the last note. Notes past it are cut.
-    low, high : int
-        The pitch window, inclusive; notes outside it are left out.
+    fmt : GridFormat
+        Its pitch window (``low .. high``); notes outside it are left out.
 
     Returns
     -------
     np.ndarray
-        ``(T, 2, P)`` bool grid, ``P = high - low + 1``.
+        ``(T, 2, P)`` bool grid, ``P = fmt.n_pitches``.
     """
+    low, high = fmt.window
     notes = np.asarray(notes, dtype=np.int64).reshape(-1, 3)
     if n_steps is None:
         n_steps = int(notes[:, 2].max()) if len(notes) else 0
@@ -289,7 +370,7 @@ def notes_to_grid(notes, n_steps: int | None = None, low: int = LOW, high: int =
     return grid
 
 
-def grid_to_notes(grid, low: int = LOW) -> np.ndarray:
+def grid_to_notes(grid, fmt: GridFormat = DEFAULT_FORMAT) -> np.ndarray:
     """Read the notes back from a grid.
 
     A note starts on every onset, and on a frame that follows silence (a grid
@@ -301,8 +382,8 @@ def grid_to_notes(grid, low: int = LOW) -> np.ndarray:
     ----------
     grid : np.ndarray
         ``(T, 2, P)`` grid, or ``(T, P)`` frames alone; any dtype, nonzero is on.
-    low : int
-        MIDI pitch of the first column.
+    fmt : GridFormat
+        Its ``low`` is the MIDI pitch of the first column.
 
     Returns
     -------
@@ -330,45 +411,42 @@ def grid_to_notes(grid, low: int = LOW) -> np.ndarray:
     bound_idx = np.flatnonzero(boundary)
     end_idx = bound_idx[np.searchsorted(bound_idx, start_idx, side="right")]
     row = start_idx // width  # the padding keeps each note's end in its own row
-    notes = np.stack([row + low, start_idx - row * width, end_idx - row * width],
+    notes = np.stack([row + fmt.low, start_idx - row * width, end_idx - row * width],
                      axis=1).astype(np.int32).reshape(-1, 3)
     return notes[np.lexsort((notes[:, 0], notes[:, 1]))]
 
 
-def midi_to_grid(midi, steps_per_quarter: int = STEPS_PER_QUARTER, low: int = LOW, high: int = HIGH) -> np.ndarray:
-    """Convert a MIDI file path or ``pretty_midi.PrettyMIDI`` to a ``(T, 2, P)`` grid.
+def midi_to_grid(midi, fmt: GridFormat = DEFAULT_FORMAT) -> np.ndarray:
+    """Convert a MIDI file path or ``pretty_midi.PrettyMIDI`` to a ``(T, 2, P)`` grid of format ``fmt``.
 
     See the module notes for what the conversion loses.
     """
-    piece = read_midi(midi, steps_per_quarter)
-    return notes_to_grid(piece.notes, piece.n_steps, low, high)
+    piece = read_midi(midi, fmt.steps_per_quarter)
+    return notes_to_grid(piece.notes, piece.n_steps, fmt)
 
 
-def grid_to_midi(grid, steps_per_quarter: int = STEPS_PER_QUARTER, low: int = LOW, qpm: float = 120.0,
-                 time_signature: tuple = (4, 4), program: int = 0, velocity: int = 80) -> pretty_midi.PrettyMIDI:
+def grid_to_midi(grid, fmt: GridFormat = DEFAULT_FORMAT, qpm: float = 120.0, program: int = 0,
+                 velocity: int = 80) -> pretty_midi.PrettyMIDI:
     """Write a grid as a one-instrument ``pretty_midi.PrettyMIDI``.
 
     Parameters
     ----------
     grid : np.ndarray
         ``(T, 2, P)`` grid or ``(T, P)`` frames (see :func:`grid_to_notes`).
-    steps_per_quarter : int
-        Steps per quarter note of the grid.
-    low : int
-        MIDI pitch of the first column.
+    fmt : GridFormat
+        Its resolution, its window (column 0 is ``fmt.low``) and its metre,
+        written at time 0.
     qpm : float
         Tempo in quarter notes per minute.
-    time_signature : (int, int)
-        Written at time 0.
     program : int
         General MIDI program (0 is the acoustic grand piano).
     velocity : int
         The velocity of every note.
     """
-    notes = grid_to_notes(grid, low)
-    pm = pretty_midi.PrettyMIDI(resolution=120 * steps_per_quarter, initial_tempo=qpm)
-    pm.time_signature_changes.append(pretty_midi.TimeSignature(*time_signature, 0.0))
-    seconds_per_step = 60.0 / qpm / steps_per_quarter
+    notes = grid_to_notes(grid, fmt)
+    pm = pretty_midi.PrettyMIDI(resolution=120 * fmt.steps_per_quarter, initial_tempo=qpm)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(*fmt.time_signature, 0.0))
+    seconds_per_step = 60.0 / qpm / fmt.steps_per_quarter
     inst = pretty_midi.Instrument(program=program)
     inst.notes = [pretty_midi.Note(velocity=velocity, pitch=int(p), start=s * seconds_per_step,
                                    end=e * seconds_per_step) for p, s, e in notes]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pianoroll import FRAME, ONSET, STEPS_PER_QUARTER, grid_to_midi
+from .pianoroll import FRAME, ONSET, GridFormat, grid_to_midi
 
 SAMPLE_RATE = 22050
 NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
@@ -23,19 +23,21 @@ def pitch_name(pitch: int) -> str:
     return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-def plot_grids(grids, low: int, titles=None, steps_per_bar: int = 16, ax_height: float = 2.2):
+def plot_grids(grids, fmt: GridFormat, titles=None, line_every: int | None = None, ax_height: float = 2.2):
     """A figure with one piano-roll per grid.
 
     Parameters
     ----------
     grids : sequence of np.ndarray
         Each ``(T, 2, P)``; frames in light colour, onsets dark.
-    low : int
-        MIDI pitch of the first column.
+    fmt : GridFormat
+        The grids' format: pitch names from its window, bar lines from its metre.
     titles : sequence of str, optional
-    steps_per_bar : int
-        Where the bar lines go (16 for 4/4 at 4 steps per quarter).
+    line_every : int, optional
+        Steps between vertical lines; default one bar (``fmt.steps_per_bar``).
+        ``fmt.segment_steps`` marks the segments of a concatenated piece.
     """
+    low, line_every = fmt.low, line_every or fmt.steps_per_bar
     import matplotlib.pyplot as plt
 
     grids = [np.asarray(g) for g in grids]
@@ -45,7 +47,7 @@ def plot_grids(grids, low: int, titles=None, steps_per_bar: int = 16, ax_height:
         n_steps, n_pitches = grid.shape[0], grid.shape[2]
         ax.imshow(image, origin="lower", aspect="auto", cmap="Blues", vmin=0, vmax=1, interpolation="nearest",
                   extent=(-0.5, n_steps - 0.5, low - 0.5, low + n_pitches - 0.5))
-        for bar in range(0, n_steps + 1, steps_per_bar):
+        for bar in range(0, n_steps + 1, line_every):
             ax.axvline(bar - 0.5, color="0.6", lw=0.6)
         cs = [p for p in range(low, low + n_pitches) if p % 12 == 0]
         ax.set_yticks(cs, [pitch_name(p) for p in cs])
@@ -84,8 +86,8 @@ def write_wav(path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
     return path
 
 
-def save_piece(grid, folder, name: str, low: int, steps_per_quarter: int = STEPS_PER_QUARTER, qpm: float = 100.0,
-               audio: bool = True, title: str | None = None) -> dict:
+def save_piece(grid, folder, name: str, fmt: GridFormat, qpm: float = 100.0, audio: bool = True,
+               title: str | None = None) -> dict:
     """Write ``<name>.mid``, ``<name>.png`` and (optionally) ``<name>.wav`` for one grid.
 
     Returns the paths and, with ``audio``, the samples (for inline playback).
@@ -94,10 +96,10 @@ def save_piece(grid, folder, name: str, low: int, steps_per_quarter: int = STEPS
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    midi = grid_to_midi(grid, steps_per_quarter=steps_per_quarter, low=low, qpm=qpm)
+    midi = grid_to_midi(grid, fmt, qpm=qpm)
     out = {"midi": folder / f"{name}.mid"}
     midi.write(str(out["midi"]))
-    fig = plot_grids([grid], low, [title or name], steps_per_bar=4 * steps_per_quarter)
+    fig = plot_grids([grid], fmt, [title or name])
     out["png"] = folder / f"{name}.png"
     fig.savefig(out["png"], dpi=100)
     plt.close(fig)

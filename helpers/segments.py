@@ -1,7 +1,7 @@
 """Training segments: fixed-length windows of the pieces, as a PyTorch dataset.
 
-A segment is ``segment_steps`` steps (default 64: four bars of 4/4) starting
-on a downbeat of its piece, drawn from the cached notes on demand (no MIDI is
+A segment is ``fmt.segment_steps`` steps (default 64: four bars of 4/4)
+starting on a downbeat of its piece, in the pitch window of the format, drawn from the cached notes on demand (no MIDI is
 read here), optionally transposed at random for training.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from .data import SEGMENT_STEPS, PieceSet, segment_starts
-from .pianoroll import ONSET, notes_to_grid
+from .data import PieceSet, segment_starts
+from .pianoroll import ONSET, GridFormat, notes_to_grid
 
 
 class SegmentDataset(Dataset):
@@ -23,11 +23,11 @@ class SegmentDataset(Dataset):
         The dataset (see :func:`helpers.data.build`).
     split : {"train", "valid", "test"} or None
         Which pieces; ``None`` takes all.
-    segment_steps : int
-        ``T``, the length of a segment in steps.
-    window : (int, int), optional
-        Lowest and highest MIDI pitch, inclusive; notes outside are left out.
-        Default: the range of the whole dataset, so every split shares it.
+    fmt : GridFormat
+        The grids: ``T = fmt.segment_steps`` steps, the pitch window
+        ``fmt.low .. fmt.high`` (notes outside are left out). Its resolution
+        must be the one the pieces were read at. Every split of one model
+        shares one format (:func:`helpers.experiment.build_splits`).
     transpose : int
         Largest random transposition in semitones (0: none). Each segment is
         shifted by a uniform draw in ``[-transpose, transpose]``, narrowed so
@@ -44,17 +44,18 @@ class SegmentDataset(Dataset):
     A note held over the segment's start has frames but no onset at step 0.
     """
 
-    def __init__(self, pieces: PieceSet, split: str | None = "train", segment_steps: int = SEGMENT_STEPS,
-                 window: tuple | None = None, transpose: int = 0, hop_bars: int = 1, styles=None):
-        if segment_steps < 1:
-            raise ValueError(f"segment_steps must be positive, got {segment_steps}")
-        if transpose < 0:
-            raise ValueError(f"transpose must be >= 0 semitones, got {transpose}")
-        self.pieces = pieces
-        self.segment_steps = segment_steps
-        self.low, self.high = window if window is not None else pieces.pitch_range()
-        if not 0 <= self.low <= self.high <= 127:
-            raise ValueError(f"window must satisfy 0 <= low <= high <= 127, got {(self.low, self.high)}")
+    def __init__(self, pieces: PieceSet, split: str | None, fmt: GridFormat, transpose: int = 0,
+                 hop_bars: int = 1, styles=None):
+        fmt.validate()
+        if not isinstance(transpose, int) or transpose < 0:
+            raise ValueError(f"transpose must be an integer >= 0 semitones, got {transpose!r}")
+        read_at = pieces.settings.get("steps_per_quarter", fmt.steps_per_quarter)
+        if read_at != fmt.steps_per_quarter:
+            raise ValueError(f"the pieces were read at {read_at} steps per quarter, the format asks for "
+                             f"{fmt.steps_per_quarter}: build the dataset at the format's resolution")
+        self.pieces, self.format = pieces, fmt
+        self.segment_steps = segment_steps = fmt.segment_steps
+        self.low, self.high = fmt.window
         self.transpose = transpose
         piece, start, lo, hi = [], [], [], []
         for k in pieces.indices(split, styles):
@@ -77,7 +78,13 @@ class SegmentDataset(Dataset):
 
     @property
     def n_pitches(self) -> int:
-        return self.high - self.low + 1
+        return self.format.n_pitches
+
+    def grids(self, indices=None) -> np.ndarray:
+        """Segments as one ``(N, T, 2, P)`` bool array, untransposed (default: all)."""
+        indices = range(len(self)) if indices is None else indices
+        grids = [self.grid(int(i)) for i in indices]
+        return np.stack(grids) if grids else np.zeros((0, self.segment_steps, 2, self.n_pitches), bool)
 
     def __len__(self) -> int:
         return len(self.piece)
@@ -90,7 +97,7 @@ class SegmentDataset(Dataset):
         notes = notes[notes[:, 2] > d] - np.array([-shift, d, d])
         held = notes[:, 1] < 0
         notes[:, 1] = np.maximum(notes[:, 1], 0)
-        grid = notes_to_grid(notes, length, self.low, self.high)
+        grid = notes_to_grid(notes, length, self.format)
         p = notes[held, 0] - self.low
         grid[0, ONSET, p[(p >= 0) & (p < self.n_pitches)]] = False
         return grid

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 CHECKPOINT_FORMAT = "gridvae-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the grid format inside the model config, typed data settings in ``extra``
+READABLE_VERSIONS = (1, 2)  # version 1 still loads for generation and evaluation, but does not resume
 
 
 class CheckpointError(ValueError):
@@ -42,6 +43,7 @@ class TrainConfig:
     """Optimisation settings; saved in every checkpoint."""
 
     epochs: int = 30             # passes over the training segments
+    batch_size: int = 64         # segments per optimiser step
     lr: float = 1e-3             # peak learning rate (AdamW)
     weight_decay: float = 1e-4   # AdamW's decoupled weight decay
     grad_clip: float = 1.0       # largest gradient norm (0: no clipping)
@@ -52,18 +54,20 @@ class TrainConfig:
     monitor: str = "elbo"        # validation figure that picks best.pt (lower is better)
 
     def validate(self) -> "TrainConfig":
-        for name in ("epochs",):
+        for name in ("epochs", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ValueError(f"TrainConfig.warmup_steps must be an integer >= 0, got {self.warmup_steps!r}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):  # also refuses nan
             raise ValueError(f"TrainConfig.lr must be in (0, 1), got {self.lr!r}")
         for name in ("weight_decay", "grad_clip"):
-            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) < 0:
+            if not isinstance(getattr(self, name), (int, float)) or not 0 <= getattr(self, name) < math.inf:
                 raise ValueError(f"TrainConfig.{name} must be a number >= 0, got {getattr(self, name)!r}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise ValueError(f"TrainConfig.monitor must name a figure of the step function, got {self.monitor!r}")
         return self
 
 
@@ -133,20 +137,10 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a checkpoint of this project")
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')}, expected {CHECKPOINT_VERSION}")
+    if payload.get("version") not in READABLE_VERSIONS:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')}, this code reads versions "
+                              f"{list(READABLE_VERSIONS)}")
     return payload
-
-
-def load_model(path, map_location="cpu"):
-    """Rebuild a :class:`helpers.models.GridVAE` from its checkpoint; returns ``(model, checkpoint)``."""
-    from .models import GridVAE, VAEConfig
-
-    payload = load_checkpoint(path, map_location)
-    model = GridVAE(VAEConfig(**payload["model_config"]))
-    model.load_state_dict(payload["model"])
-    model.eval()
-    return model, payload
 
 
 # ------------------------------------------------------------------ the loop
@@ -255,6 +249,10 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
     last = run_dir / "last.pt"
     if last.exists():
         state = load_checkpoint(last, map_location=device)
+        if state["version"] != CHECKPOINT_VERSION:
+            raise CheckpointError(f"{last}: written by an earlier version (checkpoint version {state['version']}); "
+                                  "it still loads for generation and evaluation, but training cannot resume from "
+                                  "it: use a new run folder")
         if model_config is not None and state.get("model_config") != model_config:
             raise CheckpointError(f"{last}: saved for another model configuration; use a new run folder "
                                   f"(saved {state.get('model_config')}, now {model_config})")
@@ -307,7 +305,10 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         row["seconds"] = time.perf_counter() - start
         epoch += 1
         history.append(row)
-        figure = row.get(f"valid_{config.monitor}", row.get(f"train_{config.monitor}", row["train_loss"]))
+        figure = row.get(f"valid_{config.monitor}", row.get(f"train_{config.monitor}"))
+        if figure is None:
+            raise ValueError(f"TrainConfig.monitor is {config.monitor!r}, but the step function gives "
+                             f"{sorted(k.removeprefix('train_') for k in row if k.startswith('train_'))}")
         improved = figure < best
         best = min(best, figure)
         payload = checkpoint()

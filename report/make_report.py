@@ -1,6 +1,6 @@
 """Regenerate every figure and table of the report from the saved runs and benchmark results.
 
-    python report/make_report.py [--reevaluate] [--pdf]
+    python -m report.make_report [--reevaluate] [--pdf]
 
 For each finished run of ``report/runs.py``, ``eval.json`` is computed
 (``helpers.evaluation``) when missing, older than the checkpoint, or written
@@ -20,19 +20,19 @@ import sys
 import textwrap
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 
 from helpers import render  # noqa: E402
 from helpers.evaluation import EVAL_VERSION, evaluate_run  # noqa: E402
 from helpers.musicstats import STATISTICS  # noqa: E402
-from runs import ROOT, RUNS  # noqa: E402
+from helpers.pianoroll import GridFormat  # noqa: E402
+from report.runs import ROOT, RUNS  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
 
 FIGURES = HERE / "figures"
 BENCH = ROOT / "bench" / "results"
@@ -56,20 +56,19 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
     """Every run's files (evaluated first where needed) and the benchmark results."""
     runs = {}
     for run in RUNS:
-        if not run.done_marker.is_file():
-            print(f"{run.name}: not trained to the end, left out (python report/train_runs.py --only {run.name})")
+        files = run.files
+        if not files.finished:
+            print(f"{run.name}: not trained to the end, left out (python -m report.train_runs --only {run.name})")
             continue
-        eval_path = run.folder / "eval.json"
-        if reevaluate or is_stale(eval_path, run.checkpoint):
+        if reevaluate or is_stale(files.eval, files.checkpoint):
             print(f"{run.name}: evaluating ...", flush=True)
             evaluate_run(run.folder, data_dir)
-        history = _json(run.checkpoint.parent / "history.json") or []
+        history = _json(files.history) or []
         runs[run.name] = {
-            "run": run, "eval": _json(eval_path), "history": history,
-            "summary": _json(run.folder / "summary.json"), "style_report": _json(run.folder / "style_report.json"),
+            "run": run, "eval": _json(files.eval), "history": history, "summary": _json(files.summary),
             "machine": _json(run.folder / "machine.json"),
             "train_seconds": sum(row.get("seconds", 0) for row in history),
-            "examples": np.load(run.folder / "examples.npz") if (run.folder / "examples.npz").is_file() else None,
+            "examples": np.load(files.examples) if files.examples.is_file() else None,
         }
     bench = {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate")}
     return {"runs": runs, "bench": bench}
@@ -95,7 +94,7 @@ def _minutes(seconds):
 def table_data(c) -> str:
     d = c["bench"]["data"]
     if not d:
-        return "(no data benchmark: python bench/bench_data.py)"
+        return "(no data benchmark: python -m bench.bench_data)"
     rows = [[r["style"], r["pieces"], f"{r['train']} / {r['valid']} / {r['test']}", f"{r['segments']:,}",
              r["skipped"], _f(r["mean_polyphony"], 2)] for r in d["corpus"]["per_style"]]
     return _table(["style", "pieces", "train / valid / test pieces", "segments (64 steps)", "skipped",
@@ -217,18 +216,18 @@ def table_speed(c) -> str:
         conv, corp = d["conversion"], d["corpus"]
         rows += [["MIDI file -> cached grids", f"{_ours_files_per_s(d):,.0f} files/s",
                   f"plain pretty_midi loop {conv['pretty_midi_loop_files_per_s']:,.0f} files/s "
-                  f"({conv['ratio']}x), {conv['files']} files", "`python bench/bench_data.py`"],
+                  f"({conv['ratio']}x), {conv['files']} files", "`python -m bench.bench_data`"],
                  ["default corpus, cold build / warm load", f"{corp['cold_build_s']:.0f} s / {corp['warm_load_s']} s",
-                  f"{corp['pieces']} pieces, {len(corp['styles'])} styles", "`python bench/bench_data.py`"]]
+                  f"{corp['pieces']} pieces, {len(corp['styles'])} styles", "`python -m bench.bench_data`"]]
     if t:
         rows.append([f"training ({t['device']}), batch {t['batch_size']}",
                      f"{t['train_function_segments_per_s']:,.1f} segments/s",
                      f"bare loop {t['bare_loop_segments_per_s']:,.1f} segments/s, ratio {t['overhead_ratio']:.2f}",
-                     "`python bench/bench_train.py`"])
+                     "`python -m bench.bench_train`"])
     if g:
         rows.append([f"sample and write {g['pieces']} MIDI files ({g['device']})", f"{g['total_s']:.2f} s",
                      f"sampling {g['sample_s']:.2f} s, writing {g['write_midi_s']:.2f} s",
-                     "`python bench/bench_generate.py`"])
+                     "`python -m bench.bench_generate`"])
     machine = next((b["machine"] for b in (d, t, g) if b), None)
     where = f"\n\nMachine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, " \
             f"GPU: {machine['gpu'] or 'none'}; torch {machine.get('torch')}." if machine else ""
@@ -320,20 +319,20 @@ def figure_reconstructions(c) -> None:
         for n in shown:
             grids.append(c["runs"][n]["examples"]["reconstructions"][k])
             titles.append(f"reconstruction, {n}")
-    _save(render.plot_grids(grids, int(ex["low"]), titles), "reconstructions.png")
+    _save(render.plot_grids(grids, GridFormat.from_dict(json.loads(str(ex["format"]))), titles), "reconstructions.png")
 
 
 def figure_samples(c) -> None:
     if BASIC_DEFAULT in c["runs"] and c["runs"][BASIC_DEFAULT]["examples"] is not None:
         ex = c["runs"][BASIC_DEFAULT]["examples"]
-        _save(render.plot_grids(ex["samples_all"][:3], int(ex["low"]), [f"sample {k + 1}" for k in range(3)]),
+        _save(render.plot_grids(ex["samples_all"][:3], GridFormat.from_dict(json.loads(str(ex["format"]))), [f"sample {k + 1}" for k in range(3)]),
               "samples.png")
     r = c["runs"].get(STYLE)
     if r and r["examples"] is not None:
         ex, names = r["examples"], r["eval"]["styles"]
         grids = [g for n in names for g in ex[f"samples_{n}"][:2]]
         titles = [f"{n}, sample {k + 1}" for n in names for k in range(2)]
-        _save(render.plot_grids(grids, int(ex["low"]), titles), "style_samples.png")
+        _save(render.plot_grids(grids, GridFormat.from_dict(json.loads(str(ex["format"]))), titles), "style_samples.png")
         _save(render.plot_latent_map(ex["mu"], ex["labels"], names, "test segments' posterior means (PCA)"),
               "latent_map.png")
 
@@ -423,7 +422,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     c = collect(args.reevaluate, args.data_dir)
     if not c["runs"]:
-        print("no trained runs found: python report/train_runs.py", file=sys.stderr)
+        print("no trained runs found: python -m report.train_runs", file=sys.stderr)
         return 1
     for draw in (figure_curves, figure_kl, figure_reconstructions, figure_samples, figure_statistics,
                  figure_interpolation, figure_style_interpolation):

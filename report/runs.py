@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.experiment import RunFolder
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS_DIR = ROOT / "runs"
 EPOCHS = 40  # every run of the report trains this long (the CPU default of the notebooks)
@@ -27,15 +29,9 @@ class Run:
         return RUNS_DIR / self.name
 
     @property
-    def done_marker(self) -> Path:
-        """The file a finished run writes last."""
-        last = "style_report.json" if self.notebook == "02_style_vae" else "summary.json"
-        return self.folder / last
-
-    @property
-    def checkpoint(self) -> Path:
-        sub = "vae/" if self.notebook == "02_style_vae" else ""
-        return self.folder / f"{sub}best.pt"
+    def files(self) -> RunFolder:
+        """The run folder's layout (:class:`helpers.experiment.RunFolder`)."""
+        return RunFolder(self.folder)
 
 
 BASIC = "01_basic_vae"

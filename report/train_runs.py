@@ -1,6 +1,6 @@
 """Train every run the report needs: each notebook executed headless with papermill.
 
-    python report/train_runs.py [--only NAME ...] [--force] [--list]
+    python -m report.train_runs [--only NAME ...] [--force] [--list]
 
 A run whose folder already holds its final file is skipped; a run stopped half
 way resumes from its ``last.pt``. Each run's executed notebook and log go to
@@ -15,18 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "bench")]
-
-from machine import describe  # noqa: E402
-from runs import EPOCHS, ROOT, RUNS, find  # noqa: E402
+from bench.machine import describe
+from report.runs import EPOCHS, ROOT, RUNS, find
 
 
 def train_run(run, force: bool = False) -> None:
     import papermill
 
-    if run.done_marker.exists() and not force:
-        print(f"{run.name}: done ({run.done_marker.name} exists), skipped")
+    if run.files.finished and not force:
+        print(f"{run.name}: done ({run.files.summary.name} exists), skipped")
         return
     run.folder.mkdir(parents=True, exist_ok=True)
     parameters = {"RUN_NAME": run.name, "EPOCHS": EPOCHS, **run.parameters}
@@ -48,7 +45,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for run in RUNS:
-            state = "done" if run.done_marker.exists() else "to train"
+            state = "done" if run.files.finished else "to train"
             print(f"{run.name:18s} {state:9s} {run.label}")
         return 0
     try:

@@ -1,11 +1,7 @@
 """The benchmarks write their figures with the machine's description."""
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import bench_generate  # noqa: E402
-import machine  # noqa: E402
+from bench import bench_generate, machine
 
 
 def test_generation_benchmark_writes_its_figures(tmp_path, capsys):

@@ -7,7 +7,7 @@ from music21 import chord, harmony, meter, note, stream, tempo, tie
 
 from helpers import corpus
 from helpers.data import build
-from helpers.pianoroll import notes_to_grid, read_midi
+from helpers.pianoroll import GridFormat, notes_to_grid, read_midi
 
 
 def measure(number, *elements, padding=0.0):
@@ -72,17 +72,18 @@ def test_notes_of_one_pitch_never_overlap_in_a_part(tmp_path):
     assert read_midi(tmp_path / "v.mid").notes.tolist() == [[60, 0, 4], [60, 4, 8]]
 
 
+@pytest.mark.slow
 def test_export_real_pieces_bach_and_folk(tmp_path):
     written, skipped = corpus.export_item(("bach", "bach/bwv66.6.mxl"), tmp_path)
     assert skipped == [] and [p.rsplit("/", 1)[-1] for p in written] == ["bwv66.6.mid"]
     chorale = read_midi(written[0])
-    frames = notes_to_grid(chorale.notes, chorale.n_steps, 0, 127)[:, 0].sum(1)
+    frames = notes_to_grid(chorale.notes, chorale.n_steps, GridFormat(low=0, high=127))[:, 0].sum(1)
     assert 3.5 < frames[frames > 0].mean() < 4.5  # four voices
     assert chorale.notes[:, 1].min() == 12  # a one-beat pickup, padded to a full 4/4 bar
     assert chorale.downbeats[:3].tolist() == [0, 16, 32]
     written, skipped = corpus.export_item(("folk", "ryansMammoth/MaloneysFancyJig.abc"), tmp_path)
     jig = read_midi(written[0])
-    frames = notes_to_grid(jig.notes, jig.n_steps, 0, 127)[:, 0].sum(1)
+    frames = notes_to_grid(jig.notes, jig.n_steps, GridFormat(low=0, high=127))[:, 0].sum(1)
     assert frames.max() == 1 and jig.time_signature == (6, 8)
     assert jig.notes[:, 1].min() == 10  # an eighth-note pickup in a 12-step bar
     assert jig.downbeats[:3].tolist() == [0, 12, 24]
@@ -100,6 +101,7 @@ def test_export_reports_unreadable_scores(tmp_path, monkeypatch):
     assert "music21 could not parse it" in skipped[0][1]
 
 
+@pytest.mark.slow
 def test_corpus_source_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "STYLES", {
         "bach": ("bach/bwv1.6.mxl", "bach/bwv10.7.mxl", "bach/bwv101.7.mxl", "bach/bwv102.7.mxl"),
@@ -135,6 +137,7 @@ def test_max_per_style_takes_a_fixed_spread_sample():
     assert len(everything) > 1000 and set(palestrina) <= {rel for _, rel in everything}
 
 
+@pytest.mark.slow
 def test_fast_reader_matches_pretty_midi_on_exported_pieces(tmp_path):
     import pretty_midi
 

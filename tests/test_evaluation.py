@@ -7,14 +7,15 @@ import pytest
 import torch
 
 from conftest import STEP, write_midi
-from helpers import evaluation, metrics
-from helpers.data import build
-from helpers.losses import LossConfig, make_step
-from helpers.models import PRESETS, GridVAE
+from helpers import evaluation, experiment
+from helpers.experiment import DataConfig, Experiment
+from helpers.losses import LossConfig
+from helpers.models import PRESETS
 from helpers.musicstats import STATISTICS
-from helpers.segments import SegmentDataset, make_loader
-from helpers.train import CheckpointError, TrainConfig, train
+from helpers.pianoroll import GridFormat
+from helpers.train import CheckpointError, TrainConfig
 
+pytestmark = pytest.mark.slow  # trains and evaluates small runs end to end
 CPU = torch.device("cpu")
 T = 16  # one bar of 4/4
 
@@ -33,34 +34,31 @@ def dataset(tmp_path_factory):
     return root, data_dir
 
 
+def spec_for(root, styles, n_styles):
+    """One-bar segments of the tiny dataset, the smoke model, two epochs."""
+    return Experiment(DataConfig(source=str(root), styles=styles, segment_bars=1, transpose=0, max_per_style=None),
+                      replace(PRESETS["smoke"], n_styles=n_styles), LossConfig(beta_warmup=5),
+                      TrainConfig(epochs=2, warmup_steps=2, batch_size=8))
+
+
 def trained_run(run_dir, root, data_dir, styles, n_styles, judge=False):
-    pieces = build(str(root), data_dir, styles=styles, progress=False)
-    train_set = SegmentDataset(pieces, "train", T, styles=styles)
-    window = (train_set.low, train_set.high)
-    valid_set = SegmentDataset(pieces, "valid", T, window=window, styles=styles)
-    torch.manual_seed(0)
-    model = GridVAE(replace(PRESETS["smoke"], n_pitches=train_set.n_pitches, low=window[0], seq_len=T,
-                            n_styles=n_styles))
-    loss = LossConfig(beta_warmup=5)
-    extra = {"loss_config": loss.to_dict(), "styles": pieces.styles,
-             "data": {"source": str(root), "max_per_style": None, "transpose": 0}}
-    train(model, make_step(loss), make_loader(train_set, 8), make_loader(valid_set, 8, shuffle=False),
-          TrainConfig(epochs=2, warmup_steps=2), run_dir / ("vae" if n_styles else ""), device=CPU,
-          progress=False, extra=extra)
+    spec = spec_for(root, styles, n_styles).validate()
+    splits = experiment.build_splits(spec.data, data_dir, progress=False)
+    run = experiment.RunFolder(run_dir)
+    model = experiment.build_model(spec, splits)
+    experiment.train_vae(model, spec, splits, run, CPU, progress=False)
     if judge:
-        clf = metrics.StyleClassifier(metrics.ClassifierConfig(n_pitches=train_set.n_pitches, n_styles=n_styles,
-                                                               channels=8))
-        train(clf, metrics.classifier_step, make_loader(train_set, 8), make_loader(valid_set, 8, shuffle=False),
-              TrainConfig(epochs=2, monitor="loss"), run_dir / "judge", device=CPU, progress=False)
-    return pieces, window
+        experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU)
+    return splits
 
 
 def test_basic_run(dataset, tmp_path):
     root, data_dir = dataset
-    pieces, window = trained_run(tmp_path, root, data_dir, ["chords"], 0)
+    splits = trained_run(tmp_path, root, data_dir, ["chords"], 0)
     result = evaluation.evaluate_run(tmp_path, data_dir, n_samples=6, device=CPU)
     assert result == json.loads((tmp_path / "eval.json").read_text())
-    assert result["test_segments"] == len(SegmentDataset(pieces, "test", T, window=window, styles=["chords"]))
+    assert result["test_segments"] == len(splits.test)
+    assert result["experiment"]["data"]["window"] == list(splits.format.window)
     n = result["test_nll"]
     assert n["elbo"] == pytest.approx(n["recon"] + n["kl"], abs=1e-3)
     assert n["elbo_per_step"] == pytest.approx(n["elbo"] / T, abs=1e-3)
@@ -73,7 +71,8 @@ def test_basic_run(dataset, tmp_path):
     assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
     assert "style" not in result
     examples = np.load(tmp_path / "examples.npz")
-    assert examples["originals"].shape[1:] == (T, 2, window[1] - window[0] + 1)
+    assert examples["originals"].shape[1:] == (T, 2, splits.format.n_pitches)
+    assert GridFormat.from_dict(json.loads(str(examples["format"]))) == splits.format
     assert examples["stats_samples_all"].shape == (6, len(STATISTICS))
 
 

@@ -3,17 +3,20 @@ import numpy as np
 import pytest
 
 from helpers import metrics, musicstats
-from helpers.pianoroll import notes_to_grid
+from helpers.pianoroll import GridFormat, notes_to_grid
+
+FMT = GridFormat(low=60, high=71)
+WIDE = GridFormat(low=48, high=84)
 
 
-def grids(*note_lists, steps=8, low=60, high=71):
-    return np.stack([notes_to_grid(np.array(n).reshape(-1, 3), steps, low, high) for n in note_lists])
+def grids(*note_lists, steps=8):
+    return np.stack([notes_to_grid(np.array(n).reshape(-1, 3), steps, FMT) for n in note_lists])
 
 
 def test_reconstruction_scores_counted_by_hand():
     real = grids([[60, 0, 4], [64, 0, 4], [67, 4, 8]])  # 12 sounding cells, 3 notes
     decoded = grids([[60, 0, 4], [65, 0, 4], [67, 4, 6]])  # 10 cells, 6 of them right
-    scores = metrics.reconstruction_scores(real, decoded, low=60)
+    scores = metrics.reconstruction_scores(real, decoded, FMT)
     assert scores["frame_precision"] == pytest.approx(6 / 10)
     assert scores["frame_recall"] == pytest.approx(6 / 12)
     assert scores["frame_f1"] == pytest.approx(2 * 6 / 22)
@@ -25,32 +28,32 @@ def test_reconstruction_scores_counted_by_hand():
 
 def test_onset_one_step_late_does_not_match():
     real, late = grids([[60, 0, 4]]), grids([[60, 1, 4]])
-    assert metrics.note_scores(real, late, low=60)["f1"] == 0.0
-    assert metrics.reconstruction_scores(real, real, low=60) == pytest.approx(
-        {k: 1.0 for k in metrics.reconstruction_scores(real, real, low=60)})
+    assert metrics.note_scores(real, late, FMT)["f1"] == 0.0
+    assert metrics.reconstruction_scores(real, real, FMT) == pytest.approx(
+        {k: 1.0 for k in metrics.reconstruction_scores(real, real, FMT)})
 
 
 def test_scores_sum_counts_over_segments():
     real = grids([[60, 0, 8]], [[62, 0, 2], [64, 2, 4], [65, 4, 6], [67, 6, 8]])
     decoded = grids([[61, 0, 8]], [[62, 0, 2], [64, 2, 4], [65, 4, 6], [67, 6, 8]])
     # micro average: 4 of 5 notes, not the mean of 0 and 1
-    assert metrics.note_scores(real, decoded, low=60)["f1"] == pytest.approx(0.8)
-    assert metrics.frame_scores(real, decoded, low=60)["recall"] == pytest.approx(8 / 16)
+    assert metrics.note_scores(real, decoded, FMT)["f1"] == pytest.approx(0.8)
+    assert metrics.frame_scores(real, decoded, FMT)["recall"] == pytest.approx(8 / 16)
 
 
 def test_empty_and_mismatched_inputs():
     empty = np.zeros((2, 8, 2, 12), bool)
-    assert metrics.reconstruction_scores(empty, empty, low=60) == {k: 0.0 for k in (
+    assert metrics.reconstruction_scores(empty, empty, FMT) == {k: 0.0 for k in (
         "frame_precision", "frame_recall", "frame_f1", "frame_accuracy", "onset_precision", "onset_recall",
         "onset_f1", "note_f1")}
     with pytest.raises(ValueError, match="shape"):
-        metrics.frame_scores(empty, empty[:, :4], low=60)
+        metrics.frame_scores(empty, empty[:, :4], FMT)
 
 
 def test_segment_statistics_by_hand():
     # a C major triad for two beats, D for one beat, one silent beat: one bar of 4/4
-    g = notes_to_grid(np.array([[60, 0, 8], [64, 0, 8], [67, 0, 8], [62, 8, 12]]), 16, 48, 84)
-    s = musicstats.segment_statistics(g, 48)
+    g = notes_to_grid(np.array([[60, 0, 8], [64, 0, 8], [67, 0, 8], [62, 8, 12]]), 16, WIDE)
+    s = musicstats.segment_statistics(g, WIDE)
     shares = np.array([2, 2, 2, 1]) / 7  # pitch classes C, E, G over 8 steps each, D over 4
     assert s == pytest.approx({"pitch_range": 7, "pitch_class_entropy": -(shares * np.log2(shares)).sum(),
                                "polyphony": 28 / 12, "in_scale": 1.0, "empty_beats": 0.25, "notes_per_bar": 4,
@@ -59,19 +62,19 @@ def test_segment_statistics_by_hand():
 
 def test_in_scale_picks_the_best_scale():
     # C D E F# G: 4 of 5 in C major, 5 of 5 in G major
-    g = notes_to_grid(np.array([[60, 0, 1], [62, 1, 2], [64, 2, 3], [66, 3, 4], [67, 4, 5]]), 16, 48, 84)
-    assert musicstats.segment_statistics(g, 48)["in_scale"] == 1.0
+    g = notes_to_grid(np.array([[60, 0, 1], [62, 1, 2], [64, 2, 3], [66, 3, 4], [67, 4, 5]]), 16, WIDE)
+    assert musicstats.segment_statistics(g, WIDE)["in_scale"] == 1.0
     # all twelve pitch classes: 7 of 12 in any scale
-    g = notes_to_grid(np.array([[60 + k, k, k + 1] for k in range(12)]), 16, 48, 84)
-    assert musicstats.segment_statistics(g, 48)["in_scale"] == pytest.approx(7 / 12)
+    g = notes_to_grid(np.array([[60 + k, k, k + 1] for k in range(12)]), 16, WIDE)
+    assert musicstats.segment_statistics(g, WIDE)["in_scale"] == pytest.approx(7 / 12)
 
 
 def test_empty_segment_and_comparison():
     empty = np.zeros((16, 2, 37), bool)
-    s = musicstats.segment_statistics(empty, 48)
+    s = musicstats.segment_statistics(empty, WIDE)
     assert s["empty_beats"] == 1.0 and s["notes_per_bar"] == 0 and np.isnan(s["pitch_range"])
-    g = notes_to_grid(np.array([[60, 0, 4]]), 16, 48, 84)
-    real = musicstats.statistics([g, g, empty], 48)
+    g = notes_to_grid(np.array([[60, 0, 4]]), 16, WIDE)
+    real = musicstats.statistics([g, g, empty], WIDE)
     same = musicstats.compare(real, real)
     assert same["pitch_range"]["distance"] is None  # no spread in the real data: no scale to measure by
     assert same["empty_beats"]["distance"] == 0.0
@@ -79,3 +82,10 @@ def test_empty_segment_and_comparison():
     spread = real["notes_per_bar"].std()
     assert shifted["notes_per_bar"]["distance"] == pytest.approx(1 / spread)
     assert shifted["notes_per_bar"]["generated_mean"] == pytest.approx(real["notes_per_bar"].mean() + 1)
+
+
+def test_notes_per_bar_follow_the_metre():
+    g = notes_to_grid(np.array([[60, k, k + 1] for k in range(0, 24, 4)]), 24, WIDE)  # six quarter notes
+    assert musicstats.segment_statistics(g, WIDE)["notes_per_bar"] == 4  # 24 steps: 1.5 bars of 4/4
+    three = GridFormat(low=48, high=84, time_signature=(3, 4))
+    assert musicstats.segment_statistics(g, three)["notes_per_bar"] == 3  # 2 bars of 3/4

@@ -8,12 +8,14 @@ import torch
 from helpers import generate
 from helpers.losses import LossConfig, active_dimensions, beta_at, kl_per_dim, make_step, vae_loss
 from helpers.models import PRESETS, GridVAE, VAEConfig
+from helpers.pianoroll import GridFormat
 
 P, T = 12, 16
+FMT = GridFormat(low=60, high=60 + P - 1, segment_bars=1)  # T = 16: one bar of 4/4
 
 
 def tiny(**changes):
-    return GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T, dropout=0.0, **changes))
+    return GridVAE(replace(PRESETS["smoke"], format=FMT, dropout=0.0, **changes))
 
 
 def batch(b=6, seed=0):
@@ -31,7 +33,12 @@ def test_shapes(decoder):
     assert out["logits"].shape == (6, T, 2, P)
     assert out["mu"].shape == out["logvar"].shape == out["z"].shape == (6, 8)
     assert out["style_logits"] is None
-    assert model.decode(torch.zeros(3, 8)).shape == (3, T, 2, P)  # free-running decoder too
+    if decoder == "seed":
+        assert model.decode(torch.zeros(3, 8)).shape == (3, T, 2, P)
+    else:  # the autoregressive decoder decodes freely only through helpers.generate.decode
+        with pytest.raises(ValueError, match="generate.decode"):
+            model.decode(torch.zeros(3, 8))
+    assert generate.decode(model, torch.zeros(3, 8)).shape == (3, T, 2, P)
 
 
 def test_kl_matches_torch_distributions():
@@ -110,10 +117,15 @@ def test_bad_settings_are_refused_with_the_field_named():
                          ("enc_hidden", 2.5)]:
         with pytest.raises(ValueError, match=field):
             GridVAE(replace(PRESETS["seed"], **{field: value}))
-    with pytest.raises(ValueError, match="low"):
-        GridVAE(replace(PRESETS["seed"], low=100, n_pitches=88))
+    with pytest.raises(ValueError, match="low <= high <= 127"):
+        GridVAE(replace(PRESETS["seed"], format=GridFormat(low=100, high=187)))
+    with pytest.raises(ValueError, match="segment_bars"):
+        GridVAE(replace(PRESETS["seed"], format=GridFormat(segment_bars=0)))
     with pytest.raises(ValueError, match="beta"):
         make_step(LossConfig(beta=-1))
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="beta"):
+            LossConfig(beta=value).validate()
     with pytest.raises(ValueError, match="free_bits"):
         LossConfig(free_bits="many").validate()
 
@@ -138,6 +150,8 @@ def test_generation_functions(decoder):
     assert generate.concatenate(path).shape == (4 * T, 2, P)
     with pytest.raises(ValueError, match="mode"):
         generate.sample(model, 1, mode="argmax")
+    with pytest.raises(ValueError, match="threshold"):
+        generate.reconstruct(model, x.numpy(), threshold=1.5)
 
 
 def test_slerp_ends_and_norm():

@@ -4,8 +4,8 @@ import pretty_midi
 import pytest
 
 from conftest import STEP, TPQ
-from helpers.pianoroll import (FRAME, ONSET, MidiError, grid_to_midi, grid_to_notes, midi_to_grid, notes_to_grid,
-                               read_midi)
+from helpers.pianoroll import (FRAME, ONSET, GridFormat, MidiError, grid_to_midi, grid_to_notes, midi_to_grid,
+                               notes_to_grid, read_midi)
 
 
 def ticks(notes_in_steps, step=STEP):
@@ -13,7 +13,7 @@ def ticks(notes_in_steps, step=STEP):
 
 
 def notes_of(midi, **kwargs):
-    return grid_to_notes(midi_to_grid(midi, **kwargs)).tolist()
+    return grid_to_notes(midi_to_grid(midi, GridFormat(**kwargs))).tolist()
 
 
 def assert_round_trip(path, expected_steps):
@@ -65,7 +65,7 @@ def test_bar_lines_follow_metre_changes_and_pickups(midi_file):
 
 
 def test_grid_layout_literal():
-    grid = notes_to_grid([[61, 0, 3], [61, 3, 4], [63, 1, 2]], n_steps=5, low=60, high=63)
+    grid = notes_to_grid([[61, 0, 3], [61, 3, 4], [63, 1, 2]], n_steps=5, fmt=GridFormat(low=60, high=63))
     frames = [[0, 1, 0, 0], [0, 1, 0, 1], [0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
     onsets = [[0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
     assert grid.shape == (5, 2, 4) and grid.dtype == bool
@@ -75,10 +75,10 @@ def test_grid_layout_literal():
 
 def test_decoding_frames_without_onsets():
     frames = np.array([[1, 0], [1, 1], [0, 1], [1, 1]])
-    assert grid_to_notes(frames, low=60).tolist() == [[60, 0, 2], [61, 1, 4], [60, 3, 4]]
+    assert grid_to_notes(frames, GridFormat(low=60)).tolist() == [[60, 0, 2], [61, 1, 4], [60, 3, 4]]
     grid = np.zeros((3, 2, 1))
     grid[1, ONSET, 0] = 0.9  # an onset alone is a one-step note
-    assert grid_to_notes(grid, low=60).tolist() == [[60, 1, 2]]
+    assert grid_to_notes(grid, GridFormat(low=60)).tolist() == [[60, 1, 2]]
     with pytest.raises(ValueError, match="shape"):
         grid_to_notes(np.zeros((4, 3, 5)))
 
@@ -118,17 +118,17 @@ def test_overlapping_notes_of_one_pitch_literal():
     inst.notes = [pretty_midi.Note(80, 60, 0, 8 * sec), pretty_midi.Note(80, 60, 4 * sec, 6 * sec),
                   pretty_midi.Note(80, 60, 5 * sec, 10 * sec)]
     pm.instruments.append(inst)
-    grid = midi_to_grid(pm, low=60, high=60)
+    grid = midi_to_grid(pm, GridFormat(low=60, high=60))
     np.testing.assert_array_equal(grid[:, FRAME, 0], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
     np.testing.assert_array_equal(grid[:, ONSET, 0], [1, 0, 0, 0, 1, 1, 0, 0, 0, 0])
-    assert grid_to_notes(grid, low=60).tolist() == [[60, 0, 4], [60, 4, 5], [60, 5, 10]]
+    assert grid_to_notes(grid, GridFormat(low=60)).tolist() == [[60, 0, 4], [60, 4, 5], [60, 5, 10]]
 
 
 def test_notes_outside_window_are_left_out(midi_file):
     path = midi_file(notes=ticks([(59, 0, 4), (60, 0, 4), (72, 4, 8), (73, 4, 8)]))
-    grid = midi_to_grid(path, low=60, high=72)
+    grid = midi_to_grid(path, GridFormat(low=60, high=72))
     assert grid.shape == (8, 2, 13)
-    assert grid_to_notes(grid, low=60).tolist() == [[60, 0, 4], [72, 4, 8]]
+    assert grid_to_notes(grid, GridFormat(low=60)).tolist() == [[60, 0, 4], [72, 4, 8]]
 
 
 def test_drums_are_left_out(midi_file):
@@ -170,8 +170,9 @@ def test_other_resolutions_agree(midi_file):
 def test_steps_per_quarter_other_than_four(midi_file):
     path = midi_file(notes=[(60, 0, 160), (62, 160, 480)])  # a triplet eighth, then the rest of the beat
     assert notes_of(path, steps_per_quarter=3) == [[60, 0, 1], [62, 1, 3]]
-    grid = midi_to_grid(path, steps_per_quarter=3)
-    assert notes_of(grid_to_midi(grid, steps_per_quarter=3), steps_per_quarter=3) == [[60, 0, 1], [62, 1, 3]]
+    fmt = GridFormat(steps_per_quarter=3)
+    grid = midi_to_grid(path, fmt)
+    assert notes_of(grid_to_midi(grid, fmt), steps_per_quarter=3) == [[60, 0, 1], [62, 1, 3]]
 
 
 # ---------------------------------------------------------------- bad input
@@ -203,3 +204,23 @@ def test_bad_files_raise_midi_error_naming_the_file(tmp_path, midi_file):
         assert name in str(err.value)
     with pytest.raises(MidiError, match="no such file"):
         read_midi(tmp_path / "missing.mid")
+
+
+def test_grid_format_knows_its_bars_and_refuses_what_cannot_be():
+    fmt = GridFormat(steps_per_quarter=4, low=48, high=83, time_signature=(3, 4), segment_bars=4)
+    assert (fmt.n_pitches, fmt.steps_per_bar, fmt.segment_steps, fmt.window) == (36, 12, 48, (48, 83))
+    assert GridFormat(steps_per_quarter=2, time_signature=[6, 8]).steps_per_bar == 6  # a list, as JSON gives it
+    assert GridFormat.from_dict(fmt.to_dict()) == fmt
+    for bad, field in [(dict(steps_per_quarter=0), "steps_per_quarter"), (dict(low=60, high=59), "low <= high"),
+                       (dict(time_signature=(3, 6)), "time_signature"), (dict(segment_bars=1.5), "segment_bars"),
+                       (dict(steps_per_quarter=1, time_signature=(3, 8)), "whole number of steps")]:
+        with pytest.raises(ValueError, match=field):
+            GridFormat(**bad).validate()
+
+
+def test_grid_to_midi_writes_the_format_metre():
+    fmt = GridFormat(low=60, high=72, time_signature=(3, 4))
+    pm = grid_to_midi(notes_to_grid([[60, 0, 12], [64, 12, 24]], 24, fmt), fmt)
+    ts = pm.time_signature_changes[0]
+    assert (ts.numerator, ts.denominator) == (3, 4)
+    assert read_midi(pm).downbeats.tolist() == [0, 12]

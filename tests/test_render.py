@@ -8,17 +8,27 @@ import pretty_midi
 import pytest
 
 from helpers import colab, render
-from helpers.pianoroll import notes_to_grid, read_midi
+from helpers.pianoroll import GridFormat, notes_to_grid, read_midi
 
-GRID = notes_to_grid([[60, 0, 4], [64, 4, 8], [67, 8, 16]], 16, 48, 72)
+FMT = GridFormat(low=48, high=72)
+GRID = notes_to_grid([[60, 0, 4], [64, 4, 8], [67, 8, 16]], 16, FMT)
 
 
-def test_plot_grids_has_pitch_names_and_bar_lines():
-    fig = render.plot_grids([GRID, GRID], low=48, titles=["a", "b"], steps_per_bar=8)
+def bar_lines(ax):
+    return [line.get_xdata()[0] + 0.5 for line in ax.lines]
+
+
+def test_plot_grids_has_pitch_names_and_bar_lines_from_the_format():
+    fig = render.plot_grids([GRID, GRID], FMT, titles=["a", "b"])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["C3", "C4", "C5"]
-    assert len(ax.lines) == 3  # bar lines at steps 0, 8, 16
+    assert bar_lines(ax) == [0, 16]  # one bar of 4/4 at 4 steps per quarter
     assert [a.get_title() for a in fig.axes] == ["a", "b"]
+    waltz = render.plot_grids([GRID], GridFormat(low=48, high=72, time_signature=(3, 4)))
+    assert bar_lines(waltz.axes[0]) == [0, 12]
+    eighths = render.plot_grids([GRID], GridFormat(steps_per_quarter=2, low=48, high=72))
+    assert bar_lines(eighths.axes[0]) == [0, 8, 16]
+    assert bar_lines(render.plot_grids([GRID], FMT, line_every=4).axes[0]) == [0, 4, 8, 12, 16]
 
 
 def test_pitch_names():
@@ -45,12 +55,12 @@ def test_sine_fallback_when_fluidsynth_is_missing(monkeypatch):
 
 
 def test_save_piece_writes_midi_png_wav(tmp_path):
-    out = render.save_piece(GRID, tmp_path / "samples", "tune", low=48, qpm=120.0)
+    out = render.save_piece(GRID, tmp_path / "samples", "tune", FMT, qpm=120.0)
     assert read_midi(out["midi"]).notes.tolist() == [[60, 0, 4], [64, 4, 8], [67, 8, 16]]
     assert out["png"].stat().st_size > 1000
     with wave.open(str(out["wav"])) as w:
         assert w.getframerate() == render.SAMPLE_RATE and w.getnframes() > render.SAMPLE_RATE
-    silent = render.save_piece(GRID, tmp_path, "no_audio", low=48, audio=False)
+    silent = render.save_piece(GRID, tmp_path, "no_audio", FMT, audio=False)
     assert "wav" not in silent and not (tmp_path / "no_audio.wav").exists()
 
 
@@ -75,7 +85,7 @@ def test_local_paths_never_touch_drive(tmp_path):
 def _midi():
     from helpers.pianoroll import grid_to_midi
 
-    return grid_to_midi(GRID, low=48)
+    return grid_to_midi(GRID, FMT)
 
 
 def test_silence_still_plays():

@@ -1,13 +1,10 @@
 """The report builder: generated blocks replace only what lies between their markers."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-import make_report  # noqa: E402
-import runs  # noqa: E402
+from report import make_report, runs
 
 
 def test_fill_replaces_only_the_block():

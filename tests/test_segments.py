@@ -5,8 +5,14 @@ import torch
 
 from conftest import STEP, write_midi
 from helpers.data import build, segment_starts
-from helpers.pianoroll import FRAME, ONSET
+from helpers.pianoroll import FRAME, ONSET, GridFormat
 from helpers.segments import SegmentDataset, make_loader
+
+
+def two_bars(pieces, window=None):
+    """32-step segments (two bars of 4/4) in ``window``, default the pieces' own range."""
+    low, high = window or pieces.pitch_range()
+    return GridFormat(low=low, high=high, segment_bars=2)
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ def test_silent_segments_are_skipped(pieces):
 
 
 def test_items_shapes_and_held_notes(pieces):
-    ds = SegmentDataset(pieces, split=None, segment_steps=32, window=(48, 83))
+    ds = SegmentDataset(pieces, None, two_bars(pieces, (48, 83)))
     assert ds.n_pitches == 36
     i = next(i for i in range(len(ds)) if pieces.names[ds.piece[i]] == "a/held.mid" and ds.start[i] == 16)
     grid, style = ds[i]
@@ -50,7 +56,7 @@ def test_items_shapes_and_held_notes(pieces):
 
 def test_transposition_stays_in_window(pieces):
     torch.manual_seed(0)
-    ds = SegmentDataset(pieces, split=None, segment_steps=32, window=(48, 84), transpose=6)
+    ds = SegmentDataset(pieces, None, two_bars(pieces, (48, 84)), transpose=6)
     shifts, shifts_b = set(), set()
     for i in range(len(ds)):
         grid, _ = ds[i]
@@ -64,11 +70,11 @@ def test_transposition_stays_in_window(pieces):
         assert ds.shift_min[i] <= p_new - p_old <= ds.shift_max[i]
     assert shifts <= set(range(-6, 7)) and len(shifts) >= 10
     assert max(shifts_b) == 4  # style b's pitch 80 can go up to 84 only
-    assert SegmentDataset(pieces, split=None, segment_steps=32, window=(48, 84)).shift_max.max() == 0
+    assert SegmentDataset(pieces, None, two_bars(pieces, (48, 84))).shift_max.max() == 0
 
 
 def test_loader_batches_and_balances_styles(pieces):
-    ds = SegmentDataset(pieces, split=None, segment_steps=32)
+    ds = SegmentDataset(pieces, None, two_bars(pieces))
     x, y = next(iter(make_loader(ds, batch_size=5)))
     assert x.shape == (5, 32, 2, ds.n_pitches) and y.shape == (5,) and y.dtype == torch.int64
     counts = np.bincount(ds.style)
@@ -82,7 +88,7 @@ def test_loader_batches_and_balances_styles(pieces):
 
 
 def test_per_style_draws_up_to_n_of_each_style(pieces):
-    ds = SegmentDataset(pieces, split=None, segment_steps=32)
+    ds = SegmentDataset(pieces, None, two_bars(pieces))
     counts = np.bincount(ds.style)
     picks = ds.per_style(5, seed=1)
     assert np.bincount(ds.style[picks]).tolist() == [min(5, counts[0]), 5]
@@ -92,13 +98,15 @@ def test_per_style_draws_up_to_n_of_each_style(pieces):
 
 
 def test_bad_settings_are_refused(pieces):
-    with pytest.raises(ValueError, match="segment_steps"):
-        SegmentDataset(pieces, segment_steps=0)
+    with pytest.raises(ValueError, match="segment_bars"):
+        SegmentDataset(pieces, None, GridFormat(segment_bars=0))
     with pytest.raises(ValueError, match="transpose"):
-        SegmentDataset(pieces, transpose=-1)
-    with pytest.raises(ValueError, match="window"):
-        SegmentDataset(pieces, window=(90, 60))
+        SegmentDataset(pieces, None, two_bars(pieces), transpose=-1)
+    with pytest.raises(ValueError, match="low <= high"):
+        SegmentDataset(pieces, None, two_bars(pieces, (90, 60)))
+    with pytest.raises(ValueError, match="read at 4 steps per quarter"):
+        SegmentDataset(pieces, None, GridFormat(steps_per_quarter=8))
     with pytest.raises(ValueError, match="no segments"):
-        make_loader(SegmentDataset(pieces, split=None, segment_steps=10_000))
+        make_loader(SegmentDataset(pieces, None, GridFormat(segment_bars=1000)))
     with pytest.raises(ValueError, match="batch_size"):
-        make_loader(SegmentDataset(pieces, split=None), batch_size=0)
+        make_loader(SegmentDataset(pieces, None, two_bars(pieces)), batch_size=0)

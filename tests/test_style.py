@@ -7,13 +7,15 @@ import torch
 
 from helpers import generate, metrics, render
 from helpers.models import PRESETS, GridVAE
+from helpers.pianoroll import GridFormat
 
 P, T = 12, 16
+FMT = GridFormat(low=60, high=60 + P - 1, segment_bars=1)  # T = 16: one bar of 4/4
 
 
 def styled_model():
     torch.manual_seed(0)
-    return GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T, dropout=0.0, n_styles=3))
+    return GridVAE(replace(PRESETS["smoke"], format=FMT, dropout=0.0, n_styles=3))
 
 
 def test_mixed_style_weights_match_indices_at_the_ends():

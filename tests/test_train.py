@@ -7,11 +7,14 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from helpers import train as train_module
+from helpers.experiment import load_run
 from helpers.losses import LossConfig, make_step
 from helpers.models import PRESETS, GridVAE
-from helpers.train import CheckpointError, TrainConfig, load_checkpoint, load_model, save_checkpoint, train
+from helpers.pianoroll import GridFormat
+from helpers.train import CheckpointError, TrainConfig, load_checkpoint, save_checkpoint, train
 
 P, T = 10, 16
+FMT = GridFormat(low=60, high=60 + P - 1, segment_bars=1)  # T = 16: one bar of 4/4
 CPU = torch.device("cpu")
 
 
@@ -26,7 +29,7 @@ def loaders():
 
 def new_model():
     torch.manual_seed(1)
-    return GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T))
+    return GridVAE(replace(PRESETS["smoke"], format=FMT))
 
 
 def run(run_dir, epochs, **kwargs):
@@ -49,7 +52,8 @@ def test_history_and_files(tmp_path):
 
 def test_checkpoint_rebuilds_its_model(tmp_path):
     model, _ = run(tmp_path, 2)
-    again, payload = load_model(tmp_path / "last.pt")
+    again, spec, payload = load_run(tmp_path / "last.pt")
+    assert spec.model == model.config and spec.model.format == FMT
     assert payload["epoch"] == 2 and payload["train_config"]["epochs"] == 2
     for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), name
@@ -77,7 +81,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 
 def test_resume_refuses_another_model(tmp_path):
     run(tmp_path, 1)
-    other = GridVAE(replace(PRESETS["smoke"], n_pitches=P, low=60, seq_len=T, latent=4))
+    other = GridVAE(replace(PRESETS["smoke"], format=FMT, latent=4))
     with pytest.raises(CheckpointError, match="another model configuration"):
         train(other, make_step(LossConfig()), *loaders(), TrainConfig(epochs=2), tmp_path, device=CPU,
               progress=False)
@@ -108,12 +112,19 @@ def test_foreign_files_get_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="other.pt: not a checkpoint of this project"):
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="no such checkpoint"):
-        load_model(tmp_path / "missing.pt")
+        load_run(tmp_path / "missing.pt")
 
 
 def test_bad_train_settings_are_refused_before_training(tmp_path):
-    for field, value in [("epochs", 0), ("lr", -1.0), ("grad_clip", -1), ("warmup_steps", 1.5)]:
+    for field, value in [("epochs", 0), ("lr", -1.0), ("lr", float("nan")), ("grad_clip", -1),
+                         ("warmup_steps", 1.5), ("batch_size", 0), ("monitor", "")]:
         with pytest.raises(ValueError, match=field):
             train(new_model(), make_step(LossConfig()), *loaders(), TrainConfig(**{field: value}), tmp_path,
                   device=CPU, progress=False)
     assert not (tmp_path / "last.pt").exists()
+
+
+def test_a_misspelt_monitor_is_named_after_the_first_epoch(tmp_path):
+    with pytest.raises(ValueError, match="monitor is 'elbow'.*'elbo'"):
+        train(new_model(), make_step(LossConfig()), *loaders(), TrainConfig(epochs=1, monitor="elbow"), tmp_path,
+              device=CPU, progress=False)

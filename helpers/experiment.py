@@ -1,0 +1,404 @@
+"""One experiment, one spec: the settings that travel together, the splits, the run folder.
+
+An :class:`Experiment` holds four typed configs: the data (:class:`DataConfig`),
+the model (:class:`helpers.models.VAEConfig`, which carries the grid format),
+the loss (:class:`helpers.losses.LossConfig`) and the optimisation
+(:class:`helpers.train.TrainConfig`). A notebook's parameter cell fills one;
+every checkpoint stores all four, so a checkpoint alone rebuilds its model
+(:func:`load_run`) *and* its data (:func:`build_splits` on ``spec.data``).
+
+- :func:`build_splits` is the one function that turns data settings into the
+  train/valid/test segments and their :class:`~helpers.pianoroll.GridFormat`
+  (the pitch window is fitted to the data once, then stored);
+- :class:`RunFolder` is the one place that knows a run folder's layout;
+- :func:`train_vae` and :func:`train_judge` are the training the notebooks
+  and benchmarks share.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import colab, data
+from .losses import LossConfig, make_step
+from .models import GridVAE, VAEConfig
+from .pianoroll import GridFormat
+from .render import pitch_name
+from .segments import SegmentDataset, make_loader
+from .train import CheckpointError, TrainConfig, load_checkpoint, train
+
+GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the device
+
+
+@dataclass
+class DataConfig:
+    """Where the segments come from and how they are cut; saved in every checkpoint."""
+
+    source: str = "music21"       # "music21" (embedded corpus), a folder <root>/<style>/*.mid, or a zip/tar path or URL
+    styles: tuple | None = None   # styles to keep; None: the corpus defaults, or every subfolder
+    max_per_style: int | None = 500  # corpus only: at most this many files per style (0: all)
+    steps_per_quarter: int = 4    # grid resolution
+    time_signature: tuple = (4, 4)  # metre of the grid (bar lines, notes per bar, segment length)
+    segment_bars: int = 4         # bars per segment
+    transpose: int = 3            # random transposition of training segments, semitones up or down
+    split_seed: int = 0           # seed of the by-piece train/valid/test split
+    window: tuple | None = None   # (low, high) MIDI pitches; None: fitted to the data at the first build
+    balance_styles: bool = False  # draw every style equally often in an epoch
+    epoch_segments: int | None = None  # segments per epoch when balancing (None: all training segments)
+
+    def __post_init__(self):
+        if isinstance(self.styles, str):  # "bach,folk" from a form field or `papermill -p`
+            self.styles = tuple(s.strip() for s in self.styles.split(",") if s.strip())
+        elif self.styles is not None:
+            self.styles = tuple(self.styles)
+        self.time_signature = tuple(self.time_signature)
+        if self.window is not None:
+            self.window = tuple(self.window)
+
+    def validate(self) -> "DataConfig":
+        """Refuse impossible settings before anything is built, naming the field."""
+        if not isinstance(self.source, (str, Path)) or not str(self.source):
+            raise ValueError(f"DataConfig.source must be 'music21', a folder or an archive, got {self.source!r}")
+        if self.styles is not None and (not self.styles or not all(isinstance(s, str) and s for s in self.styles)):
+            raise ValueError(f"DataConfig.styles must be style names (or None for all), got {self.styles!r}")
+        for name in ("max_per_style", "epoch_segments"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ValueError(f"DataConfig.{name} must be an integer >= 0 or None, got {value!r}")
+        for name in ("transpose", "split_seed"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"DataConfig.{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        self.format((0, 127)).validate()  # resolution, metre and segment length, with any window
+        if self.window is not None:
+            self.format(self.window).validate()
+        return self
+
+    def format(self, window) -> GridFormat:
+        """The grid format of these settings with a pitch window ``(low, high)``."""
+        return GridFormat(self.steps_per_quarter, int(window[0]), int(window[1]), self.time_signature,
+                          self.segment_bars)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataConfig":
+        return cls(**d)
+
+
+@dataclass
+class Experiment:
+    """Everything a run is made of; :meth:`to_dict` goes into every checkpoint (see :func:`train_vae`)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: VAEConfig = field(default_factory=VAEConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> "Experiment":
+        """Check every setting (each message names its field) before any data is built or step trained.
+
+        The model's grid format comes from the data (:func:`build_model`), so
+        only its architecture is checked here; ``train.epochs`` may still be
+        ``None`` (chosen from the device by :meth:`for_device`).
+        """
+        self.data.validate()
+        if self.model.n_styles and self.data.styles is not None and len(self.data.styles) < 2:
+            raise ValueError(f"a style-conditioned model (VAEConfig.n_styles > 0) needs at least two styles, "
+                             f"DataConfig.styles is {list(self.data.styles)}")
+        replace(self.model, format=self.data.format((0, 127))).validate()
+        self.loss.validate()
+        replace(self.train, epochs=self.train.epochs or 1).validate()
+        return self
+
+    def for_device(self, device) -> "Experiment":
+        """``train.epochs=None`` becomes :data:`GPU_EPOCHS` on CUDA and :data:`CPU_EPOCHS` elsewhere."""
+        if self.train.epochs is not None:
+            return self
+        epochs = GPU_EPOCHS if torch.device(device).type == "cuda" else CPU_EPOCHS
+        return replace(self, train=replace(self.train, epochs=epochs))
+
+    def smoke(self) -> "Experiment":
+        """The same experiment, tiny: a few files, a small model, two epochs; a notebook in about a minute on a CPU."""
+        return replace(
+            self,
+            data=replace(self.data, max_per_style=min(self.data.max_per_style or 8, 8),
+                         epoch_segments=64 if self.data.balance_styles else self.data.epoch_segments),
+            model=replace(self.model, enc_hidden=16, latent=8, dec_hidden=32, dec_input=16, style_dim=4),
+            loss=replace(self.loss, beta_warmup=10),
+            train=replace(self.train, batch_size=16, epochs=self.train.epochs or 2))
+
+    def to_dict(self) -> dict:
+        return {"data": self.data.to_dict(), "model": self.model.to_dict(), "loss": self.loss.to_dict(),
+                "train": asdict(self.train)}
+
+
+# --------------------------------------------------------------------------- data
+
+@dataclass
+class Splits:
+    """The segments of one experiment: three splits in one grid format.
+
+    ``styles[k]`` names label ``k`` of every split (and of a style model);
+    ``config`` is the data settings with the fitted window filled in, as
+    saved in checkpoints.
+    """
+
+    pieces: data.PieceSet
+    train: SegmentDataset
+    valid: SegmentDataset
+    test: SegmentDataset
+    config: DataConfig
+
+    @property
+    def format(self) -> GridFormat:
+        return self.train.format
+
+    @property
+    def styles(self) -> list:
+        return list(self.pieces.styles)
+
+    def loaders(self, batch_size: int):
+        """``(train, valid)`` DataLoaders: training shuffled (balanced by style if the settings say so)."""
+        c = self.config
+        train_loader = make_loader(self.train, batch_size, balance_styles=c.balance_styles,
+                                   epoch_size=c.epoch_segments or None)
+        return train_loader, make_loader(self.valid, batch_size, shuffle=False)
+
+    def report(self) -> str:
+        """The dataset table (pieces, splits, segments, skipped files) and the segments of each split."""
+        fmt = self.format
+        return (data.format_report(self.pieces, fmt.segment_steps)
+                + f"\nsegments: {len(self.train)} train, {len(self.valid)} valid, {len(self.test)} test; pitches "
+                f"{pitch_name(fmt.low)}..{pitch_name(fmt.high)}, {fmt.time_signature[0]}/"
+                f"{fmt.time_signature[1]}, {fmt.segment_bars} bars of {fmt.steps_per_bar} steps")
+
+
+def build_splits(config: DataConfig, data_dir, progress: bool = True) -> Splits:
+    """Build (or load from the cache) the dataset of ``config`` and cut its three splits.
+
+    The pitch window is ``config.window``, or else the range of every piece of
+    the chosen styles, so that all splits share it; the returned
+    ``Splits.config`` holds it, so the same segments come back from a
+    checkpoint's settings.
+
+    Raises
+    ------
+    ValueError
+        A setting is impossible, a split has no segment, or the data's styles
+        are not the ones the settings name.
+    """
+    config.validate()
+    pieces = data.build(config.source, data_dir, styles=config.styles, steps_per_quarter=config.steps_per_quarter,
+                        seed=config.split_seed, max_per_style=config.max_per_style, progress=progress)
+    if config.styles is not None and tuple(pieces.styles) != tuple(sorted(config.styles)):
+        lost = sorted(set(config.styles) - set(pieces.styles))
+        raise ValueError(f"DataConfig.styles {list(config.styles)}: no readable piece of {lost} in {config.source}")
+    window = config.window or pieces.pitch_range()
+    resolved = replace(config, styles=tuple(pieces.styles), window=tuple(int(w) for w in window))
+    fmt = resolved.format(resolved.window).validate()
+    splits = Splits(pieces, SegmentDataset(pieces, "train", fmt, transpose=config.transpose),
+                    SegmentDataset(pieces, "valid", fmt), SegmentDataset(pieces, "test", fmt), resolved)
+    for name in ("train", "valid", "test"):
+        if not len(getattr(splits, name)):
+            raise ValueError(f"the {name} split of {config.source} has no segment of {fmt.segment_bars} bars: "
+                             "more pieces, longer pieces, or a shorter DataConfig.segment_bars")
+    return splits
+
+
+# --------------------------------------------------------------------------- run folders
+
+class RunFolder:
+    """The layout of a run folder, known here and nowhere else.
+
+    ::
+
+        last.pt, best.pt        the VAE's checkpoints (helpers.train)
+        history.json|csv        one row per epoch
+        judge/                  a style run's independent classifier (its own last.pt, best.pt)
+        summary.json            what the notebook measured; written last, so it marks a finished run
+        eval.json, examples.npz helpers.evaluation's figures and examples
+        loss.png, *.png         figures
+        samples/, ...           MIDI, WAV and PNG files, one folder per kind
+    """
+
+    def __init__(self, root, data_dir=None):
+        self.root = Path(root)
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.root)!r})"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "best.pt"
+
+    @property
+    def checkpoint(self) -> Path:
+        """The VAE checkpoint to evaluate or generate from: ``best.pt`` (``vae/best.pt`` in runs of version 1)."""
+        for candidate in (self.best, self.root / "vae" / "best.pt"):
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"{self.root}: no best.pt (is this the folder of a trained run?)")
+
+    @property
+    def history(self) -> Path:
+        return self.checkpoint.parent / "history.json"
+
+    @property
+    def judge(self) -> Path:
+        return self.root / "judge"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def eval(self) -> Path:
+        return self.root / "eval.json"
+
+    @property
+    def examples(self) -> Path:
+        return self.root / "examples.npz"
+
+    def figure(self, name: str) -> Path:
+        return self.root / f"{name}.png"
+
+    def outputs(self, kind: str) -> Path:
+        """The folder of one kind of output (``samples``, ``transfer``, ...)."""
+        return self.root / kind
+
+    def write_summary(self, summary: dict) -> Path:
+        self.summary.write_text(json.dumps(summary, indent=1, default=float))
+        return self.summary
+
+    @property
+    def finished(self) -> bool:
+        return self.summary.is_file()
+
+
+def open_run(name: str, data_dir=None, runs_dir=None) -> RunFolder:
+    """The run folder ``name`` under ``runs_dir`` and its data folder (both on Drive in Colab by default)."""
+    data_dir, root = colab.run_folders(name, data_dir, runs_dir)
+    return RunFolder(root, data_dir)
+
+
+# --------------------------------------------------------------------------- models and training
+
+def build_model(spec: Experiment, splits: Splits, seed: int | None = None) -> GridVAE:
+    """The experiment's VAE in the data's grid format.
+
+    ``spec.model.n_styles > 0`` asks for a style-conditioned model; it gets one
+    style per style of the data.
+    """
+    n_styles = len(splits.styles) if spec.model.n_styles else 0
+    if n_styles == 1:
+        raise ValueError(f"a style-conditioned model needs at least two styles, the data has {splits.styles}")
+    torch.manual_seed(spec.train.seed if seed is None else seed)
+    return GridVAE(replace(spec.model, format=splits.format, n_styles=n_styles))
+
+
+def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, device=None, callback=None,
+              progress: bool = True) -> list:
+    """Train (or resume) ``model`` in ``run``; every checkpoint carries the whole experiment."""
+    if spec.train.epochs is None:
+        raise ValueError("TrainConfig.epochs is None: call Experiment.for_device(device) first")
+    train_loader, valid_loader = splits.loaders(spec.train.batch_size)
+    extra = {"data": splits.config.to_dict(), "loss": spec.loss.to_dict()}
+    return train(model, make_step(spec.loss), train_loader, valid_loader, spec.train, run.root, callback=callback,
+                 device=device, extra=extra, progress=progress)
+
+
+def train_judge(splits: Splits, run: RunFolder, epochs: int, batch_size: int = 64, epoch_segments=None,
+                seed: int = 0, device=None):
+    """Train (or resume) the independent style classifier on real training segments only, style-balanced."""
+    from .metrics import ClassifierConfig, StyleClassifier, classifier_step
+
+    torch.manual_seed(seed)
+    judge = StyleClassifier(ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles)))
+    train_loader = make_loader(splits.train, batch_size, balance_styles=True, epoch_size=epoch_segments)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, monitor="loss")
+    train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False), config,
+          run.judge, device=device, progress=False)
+    return judge.eval()
+
+
+def load_judge(run: RunFolder, map_location="cpu"):
+    """A style run's independent classifier, or ``None`` when the run has none."""
+    from .metrics import ClassifierConfig, StyleClassifier
+
+    path = run.judge / "best.pt"
+    if not path.is_file():
+        return None
+    payload = load_checkpoint(path, map_location)
+    judge = StyleClassifier(ClassifierConfig(**payload["model_config"]))
+    judge.load_state_dict(payload["model"])
+    return judge.eval()
+
+
+def spec_from_checkpoint(payload: dict, name: str = "checkpoint") -> Experiment:
+    """The :class:`Experiment` a checkpoint was trained with (also from a version-1 checkpoint).
+
+    Version 1 kept the data settings in an untyped ``extra`` (``styles``,
+    ``data: {source, max_per_style, transpose}``, ``loss_config``) and the
+    grid in loose model fields; both are read into the typed configs.
+    """
+    try:
+        model = VAEConfig.from_dict(payload["model_config"])
+        train_fields = {f.name for f in fields(TrainConfig)}
+        train_config = TrainConfig(**{k: v for k, v in payload["train_config"].items() if k in train_fields})
+        extra = payload.get("extra") or {}
+        if "data" in extra and "loss" in extra:
+            return Experiment(DataConfig.from_dict(extra["data"]), model, LossConfig(**extra["loss"]), train_config)
+        old = extra.get("data", {})
+        fmt = model.format
+        data_config = DataConfig(source=old.get("source", "music21"), styles=extra.get("styles"),
+                                 max_per_style=old.get("max_per_style"), steps_per_quarter=fmt.steps_per_quarter,
+                                 time_signature=fmt.time_signature, segment_bars=fmt.segment_bars,
+                                 transpose=old.get("transpose", 0), window=fmt.window)
+        return Experiment(data_config, model, LossConfig(**(extra.get("loss_config") or {})), train_config)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{name}: its settings cannot be read ({type(err).__name__}: {err})") from None
+
+
+def load_run(path, map_location="cpu"):
+    """Rebuild a trained model from a run folder or a checkpoint file.
+
+    Returns
+    -------
+    model : GridVAE
+        In eval mode, on ``map_location``.
+    spec : Experiment
+        What it was trained with; ``build_splits(spec.data, data_dir)`` gives its data back.
+    payload : dict
+        The whole checkpoint (epoch, history, ...).
+    """
+    path = Path(path)
+    checkpoint = RunFolder(path).checkpoint if path.is_dir() else path
+    payload = load_checkpoint(checkpoint, map_location)
+    spec = spec_from_checkpoint(payload, str(checkpoint))
+    model = GridVAE(spec.model)
+    model.load_state_dict(payload["model"])
+    return model.to(map_location).eval(), spec, payload
+
+
+def assert_same_styles(splits: Splits, spec: Experiment, name: str) -> None:
+    """Refuse data whose styles differ from those the model was trained on (its labels would be wrong)."""
+    if spec.model.n_styles and tuple(splits.styles) != tuple(spec.data.styles or ()):
+        raise CheckpointError(f"{name}: a model of the styles {list(spec.data.styles or ())}, but the data has "
+                              f"{splits.styles}")
+
+
+def epochs_text(history: list) -> str:
+    """The last epoch's validation figures, in one line."""
+    last = history[-1]
+    return (f"epoch {last['epoch']}: valid ELBO {last['valid_elbo']:.1f} nats/segment "
+            f"(reconstruction {last['valid_recon']:.1f}, KL {last['valid_kl']:.1f})")
