@@ -53,6 +53,20 @@ def write_midi(path, notes=(), tpq=TPQ, tempos=((0, 120.0),), time_signatures=((
     return path
 
 
+def write_two_styles(root, chords: str, line: str, pieces: int, chord_low: int, line_low: int, seed: int = 0):
+    """Two styles of 4-bar pieces in 4/4: three-note chords of quarter notes (from ``chord_low``) in
+    ``root/chords/``, and a line of eighth notes (from ``line_low``) in ``root/line/``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for k in range(pieces):
+        notes = [(p, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(16) for p in chord_low + rng.choice(12, 3, False)]
+        write_midi(Path(root) / chords / f"c{k}.mid", notes)
+        tune = [(int(line_low + rng.integers(12)), i * 2 * STEP, (i + 1) * 2 * STEP) for i in range(32)]
+        write_midi(Path(root) / line / f"l{k}.mid", tune)
+    return root
+
+
 @pytest.fixture
 def midi_file(tmp_path):
     """``midi_file(name, **kwargs)`` writes ``tmp_path/name`` with :func:`write_midi`."""

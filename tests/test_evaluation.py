@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import STEP, write_midi
+from conftest import write_two_styles
 from helpers import evaluation, experiment
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig
@@ -23,13 +23,7 @@ T = 16  # one bar of 4/4
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """Two styles of ten 4-bar pieces: chords of quarter notes, and a line of eighth notes."""
-    root = tmp_path_factory.mktemp("midi")
-    rng = np.random.default_rng(0)
-    for k in range(10):
-        chords = [(p, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(16) for p in 60 + rng.choice(12, 3, False)]
-        write_midi(root / "chords" / f"c{k}.mid", chords)
-        line = [(int(60 + rng.integers(12)), i * 2 * STEP, (i + 1) * 2 * STEP) for i in range(32)]
-        write_midi(root / "line" / f"l{k}.mid", line)
+    root = write_two_styles(tmp_path_factory.mktemp("midi"), "chords", "line", 10, 60, 60)
     data_dir = tmp_path_factory.mktemp("data")
     return root, data_dir
 

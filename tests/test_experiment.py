@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import STEP, write_midi
+from conftest import write_two_styles
 from helpers import experiment
 from helpers.experiment import DataConfig, Experiment, RunFolder
 from helpers.losses import LossConfig
@@ -20,14 +20,7 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """Two styles of eight 4-bar pieces in 4/4 (low chords, a high line)."""
-    root = tmp_path_factory.mktemp("midi")
-    rng = np.random.default_rng(1)
-    for k in range(8):
-        chords = [(p, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(16) for p in 48 + rng.choice(12, 3, False)]
-        write_midi(root / "low" / f"c{k}.mid", chords)
-        line = [(int(72 + rng.integers(12)), i * 2 * STEP, (i + 1) * 2 * STEP) for i in range(32)]
-        write_midi(root / "high" / f"l{k}.mid", line)
-    return root
+    return write_two_styles(tmp_path_factory.mktemp("midi"), "low", "high", 8, 48, 72, seed=1)
 
 
 def spec_of(root, **data):
