@@ -10,6 +10,12 @@ into ``report/report.md`` and the headline figures into ``README.md``, each
 between its ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` lines (the
 prose around them is left as it is), and ``report/results.json`` collects
 every figure used. ``--pdf`` also writes ``report/report.pdf``.
+
+Every measured number of the report lives in a generated block; the prose
+between blocks says what the numbers mean and copies none of them.
+``--from-results`` rebuilds the text from ``report/results.json`` alone (on a
+machine without the runs; the figures drawn from examples and histories are
+then left as they are).
 """
 from __future__ import annotations
 
@@ -30,7 +36,8 @@ from helpers import render  # noqa: E402
 from helpers.evaluation import EVAL_VERSION, evaluate_run  # noqa: E402
 from helpers.musicstats import STATISTICS  # noqa: E402
 from helpers.pianoroll import GridFormat  # noqa: E402
-from report.runs import ROOT, RUNS  # noqa: E402
+from helpers.models import GridVAE, VAEConfig, count_parameters  # noqa: E402
+from report.runs import EPOCHS, ROOT, RUNS, find  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,6 +79,15 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
         }
     bench = {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate")}
     return {"runs": runs, "bench": bench}
+
+
+def collect_saved(path: Path) -> dict:
+    """The figures of an earlier ``make_report`` (``report/results.json``), without runs or examples."""
+    saved = json.loads(path.read_text())
+    runs = {name: {"run": find(name), "eval": r["eval"], "history": [], "summary": None, "machine": r["machine"],
+                   "train_seconds": r["train_seconds"], "epochs": r.get("epochs"), "examples": None}
+            for name, r in saved["runs"].items()}
+    return {"runs": runs, "bench": saved["bench"]}
 
 
 # ------------------------------------------------------------------ tables
@@ -238,12 +254,171 @@ def _mean_transfer(style: dict, key: str) -> float:
     return float(np.mean([v for row in style.get(key, {}).values() for v in row.values()] or [np.nan]))
 
 
+# ------------------------------------------------------------------ findings: the numbers the prose talks about
+
+BETA_RUNS = ("basic", "basic-fb0", "basic-beta1", "basic-beta1-fb0")
+
+
+def _epochs(r) -> int:
+    """Epochs a run trained: its summary, its history, or the report's setting."""
+    if r.get("epochs"):
+        return r["epochs"]
+    if (r.get("summary") or {}).get("epochs"):
+        return r["summary"]["epochs"]
+    return r["history"][-1]["epoch"] if r.get("history") else EPOCHS
+
+
+def _format_of(e):
+    return VAEConfig.from_dict(e["model_config"]).format
+
+
+def _missing(*names) -> str:
+    return "(not measured: train and evaluate the runs " + ", ".join(f"`{n}`" for n in names) + ")"
+
+
+def finding_timing(c) -> str:
+    runs = {n: r for n, r in c["runs"].items() if r["machine"]}
+    if not runs:
+        return _missing(*[r.name for r in RUNS])
+    m = next(iter(runs.values()))["machine"]["machine"]
+    basic = [r["machine"]["wall_seconds"] for r in runs.values() if r["run"].notebook == "01_basic_vae"]
+    style = [r["machine"]["wall_seconds"] for r in runs.values() if r["run"].notebook == "02_style_vae"]
+    evals = {n: r["eval"]["seconds"] for n, r in runs.items()}
+    lines = [f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m.get('gpu') or 'none'}; "
+             f"{_epochs(next(iter(runs.values())))} epochs per run."]
+    if basic:
+        lines.append(f"- Whole notebook, basic runs: {min(basic) / 60:.0f} to {max(basic) / 60:.0f} minutes.")
+    if style:
+        lines.append(f"- Whole notebook, style run: {style[0] / 60:.0f} minutes.")
+    lines.append(f"- All {len(runs)} runs: {sum(r['machine']['wall_seconds'] for r in runs.values()) / 3600:.1f} hours.")
+    b = [evals[n] for n, r in runs.items() if r["run"].notebook == "01_basic_vae"]
+    st = [evals[n] for n, r in runs.items() if r["run"].notebook == "02_style_vae"]
+    lines.append(f"- Evaluation (`eval.json`): {np.mean(b):.0f} s per basic run" if b else "- Evaluation:")
+    lines[-1] += f", {st[0] / 60:.1f} minutes for the style run." if st else "."
+    return "\n".join(lines)
+
+
+def finding_model_size(c) -> str:
+    r = c["runs"].get(BASIC_DEFAULT)
+    if not r:
+        return _missing(BASIC_DEFAULT)
+    config = VAEConfig.from_dict(r["eval"]["model_config"])
+    fmt = config.format
+    return (f"The default run's pitch window: {fmt.n_pitches} pitches, {render.pitch_name(fmt.low)} to "
+            f"{render.pitch_name(fmt.high)}; its model: {count_parameters(GridVAE(config)) / 1e6:.1f} M parameters.")
+
+
+def finding_seed(c) -> str:
+    r = c["runs"]
+    if BASIC_DEFAULT not in r or SEED not in r:
+        return _missing(BASIC_DEFAULT, SEED)
+    a, b = r[SEED]["eval"], r[BASIC_DEFAULT]["eval"]
+    ra, rb = a["reconstruction"], b["reconstruction"]
+    length = lambda e: e["sample_statistics"]["all"]["note_length"]["distance"]  # noqa: E731
+    return "\n".join([
+        f"- Test -ELBO: {a['test_nll']['elbo']:.0f} (seed) against {b['test_nll']['elbo']:.0f} (autoregressive) "
+        f"nats per segment, {a['test_nll']['elbo'] / b['test_nll']['elbo']:.1f} times as much.",
+        f"- Frame F1: {ra['frame_f1']:.2f} against {rb['frame_f1']:.2f} (thresholds {a['threshold']['chosen']} "
+        f"and {b['threshold']['chosen']}).",
+        f"- Onset F1: {ra['onset_f1']:.2f} against {rb['onset_f1']:.2f}; note F1 {ra['note_f1']:.2f} against "
+        f"{rb['note_f1']:.2f}.",
+        f"- Distance of the samples' note lengths to the real ones: {_f(length(a), 1)} against {_f(length(b), 1)} "
+        "real standard deviations."])
+
+
+def finding_beta(c) -> str:
+    got = {n: c["runs"][n]["eval"] for n in BETA_RUNS if n in c["runs"]}
+    if len(got) < 2:
+        return _missing(*BETA_RUNS)
+    f1 = {n: e["reconstruction"]["frame_f1"] for n, e in got.items()}
+    elbo = {n: e["test_nll"]["elbo"] for n, e in got.items()}
+    best = min(elbo, key=elbo.get)
+    return (f"- Frame F1 of the {len(got)} settings: {min(f1.values()):.3f} to {max(f1.values()):.3f}.\n"
+            f"- Test -ELBO: {min(elbo.values()):.1f} to {max(elbo.values()):.1f} nats per segment; the lowest, "
+            f"`{best}`.")
+
+
+def _close_and_far(stats: dict, limit: float = 0.5) -> tuple[list, list]:
+    close = [STATISTICS[k] for k, v in stats.items() if v["distance"] is not None and v["distance"] < limit]
+    far = [f"{STATISTICS[k]} ({_f(v['real_mean'], 2)} real, {_f(v['generated_mean'], 2)} samples)"
+           for k, v in stats.items() if v["distance"] is not None and v["distance"] >= limit]
+    return close, far
+
+
+def finding_samples(c) -> str:
+    r = c["runs"].get(BASIC_DEFAULT)
+    if not r:
+        return _missing(BASIC_DEFAULT)
+    close, far = _close_and_far(r["eval"]["sample_statistics"]["all"])
+    return (f"- Within half a real standard deviation: {', '.join(close) or 'none'}.\n"
+            f"- Further: {'; '.join(far) or 'none'}.")
+
+
+def finding_distances(c) -> str:
+    means = {n: np.mean([s["distance"] for s in r["eval"]["sample_statistics"]["all"].values()])
+             for n, r in c["runs"].items() if "all" in r["eval"]["sample_statistics"]}
+    if not means:
+        return _missing(BASIC_DEFAULT)
+    order = sorted(means, key=means.get)
+    return "Mean distance, closest first: " + ", ".join(f"`{n}` {means[n]:.2f}" for n in order) + "."
+
+
+def finding_interpolation(c) -> str:
+    r = c["runs"].get(BASIC_DEFAULT)
+    if not r:
+        return _missing(BASIC_DEFAULT)
+    v = r["eval"]["interpolation"]
+    a, b, t = np.array(v["frame_f1_to_a"]), np.array(v["frame_f1_to_b"]), np.array(v["t"])
+    cross = t[np.argmax(b >= a)] if (b >= a).any() else None
+    return (f"- Default run, {v['pairs']} pairs: frame F1 against A from {a[0]:.2f} to {a[-1]:.2f}; against B from "
+            f"{b[0]:.2f} to {b[-1]:.2f}.\n- The curves cross at t = " + (f"{cross:.2f}." if cross is not None
+                                                                            else "(they do not cross)."))
+
+
+def finding_style(c) -> str:
+    r = c["runs"].get(STYLE)
+    if not r or "style" not in r["eval"]:
+        return _missing(STYLE)
+    s, names = r["eval"]["style"], r["eval"]["styles"]
+    generated = [s["generated_accuracy"][n] for n in names]
+    shifted = {(a, b): v for a, row in s["transfer_accuracy_shifted"].items() for b, v in row.items()}
+    weakest = min(shifted, key=shifted.get)
+    lines = [f"- Samples called their requested style: {min(generated):.2f} to {max(generated):.2f}; real test "
+             f"segments: {s['judge_real_accuracy']['all']:.3f}.",
+             f"- Transfer, mean over the {len(shifted)} directions: {_mean_transfer(s, 'transfer_accuracy'):.2f} by "
+             f"the embedding alone, {_mean_transfer(s, 'transfer_accuracy_shifted'):.2f} with the code moved; the "
+             f"weakest with the code moved: {weakest[0]} -> {weakest[1]} ({shifted[weakest]:.2f})."]
+    for path, v in s["interpolation"].items():
+        p, t = np.array(v["p_target_mean"]), np.array(v["t"])
+        half = f"passes 0.5 at t = {t[np.argmax(p >= 0.5)]:.2f}" if (p >= 0.5).any() else "never passes 0.5"
+        lines.append(f"- Style path {path}: the judge's mean probability of the target {half}, ends at {p[-1]:.2f}.")
+    return "\n".join(lines)
+
+
+def finding_style_statistics(c) -> str:
+    r = c["runs"].get(STYLE)
+    if not r:
+        return _missing(STYLE)
+    stats = r["eval"]["sample_statistics"]
+    rows = sorted(((v["distance"], n, k, v) for n, group in stats.items() for k, v in group.items()
+                   if v["distance"] is not None), reverse=True)[:3]
+    return "Largest distances: " + "; ".join(
+        f"{n} {STATISTICS[k]}: real {v['real_mean']:.2f} (sd {v['real_std']:.2f}), samples {v['generated_mean']:.2f}, "
+        f"distance {d:.1f}" for d, n, k, v in rows) + "."
+
+
+FINDINGS = {"timing": finding_timing, "model_size": finding_model_size, "seed": finding_seed,
+            "beta": finding_beta, "samples": finding_samples, "sample_distances": finding_distances,
+            "interpolation": finding_interpolation, "style_findings": finding_style,
+            "style_statistics_findings": finding_style_statistics}
+
+
 def headline(c) -> str:
     r, lines = c["runs"], []
     if BASIC_DEFAULT in r:
         e = r[BASIC_DEFAULT]["eval"]
         rec = e["reconstruction"]
-        epochs = (r[BASIC_DEFAULT]["summary"] or {}).get("epochs", e["epoch"])
+        epochs = _epochs(r[BASIC_DEFAULT])
         lines.append(f"- Basic VAE (Bach chorales, {epochs} epochs on {_where(r[BASIC_DEFAULT])}): test -ELBO "
                      f"{e['test_nll']['elbo']:.1f} nats per 4-bar segment, "
                      f"{e['active_dims']}/{e['model_config']['latent']} active latent dimensions, "
@@ -285,6 +460,8 @@ def _save(fig, name) -> None:
 
 def figure_curves(c) -> None:
     basic = {n: r for n, r in c["runs"].items() if r["run"].notebook == "01_basic_vae" and r["history"]}
+    if not basic:
+        return
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for ax, key, title in zip(axes, ("valid_elbo", "valid_recon", "valid_kl"),
                               ("validation -ELBO", "validation reconstruction", "validation KL")):
@@ -397,7 +574,7 @@ def fill(text: str, blocks: dict, source: str) -> str:
 
 def results_json(c) -> dict:
     return {"runs": {n: {"label": r["run"].label, "parameters": r["run"].parameters, "eval": r["eval"],
-                         "train_seconds": r["train_seconds"],
+                         "train_seconds": r["train_seconds"], "epochs": _epochs(r),
                          "machine": r["machine"]} for n, r in c["runs"].items()},
             "bench": c["bench"]}
 
@@ -419,8 +596,10 @@ def main(argv=None) -> int:
     parser.add_argument("--reevaluate", action="store_true", help="evaluate every run again")
     parser.add_argument("--data-dir", help="data folder of the dataset cache (default: data/ of the repository)")
     parser.add_argument("--pdf", action="store_true", help="also write report/report.pdf")
+    parser.add_argument("--from-results", action="store_true",
+                        help="rebuild the text from report/results.json instead of the runs")
     args = parser.parse_args(argv)
-    c = collect(args.reevaluate, args.data_dir)
+    c = collect_saved(HERE / "results.json") if args.from_results else collect(args.reevaluate, args.data_dir)
     if not c["runs"]:
         print("no trained runs found: python -m report.train_runs", file=sys.stderr)
         return 1
@@ -428,12 +607,11 @@ def main(argv=None) -> int:
                  figure_interpolation, figure_style_interpolation):
         draw(c)
     report = HERE / "report.md"
-    report.write_text(fill(report.read_text(), {
-        "data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c),
-        "posterior": table_posterior(c),
-        "statistics": table_statistics(c), "distances": table_distances(c), "style": table_style(c),
-        "style_statistics": table_style_statistics(c),
-        "speed": table_speed(c)}, "report/report.md"))
+    blocks = {"data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c),
+              "posterior": table_posterior(c), "statistics": table_statistics(c), "distances": table_distances(c),
+              "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c)}
+    blocks.update({name: write(c) for name, write in FINDINGS.items()})
+    report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"
     readme.write_text(fill(readme.read_text(), {"headline": headline(c)}, "README.md"))
     (HERE / "results.json").write_text(json.dumps(results_json(c), indent=1) + "\n")
