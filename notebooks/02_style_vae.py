@@ -84,9 +84,9 @@ if "google.colab" in sys.modules:  # a Colab runtime
                    check=True)
 
 # %% [markdown]
-# One experiment spec from the parameters, checked before anything is built;
-# `n_styles > 0` asks for the style-conditioned model (one style per style of
-# the data).
+# One experiment spec from the parameters, checked before anything is built
+# and saved in every checkpoint; `n_styles > 0` asks for the style-conditioned
+# model, with one style per style of the data.
 
 # %%
 import numpy as np
@@ -104,7 +104,7 @@ spec = Experiment(
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED, balance_styles=True,
                     epoch_segments=EPOCH_SEGMENTS),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
-                 n_styles=2, style_dim=STYLE_DIM),
+                 n_styles=2, style_dim=STYLE_DIM),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
     train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, seed=SEED))
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests

@@ -77,17 +77,22 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
             "train_seconds": sum(row.get("seconds", 0) for row in history),
             "examples": np.load(files.examples) if files.examples.is_file() else None,
         }
-    bench = {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate")}
-    return {"runs": runs, "bench": bench}
+    return {"runs": runs, "bench": collect_bench()}
+
+
+def collect_bench() -> dict:
+    """The benchmark results as committed in ``bench/results/``."""
+    return {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate")}
 
 
 def collect_saved(path: Path) -> dict:
-    """The figures of an earlier ``make_report`` (``report/results.json``), without runs or examples."""
+    """The runs' figures of an earlier ``make_report`` (``report/results.json``), without their examples,
+    and the benchmark results as they are now."""
     saved = json.loads(path.read_text())
     runs = {name: {"run": find(name), "eval": r["eval"], "history": [], "summary": None, "machine": r["machine"],
                    "train_seconds": r["train_seconds"], "epochs": r.get("epochs"), "examples": None}
             for name, r in saved["runs"].items()}
-    return {"runs": runs, "bench": saved["bench"]}
+    return {"runs": runs, "bench": collect_bench()}
 
 
 # ------------------------------------------------------------------ tables
@@ -231,6 +236,7 @@ def table_speed(c) -> str:
     if d:
         conv, corp = d["conversion"], d["corpus"]
         rows += [["MIDI file -> cached grids", f"{_ours_files_per_s(d):,.0f} files/s",
+                  f"one process {conv['ours_1_workers_files_per_s']:,.0f} files/s; "
                   f"plain pretty_midi loop {conv['pretty_midi_loop_files_per_s']:,.0f} files/s "
                   f"({conv['ratio']}x), {conv['files']} files", "`python -m bench.bench_data`"],
                  ["default corpus, cold build / warm load", f"{corp['cold_build_s']:.0f} s / {corp['warm_load_s']} s",
@@ -244,9 +250,14 @@ def table_speed(c) -> str:
         rows.append([f"sample and write {g['pieces']} MIDI files ({g['device']})", f"{g['total_s']:.2f} s",
                      f"sampling {g['sample_s']:.2f} s, writing {g['write_midi_s']:.2f} s",
                      "`python -m bench.bench_generate`"])
-    machine = next((b["machine"] for b in (d, t, g) if b), None)
-    where = f"\n\nMachine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, " \
-            f"GPU: {machine['gpu'] or 'none'}; torch {machine.get('torch')}." if machine else ""
+    machines = {}  # one line per machine, naming the benchmarks that ran on it
+    for name, b in (("data", d), ("training", t), ("generation", g)):
+        if b:
+            m = b["machine"]
+            key = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}; " \
+                  f"torch {m.get('torch')}"
+            machines.setdefault(key, []).append(name)
+    where = "".join(f"\n\nMachine ({', '.join(names)}): {key}." for key, names in machines.items())
     return _table(["what", "figure", "against", "command"], rows, ["---", "---:", "---", "---"]) + where
 
 
