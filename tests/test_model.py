@@ -175,3 +175,16 @@ def test_presets_by_name():
     assert preset("seed", latent=7).latent == 7 and preset("autoregressive").decoder == "autoregressive"
     with pytest.raises(ValueError, match="PRESET must be one of"):
         preset("transformer")
+
+
+def test_the_one_free_running_decoder_steps_the_seed_decoder_as_one_pass_would():
+    torch.manual_seed(0)
+    model = tiny(decoder="seed").eval()
+    torch.nn.init.zeros_(model.to_logits.bias)  # probabilities about 0.5: some notes chosen, some not
+    z = torch.randn(3, 8)
+    with torch.no_grad():
+        logits = model.decode(z).view(3, T, -1)  # all steps at once
+    choose = generate._Chooser("threshold", 0.5, P)
+    expected = torch.stack([choose(logits[:, t]) for t in range(T)], 1).view(3, T, 2, P).numpy()
+    assert 0 < expected.mean() < 1
+    np.testing.assert_array_equal(generate.decode(model, z, mode="threshold", threshold=0.5), expected)
