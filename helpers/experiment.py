@@ -341,7 +341,7 @@ def load_judge(run: RunFolder, map_location="cpu"):
     payload = load_checkpoint(path, map_location)
     judge = StyleClassifier(ClassifierConfig(**payload["model_config"]))
     judge.load_state_dict(payload["model"])
-    return judge.eval()
+    return judge.to(map_location).eval()
 
 
 def spec_from_checkpoint(payload: dict, name: str = "checkpoint") -> Experiment:
@@ -391,9 +391,13 @@ def load_run(path, map_location="cpu"):
 
 
 def assert_same_styles(splits: Splits, spec: Experiment, name: str) -> None:
-    """Refuse data whose styles differ from those the model was trained on (its labels would be wrong)."""
-    if spec.model.n_styles and tuple(splits.styles) != tuple(spec.data.styles or ()):
-        raise CheckpointError(f"{name}: a model of the styles {list(spec.data.styles or ())}, but the data has "
+    """Refuse data with another number of styles than the model's labels.
+
+    :func:`build_splits` already refuses data whose styles are not the ones
+    the settings name; this catches settings that name none (every style).
+    """
+    if spec.model.n_styles and len(splits.styles) != spec.model.n_styles:
+        raise CheckpointError(f"{name}: a model of {spec.model.n_styles} styles, but the data has "
                               f"{splits.styles}")
 
 

@@ -1,8 +1,9 @@
 """Training segments: fixed-length windows of the pieces, as a PyTorch dataset.
 
 A segment is ``fmt.segment_steps`` steps (default 64: four bars of 4/4)
-starting on a downbeat of its piece, in the pitch window of the format, drawn from the cached notes on demand (no MIDI is
-read here), optionally transposed at random for training.
+starting on a downbeat of its piece, in the pitch window of the format,
+drawn from the cached notes on demand (no MIDI is read here), optionally
+transposed at random for training.
 """
 from __future__ import annotations
 
@@ -54,8 +55,7 @@ class SegmentDataset(Dataset):
             raise ValueError(f"the pieces were read at {read_at} steps per quarter, the format asks for "
                              f"{fmt.steps_per_quarter}: build the dataset at the format's resolution")
         self.pieces, self.format = pieces, fmt
-        self.segment_steps = segment_steps = fmt.segment_steps
-        self.low, self.high = fmt.window
+        segment_steps, (low, high) = fmt.segment_steps, fmt.window
         self.transpose = transpose
         piece, start, lo, hi = [], [], [], []
         for k in pieces.indices(split, styles):
@@ -72,8 +72,8 @@ class SegmentDataset(Dataset):
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
         self.piece, self.start = cat(piece).astype(np.int64), cat(start).astype(np.int64)
         lo, hi = cat(lo), cat(hi)
-        self.shift_min = np.minimum(0, np.maximum(-transpose, self.low - lo))
-        self.shift_max = np.maximum(0, np.minimum(transpose, self.high - hi))
+        self.shift_min = np.minimum(0, np.maximum(-transpose, low - lo))
+        self.shift_max = np.maximum(0, np.minimum(transpose, high - hi))
         self.style = pieces.style[self.piece].astype(np.int64)
 
     @property
@@ -84,7 +84,7 @@ class SegmentDataset(Dataset):
         """Segments as one ``(N, T, 2, P)`` bool array, untransposed (default: all)."""
         indices = range(len(self)) if indices is None else indices
         grids = [self.grid(int(i)) for i in indices]
-        return np.stack(grids) if grids else np.zeros((0, self.segment_steps, 2, self.n_pitches), bool)
+        return np.stack(grids) if grids else np.zeros((0, self.format.segment_steps, 2, self.n_pitches), bool)
 
     def __len__(self) -> int:
         return len(self.piece)
@@ -92,13 +92,13 @@ class SegmentDataset(Dataset):
     def grid(self, i: int, shift: int = 0) -> np.ndarray:
         """Segment ``i`` as a ``(T, 2, P)`` bool grid, transposed by ``shift`` semitones."""
         notes = self.pieces.piece_notes(int(self.piece[i]))
-        d, length = int(self.start[i]), self.segment_steps
+        d, length = int(self.start[i]), self.format.segment_steps
         notes = notes[:np.searchsorted(notes[:, 1], d + length)]
         notes = notes[notes[:, 2] > d] - np.array([-shift, d, d])
         held = notes[:, 1] < 0
         notes[:, 1] = np.maximum(notes[:, 1], 0)
         grid = notes_to_grid(notes, length, self.format)
-        p = notes[held, 0] - self.low
+        p = notes[held, 0] - self.format.low
         grid[0, ONSET, p[(p >= 0) & (p < self.n_pitches)]] = False
         return grid
 
