@@ -34,7 +34,7 @@ from helpers.experiment import DataConfig, Experiment, build_model, build_splits
 from helpers.losses import LossConfig, make_step
 from helpers.models import preset
 from helpers.segments import make_loader
-from helpers.train import TrainConfig, pick_device, train
+from helpers.train import TrainConfig, autocast_dtype, pick_device, train
 
 
 def sync(device):
@@ -42,18 +42,23 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def bare_loop(model, batches, step_fn, device, amp: bool) -> float:
-    """Seconds for one pass of forward/backward/step over batches already on the device."""
+def bare_loop(model, batches, step_fn, device, dtype) -> float:
+    """Seconds for one pass of forward/backward/step over batches already on the device.
+
+    ``dtype``: the autocast dtype train() picks on this device (``None``: float32).
+    """
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     model.train()
     sync(device)
     start = time.perf_counter()
     for step, batch in enumerate(batches):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss = step_fn(model, batch, step)["loss"]
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
     sync(device)
     return time.perf_counter() - start
 
@@ -68,11 +73,11 @@ def main(argv=None) -> dict:
     if args.batches < 2 or args.batches % 2:
         parser.error(f"--batches must be an even number >= 2, got {args.batches}")
     device = pick_device(verbose=False)
-    amp = device.type == "cuda"
+    dtype = autocast_dtype("auto", device)
     torch.manual_seed(0)
 
     spec = Experiment(DataConfig(styles=("bach",)), preset("autoregressive"), LossConfig(),
-                      TrainConfig(epochs=2, batch_size=args.batch_size, amp=amp))
+                      TrainConfig(epochs=2, batch_size=args.batch_size, precision="auto"))
     splits = build_splits(spec.data, args.data_dir, progress=False)
     train_set, valid_set = splits.train, splits.valid
     n = args.batches * args.batch_size
@@ -89,9 +94,9 @@ def main(argv=None) -> dict:
     styles = torch.zeros(n, dtype=torch.long)
     batches = [(grids[i:i + args.batch_size].to(device), styles[i:i + args.batch_size].to(device))
                for i in range(0, n, args.batch_size)]
-    bare_loop(fresh(), batches[:3], step_fn, device, amp)  # warm-up: allocator, kernels
+    bare_loop(fresh(), batches[:3], step_fn, device, dtype)  # warm-up: allocator, kernels
 
-    bare_before = bare_loop(fresh(), batches, step_fn, device, amp)
+    bare_before = bare_loop(fresh(), batches, step_fn, device, dtype)
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
         valid_loader = make_loader(Subset(valid_set, range(min(args.batch_size, len(valid_set)))), args.batch_size,
@@ -100,7 +105,7 @@ def main(argv=None) -> dict:
               device=device, progress=False)
         sync(device)
         ours = time.perf_counter() - start
-    bare_after = bare_loop(fresh(), batches, step_fn, device, amp)
+    bare_after = bare_loop(fresh(), batches, step_fn, device, dtype)
     bare = (bare_before + bare_after) / 2
     results = {
         "machine": describe(), "device": str(device),

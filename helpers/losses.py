@@ -111,6 +111,11 @@ def active_dimensions(mu: torch.Tensor, threshold: float = 0.01) -> int:
     return int((mu.float().var(0) > threshold).sum())
 
 
+def figures(style_model: bool) -> tuple:
+    """The figures :func:`vae_loss` reports (what ``TrainConfig.monitor`` may name)."""
+    return ("loss", "recon", "kl", "elbo", "beta") + (("style", "style_acc") if style_model else ())
+
+
 def make_step(config: LossConfig):
     """The ``step_fn`` for :func:`helpers.train.train`: a ``(grids, styles)`` batch -> loss parts."""
     config.validate()

@@ -14,6 +14,17 @@ step, history and every random state, plus the model's config, so it
 rebuilds its own model. Calling ``train`` again on the same run folder
 resumes from ``last.pt``; on CPU a resumed run ends with exactly the weights
 of a run never interrupted.
+
+A checkpoint also keeps its *plan*: the number of epochs and the length of
+the learning-rate schedule. A resumed run finishes that plan whatever device
+it resumes on; another number of epochs is refused, unless
+``TrainConfig.extend`` asks for it, and then the extra epochs run on at the
+schedule's final learning rate (the schedule does not restart).
+
+Mixed precision (``TrainConfig.precision``, see :func:`autocast_dtype`) is
+bfloat16 only where a GPU computes it natively (compute capability 8.0 and
+up), float16 with loss scaling on older GPUs such as Colab's T4, and float32
+on a CPU.
 """
 from __future__ import annotations
 
@@ -31,6 +42,7 @@ import torch
 
 CHECKPOINT_FORMAT = "gridvae-checkpoint"
 CHECKPOINT_VERSION = 2  # 2: the grid format inside the model config, typed data settings in ``extra``
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 READABLE_VERSIONS = (1, 2)  # version 1 still loads for generation and evaluation, but does not resume
 
 
@@ -49,9 +61,10 @@ class TrainConfig:
     grad_clip: float = 1.0       # largest gradient norm (0: no clipping)
     warmup_steps: int = 100      # linear learning-rate warm-up, then cosine decay
     min_lr_ratio: float = 0.1    # the cosine ends at lr * min_lr_ratio
-    amp: bool = True             # mixed precision on CUDA (ignored on CPU)
+    precision: str = "auto"      # "auto", "fp32", "fp16" or "bf16" on a GPU (see autocast_dtype); fp32 on a CPU
     seed: int = 0                # seeds torch, numpy and random at the start of a fresh run
     monitor: str = "elbo"        # validation figure that picks best.pt (lower is better)
+    extend: bool = False         # on resume, let ``epochs`` differ from the checkpoint's plan
 
     def validate(self) -> "TrainConfig":
         for name in ("epochs", "batch_size"):
@@ -66,6 +79,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a number >= 0, got {getattr(self, name)!r}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if not isinstance(self.monitor, str) or not self.monitor:
             raise ValueError(f"TrainConfig.monitor must name a figure of the step function, got {self.monitor!r}")
         return self
@@ -81,6 +96,53 @@ def pick_device(verbose: bool = True) -> torch.device:
     if verbose:
         print(f"device: {device} ({name})")
     return device
+
+
+def autocast_dtype(precision: str, device) -> torch.dtype | None:
+    """The autocast dtype of ``precision`` on ``device`` (``None``: float32, no autocast).
+
+    ``"auto"`` is bfloat16 on GPUs of compute capability 8.0 and up (A100,
+    L4, H100: native bfloat16), float16 on older ones (T4, V100: float16
+    tensor cores, with a gradient scaler) and float32 on a CPU. An explicit
+    ``"bf16"`` on an older GPU is refused: ``torch.cuda.is_bf16_supported()``
+    says yes there, but through emulation. On a CPU every setting runs in
+    float32 (autocast there would only slow the LSTMs down).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    device = torch.device(device)
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    native_bf16 = (major, minor) >= (8, 0)
+    if precision == "bf16" and not native_bf16:
+        raise ValueError(f"precision 'bf16' needs a GPU of compute capability 8.0 or more; this one is "
+                         f"{major}.{minor}: use 'fp16' or 'auto'")
+    if precision == "bf16" or (precision == "auto" and native_bf16):
+        return torch.bfloat16
+    return torch.float16
+
+
+def planned_epochs(path) -> int | None:
+    """The number of epochs the run whose ``last.pt`` is ``path`` was planned for (``None``: no such file)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return int(load_checkpoint(path)["train_config"]["epochs"])
+
+
+def check_plan(config: TrainConfig, planned: int | None, epoch: int | None = None, name: str = "this run") -> None:
+    """Refuse a number of epochs that differs from a resumed run's plan, unless ``config.extend``."""
+    if planned is None or config.epochs == planned:
+        return
+    done = f" (it stopped after epoch {epoch})" if epoch is not None else ""
+    if not config.extend:
+        raise ValueError(f"{name} was planned for {planned} epochs{done}, and epochs is now {config.epochs}: "
+                         f"leave epochs at None (or {planned}) to finish that plan, or set extend=True (EXTEND = "
+                         f"True in a notebook) to make {config.epochs} the new plan")
+    if epoch is not None and config.epochs < epoch:
+        raise ValueError(f"{name} has already trained {epoch} epochs; extend=True cannot shorten it to "
+                         f"{config.epochs}")
 
 
 # ------------------------------------------------------------------ checkpoints
@@ -237,16 +299,16 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
     run_dir.mkdir(parents=True, exist_ok=True)
     device = device or pick_device()
     model.to(device)
-    use_amp = config.amp and device.type == "cuda"
-    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
+    amp_dtype = autocast_dtype(config.precision, device)
+    use_amp = amp_dtype is not None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    total_steps = config.epochs * len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
+    schedule_steps = config.epochs * len(train_loader)  # the cosine's length: the plan's, kept on resume
     model_config = asdict(model.config) if hasattr(model, "config") else None
 
     history, epoch, step, best = [], 0, 0, math.inf
     last = run_dir / "last.pt"
+    state = None
     if last.exists():
         state = load_checkpoint(last, map_location=device)
         if state["version"] != CHECKPOINT_VERSION:
@@ -256,10 +318,15 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         if model_config is not None and state.get("model_config") != model_config:
             raise CheckpointError(f"{last}: saved for another model configuration; use a new run folder "
                                   f"(saved {state.get('model_config')}, now {model_config})")
+        check_plan(config, state["train_config"]["epochs"], state["epoch"], str(run_dir))
+        schedule_steps = state.get("schedule_steps", state["train_config"]["epochs"] * len(train_loader))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, schedule_steps))
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        if scaler.is_enabled() and state["scaler"]:  # the run may have started in another precision
+            scaler.load_state_dict(state["scaler"])
         history, epoch, step, best = state["history"], state["epoch"], state["step"], state["best"]
         _set_rng_state(state["rng"])
         print(f"resuming {run_dir} after epoch {epoch} of {config.epochs}")
@@ -272,7 +339,8 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
                 "step": step, "history": history, "best": best, "rng": _rng_state(),
-                "model_config": model_config, "train_config": asdict(config), "extra": extra or {}}
+                "schedule_steps": schedule_steps, "model_config": model_config, "train_config": asdict(config),
+                "extra": extra or {}}
 
     while epoch < config.epochs:
         model.train()

@@ -53,6 +53,8 @@ def test_epochs_from_the_device_and_the_smoke_configuration():
     assert spec.validate().for_device("cpu").train.epochs == experiment.CPU_EPOCHS
     assert spec.for_device("cuda").train.epochs == experiment.GPU_EPOCHS
     assert Experiment(train=TrainConfig(epochs=7)).for_device("cuda").train.epochs == 7
+    with pytest.raises(ValueError, match="precision"):
+        Experiment(train=TrainConfig(epochs=None, precision="bfloat16")).validate()
     smoke = spec.smoke()
     assert smoke.train.epochs == 2 and smoke.data.max_per_style == 8 and smoke.model.latent == 8
     assert Experiment(data=DataConfig(balance_styles=True, epoch_segments=4000)).smoke().data.epoch_segments == 64
@@ -169,3 +171,26 @@ def test_run_folder_layout(tmp_path):
     assert run.finished and run.summary.name == "summary.json"
     assert run.outputs("samples") == tmp_path / "samples" and run.figure("loss") == tmp_path / "loss.png"
     assert run.judge == tmp_path / "judge"
+
+
+def test_a_resumed_run_finishes_its_plan_whatever_the_device(tmp_path):
+    """EPOCHS=None on a CPU after a GPU start: the run's 150 epochs, not the CPU's 40; another number is refused."""
+    run = experiment.RunFolder(tmp_path)
+    save_checkpoint(run.last, {"train_config": {"epochs": experiment.GPU_EPOCHS}, "epoch": 37})
+    spec = Experiment(train=TrainConfig(epochs=None))
+    assert spec.for_device("cpu", run).train.epochs == experiment.GPU_EPOCHS
+    with pytest.raises(ValueError, match="planned for 150 epochs.*EXTEND"):
+        Experiment(train=TrainConfig(epochs=40)).for_device("cpu", run)
+    extended = Experiment(train=TrainConfig(epochs=200, extend=True)).for_device("cpu", run)
+    assert extended.train.epochs == 200
+    fresh = experiment.RunFolder(tmp_path / "new")
+    assert spec.for_device("cpu", fresh).train.epochs == experiment.CPU_EPOCHS
+
+
+def test_an_unknown_monitor_is_refused_before_anything_is_built():
+    with pytest.raises(ValueError, match="monitor is 'elbow'.*'elbo'"):
+        Experiment(train=TrainConfig(monitor="elbow")).validate()
+    with pytest.raises(ValueError, match="monitor is 'style'"):
+        Experiment(train=TrainConfig(monitor="style")).validate()  # a figure of style models only
+    Experiment(model=VAEConfig(n_styles=2), data=DataConfig(styles=("a", "b")),
+               train=TrainConfig(monitor="style")).validate()

@@ -128,3 +128,60 @@ def test_a_misspelt_monitor_is_named_after_the_first_epoch(tmp_path):
     with pytest.raises(ValueError, match="monitor is 'elbow'.*'elbo'"):
         train(new_model(), make_step(LossConfig()), *loaders(), TrainConfig(epochs=1, monitor="elbow"), tmp_path,
               device=CPU, progress=False)
+
+
+@pytest.mark.parametrize("capability, precision, expected", [
+    ((7, 5), "auto", torch.float16),    # T4: no native bfloat16, float16 with a gradient scaler
+    ((7, 0), "auto", torch.float16),    # V100
+    ((8, 0), "auto", torch.bfloat16),   # A100
+    ((8, 9), "auto", torch.bfloat16),   # L4
+    ((9, 0), "auto", torch.bfloat16),   # H100
+    ((7, 5), "fp16", torch.float16),
+    ((8, 0), "fp16", torch.float16),
+    ((9, 0), "bf16", torch.bfloat16),
+    ((7, 5), "fp32", None),
+    ((9, 0), "fp32", None),
+])
+def test_precision_per_compute_capability(monkeypatch, capability, precision, expected):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what a T4 answers: emulated
+    assert train_module.autocast_dtype(precision, "cuda") is expected
+
+
+def test_precision_refuses_emulated_bf16_and_unknown_names(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    with pytest.raises(ValueError, match="bf16.*compute capability 8.0.*7.5"):
+        train_module.autocast_dtype("bf16", "cuda")
+    with pytest.raises(ValueError, match="precision"):
+        train_module.autocast_dtype("half", "cpu")
+    for precision in train_module.PRECISIONS:  # a CPU always trains in float32
+        assert train_module.autocast_dtype(precision, "cpu") is None
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp8").validate()
+
+
+def test_a_resumed_run_keeps_its_plan_unless_extended(tmp_path):
+    def kill_after_two(history):
+        if len(history) == 2:
+            raise KeyboardInterrupt("runtime disconnected")
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, 4, callback=kill_after_two)
+    assert train_module.planned_epochs(tmp_path / "last.pt") == 4
+    with pytest.raises(ValueError, match="planned for 4 epochs.*stopped after epoch 2.*extend=True"):
+        run(tmp_path, 6)  # another number of epochs, not asked for as an extension
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 2  # nothing trained
+
+    model = new_model()
+    config = TrainConfig(epochs=6, warmup_steps=3, extend=True)
+    history = train(model, make_step(LossConfig(beta_warmup=5)), *loaders(), config, tmp_path, device=CPU,
+                    progress=False)
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6]
+    # The schedule was not restarted: epochs 5 and 6 run on at the final learning rate of the plan of 4.
+    final = config.lr * config.min_lr_ratio
+    assert history[3]["lr"] == pytest.approx(final) and history[5]["lr"] == pytest.approx(final)
+    assert all(a["lr"] >= b["lr"] for a, b in zip(history[2:], history[3:]))
+    assert train_module.planned_epochs(tmp_path / "last.pt") == 6
+    with pytest.raises(ValueError, match="cannot shorten"):
+        train(new_model(), make_step(LossConfig()), *loaders(), TrainConfig(epochs=3, extend=True), tmp_path,
+              device=CPU, progress=False)
