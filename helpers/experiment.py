@@ -25,13 +25,15 @@ import torch
 
 from . import colab, data
 from .losses import LossConfig, make_step
+from .losses import figures as loss_figures
 from .models import GridVAE, VAEConfig
 from .pianoroll import GridFormat
 from .render import pitch_name
 from .segments import SegmentDataset, make_loader
-from .train import CheckpointError, TrainConfig, load_checkpoint, train
+from .train import CheckpointError, TrainConfig, autocast_dtype, check_plan, load_checkpoint, planned_epochs, train
 
 GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the device
+MEDIA_SUFFIXES = (".mid", ".wav", ".png")
 
 
 @dataclass
@@ -113,14 +115,28 @@ class Experiment:
         replace(self.model, format=self.data.format((0, 127))).validate()
         self.loss.validate()
         replace(self.train, epochs=self.train.epochs or 1).validate()
+        known = loss_figures(bool(self.model.n_styles))
+        if self.train.monitor not in known:
+            raise ValueError(f"TrainConfig.monitor is {self.train.monitor!r}; the VAE's figures are {list(known)}")
         return self
 
-    def for_device(self, device) -> "Experiment":
-        """``train.epochs=None`` becomes :data:`GPU_EPOCHS` on CUDA and :data:`CPU_EPOCHS` elsewhere."""
-        if self.train.epochs is not None:
-            return self
-        epochs = GPU_EPOCHS if torch.device(device).type == "cuda" else CPU_EPOCHS
-        return replace(self, train=replace(self.train, epochs=epochs))
+    def for_device(self, device, run: "RunFolder | None" = None) -> "Experiment":
+        """Settle the number of epochs before anything is built.
+
+        A run that already has a checkpoint keeps its plan: ``train.epochs=None``
+        becomes the planned number, whatever the device, and another number is
+        refused unless ``train.extend`` (see :func:`helpers.train.check_plan`).
+        A new run with ``train.epochs=None`` gets :data:`GPU_EPOCHS` on CUDA and
+        :data:`CPU_EPOCHS` elsewhere. The precision is checked against the device.
+        """
+        if torch.device(device).type != "cuda" or torch.cuda.is_available():
+            autocast_dtype(self.train.precision, device)  # refuses bf16 on a GPU without it
+        planned = planned_epochs(run.last) if run is not None else None
+        if self.train.epochs is None:
+            epochs = planned or (GPU_EPOCHS if torch.device(device).type == "cuda" else CPU_EPOCHS)
+            return replace(self, train=replace(self.train, epochs=epochs))
+        check_plan(self.train, planned, name=str(run.root) if run is not None else "this run")
+        return self
 
     def smoke(self) -> "Experiment":
         """The same experiment, tiny: a few files, a small model, two epochs; a notebook in about a minute on a CPU."""
@@ -276,6 +292,10 @@ class RunFolder:
         """The folder of one kind of output (``samples``, ``transfer``, ...)."""
         return self.root / kind
 
+    def media(self) -> list[Path]:
+        """The run's MIDI, audio and pictures (what a user downloads), sorted."""
+        return sorted(f for f in self.root.rglob("*") if f.is_file() and f.suffix in MEDIA_SUFFIXES)
+
     def write_summary(self, summary: dict) -> Path:
         self.summary.write_text(json.dumps(summary, indent=1, default=float))
         return self.summary
@@ -285,9 +305,9 @@ class RunFolder:
         return self.summary.is_file()
 
 
-def open_run(name: str, data_dir=None, runs_dir=None) -> RunFolder:
+def open_run(name: str, data_dir=None, runs_dir=None, use_drive: bool = True) -> RunFolder:
     """The run folder ``name`` under ``runs_dir`` and its data folder (both on Drive in Colab by default)."""
-    data_dir, root = colab.run_folders(name, data_dir, runs_dir)
+    data_dir, root = colab.run_folders(name, data_dir, runs_dir, use_drive)
     return RunFolder(root, data_dir)
 
 
