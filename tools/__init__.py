@@ -1,0 +1,1 @@
+"""Maintenance commands of the repository (not part of the installed helpers)."""
