@@ -13,7 +13,9 @@ Modules, one job each:
 - ``experiment``: the experiment spec, the splits, the run folder, loading a trained run
 - ``generate``: sample, reconstruct, interpolate, move between styles, transfer
 - ``render``: piano-roll figures, audio, MIDI/WAV/PNG files, downloads
-- ``colab``: Colab detection, Google Drive, default folders
+- ``colab``: Colab detection, Google Drive (optional), default folders, the runtime warning
+- ``own_midi``: the user's own MIDI files (a path or Colab's upload), checked and cut into a model's segments
+- ``pretrained``: the trained models shipped in ``helpers/pretrained/``: load, describe, export, train
 - ``metrics``: reconstruction scores, the independent style classifier and the figures it gives
 - ``musicstats``: musical statistics of grid sets, samples beside real music
 - ``evaluation``: a trained run measured on held-out data, into ``eval.json``

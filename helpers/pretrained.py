@@ -1,0 +1,197 @@
+"""Shipped trained models: music in the first minute, before any training.
+
+``helpers/pretrained/<name>.pt`` (``basic`` and ``style``) holds what
+generation needs and nothing more: the VAE's weights (stored as float16, read
+back as float32), its experiment spec, for the style model the independent
+judge's weights, and a *card* saying what the model was trained on, for how
+long, on what, and how well it scores. Each file is an ordinary checkpoint of
+this project, read with ``weights_only=True`` (no code runs from it).
+
+The files are made by one command, which runs each notebook headless with
+its default parameters (so the shipped models are exactly what a user trains
+by running the notebook) and exports the run::
+
+    python -m helpers.pretrained train            # both notebooks, then export
+    python -m helpers.pretrained export RUN NAME  # export an existing run folder as NAME
+    python -m helpers.pretrained show             # the cards of the shipped models
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from . import experiment
+from .train import CheckpointError, load_checkpoint, save_checkpoint
+
+FOLDER = Path(__file__).resolve().parent / "pretrained"
+NOTEBOOKS = {"basic": "01_basic_vae", "style": "02_style_vae"}  # name -> the notebook that trains it
+NAMES = tuple(NOTEBOOKS)
+CARD_SCORES = ("valid_elbo", "active_dims", "threshold", "test_scores", "judge_real_accuracy",
+               "latent_classifier_accuracy", "generated_accuracy", "transfer")
+
+
+def path(name: str, folder=None) -> Path:
+    """The file of the shipped model ``name`` (``basic`` or ``style``)."""
+    if name not in NAMES:
+        raise ValueError(f"PRETRAINED model {name!r} unknown: choose one of {list(NAMES)}")
+    return Path(folder or FOLDER) / f"{name}.pt"
+
+
+def _half(state: dict) -> dict:
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def export(run_dir, name: str, folder=None) -> Path:
+    """Write run ``run_dir`` (a finished notebook run) as the shipped model ``name``.
+
+    The card takes the notebook's ``summary.json`` figures; the judge comes
+    along when the run has one.
+    """
+    run = experiment.RunFolder(run_dir)
+    if not run.finished:
+        raise CheckpointError(f"{run.root}: no summary.json, so the notebook did not finish this run")
+    model, spec, payload = experiment.load_run(run.root)
+    summary = json.loads(run.summary.read_text())
+    history = payload["history"]
+    card = {
+        "name": name, "notebook": NOTEBOOKS.get(name), "epoch": payload["epoch"], "epochs": spec.train.epochs,
+        "steps": payload["step"], "train_seconds": round(sum(row["seconds"] for row in history), 1),
+        "device": summary.get("device", "cpu"), "source": spec.data.source, "styles": list(spec.data.styles or []),
+        "max_per_style": spec.data.max_per_style, "parameters": sum(p.numel() for p in model.parameters()),
+        "scores": {k: summary[k] for k in CARD_SCORES if k in summary},
+    }
+    out = {"model": _half(model.state_dict()), "model_config": payload["model_config"],
+           "train_config": payload["train_config"], "extra": payload["extra"], "epoch": payload["epoch"],
+           "card": card}
+    judge = experiment.load_judge(run)
+    if judge is not None:
+        out["judge"] = {"model": _half(judge.state_dict()), "model_config": load_checkpoint(
+            run.judge / "best.pt")["model_config"]}
+    target = path(name, folder)
+    save_checkpoint(target, out)
+    return target
+
+
+def load(name: str, map_location="cpu", folder=None):
+    """The shipped model ``name``.
+
+    Returns
+    -------
+    model : GridVAE
+        In eval mode, float32, on ``map_location``.
+    spec : Experiment
+        What it was trained with (its data settings give its data back).
+    card : dict
+        What it was trained on and how it scores (:func:`describe` words it).
+    judge : StyleClassifier or None
+        The style model's independent classifier.
+    """
+    from .metrics import ClassifierConfig, StyleClassifier
+    from .models import GridVAE
+
+    file = path(name, folder)
+    if not file.is_file():
+        raise CheckpointError(f"{file}: the shipped model {name!r} is missing; train it with "
+                              "`python -m helpers.pretrained train`, or set PRETRAINED = False")
+    payload = load_checkpoint(file, map_location)
+    spec = experiment.spec_from_checkpoint(payload, str(file))
+    model = GridVAE(spec.model)
+    model.load_state_dict(payload["model"])  # float16 on disk, copied into float32 parameters
+    judge = None
+    if "judge" in payload:
+        judge = StyleClassifier(ClassifierConfig(**payload["judge"]["model_config"]))
+        judge.load_state_dict(payload["judge"]["model"])
+        judge = judge.to(map_location).eval()
+    return model.to(map_location).eval(), spec, payload["card"], judge
+
+
+def describe(card: dict) -> str:
+    """A few lines on what a shipped model was trained on and how well it scores."""
+    minutes = card["train_seconds"] / 60
+    lines = [f"shipped model {card['name']!r}: {card['parameters']:,} parameters, trained by the notebook "
+             f"{card['notebook']} with its default parameters for {card['epochs']} epochs ({minutes:.0f} min on "
+             f"{card['device']}); the weights of epoch {card['epoch']} ({card['steps']:,} optimiser steps), the best "
+             "on validation",
+             f"data: {card['source']}, styles {', '.join(card['styles'])}, at most {card['max_per_style']} "
+             "files per style"]
+    scores = card["scores"]
+    if "test_scores" in scores:
+        shown = {k: v for k, v in scores["test_scores"].items() if k.endswith("f1")}
+        lines.append("held-out reconstructions (threshold {}): {}".format(
+            scores.get("threshold"), ", ".join(f"{k} {v:.3f}" for k, v in shown.items())))
+    if "generated_accuracy" in scores:
+        lines.append("samples recognised as their style by the judge: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in scores["generated_accuracy"].items()))
+    if "transfer" in scores:
+        t = scores["transfer"]
+        lines.append(f"transfer {t['from']} -> {t['to']} recognised as {t['to']}: {t['accuracy']:.2f}")
+    lines.append("(its own data and model settings are used, not the notebook's; MY_MIDI brings in your music)")
+    return "\n".join(lines)
+
+
+def train(names=NAMES, runs_dir="runs", data_dir=None, epochs=None, folder=None) -> list:
+    """Run each named notebook headless with its defaults (``PRETRAINED=False``), then export its run.
+
+    A run folder that already holds a finished run resumes (nothing is
+    trained twice); needs a checkout of the repository (its ``notebooks/``).
+    """
+    import papermill
+
+    from .colab import repo_root
+
+    notebooks = repo_root() / "notebooks"
+    written = []
+    for name in names:
+        source = notebooks / f"{NOTEBOOKS[name]}.ipynb"
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: run this from a checkout of the repository")
+        parameters = {"RUN_NAME": f"pretrained-{name}", "RUNS_DIR": str(Path(runs_dir).resolve()),
+                      "PRETRAINED": False}
+        if data_dir is not None:
+            parameters["DATA_DIR"] = str(Path(data_dir).resolve())
+        if epochs is not None:
+            parameters["EPOCHS"] = epochs
+        executed = Path(runs_dir) / f"pretrained-{name}.ipynb"
+        print(f"training {name}: {source.name} -> {executed}", flush=True)
+        papermill.execute_notebook(str(source), str(executed), parameters=parameters, cwd=str(notebooks),
+                                   kernel_name="python3", progress_bar=False)
+        written.append(export(Path(runs_dir) / f"pretrained-{name}", name, folder))
+        print(f"wrote {written[-1]} ({written[-1].stat().st_size / 1e6:.1f} MB)", flush=True)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.pretrained", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the shipped models by running the notebooks, then export them")
+    t.add_argument("names", nargs="*", metavar="NAME", help=f"some of {list(NAMES)} (default: all)")
+    t.add_argument("--runs-dir", default="runs")
+    t.add_argument("--data-dir", default=None)
+    t.add_argument("--epochs", type=int, default=None, help="default: the notebook's (40 on a CPU, 150 on a GPU)")
+    e = sub.add_parser("export", help="export a finished run folder as a shipped model")
+    e.add_argument("run_dir")
+    e.add_argument("name", choices=list(NAMES))
+    sub.add_parser("show", help="describe the shipped models")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            for name in args.names:
+                path(name)  # an unknown name is refused before anything is trained
+            train(args.names or NAMES, args.runs_dir, args.data_dir, args.epochs)
+        elif args.command == "export":
+            print(export(args.run_dir, args.name))
+        else:
+            for name in NAMES:
+                print(describe(load(name)[2]) if path(name).is_file() else f"{name}: not shipped", end="\n\n")
+    except (CheckpointError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
