@@ -1,7 +1,14 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     name: 01_basic_vae.ipynb
+#     provenance: []
+#     toc_visible: true
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: accelerator,colab
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -36,68 +43,105 @@
 # Edit the parameters in the next cell, then run every cell from top to bottom
 # (in Colab: *Runtime > Run all*, on a GPU runtime). Checkpoints go to Google
 # Drive, so after a disconnect, running the notebook again with the same
-# `RUN_NAME` carries on where it stopped.
+# `RUN_NAME` carries on where it stopped. `PRETRAINED = True` skips training
+# and starts from the model shipped with the repository: its first music plays
+# within a minute or two, even on a CPU. `MY_MIDI` brings your own pieces in.
 
 # %% tags=["parameters"]
-SMOKE = False              # tiny data, model and training: the whole notebook in about a minute on a CPU
-RUN_NAME = "basic"         # run folder; run again with the same name to resume training
-SOURCE = "music21"         # "music21" (the embedded corpus), a folder <root>/<style>/*.mid, or a zip/tar path or URL
-STYLES = ["bach"]          # styles to train on (corpus: bach, palestrina, monteverdi, trecento, folk, ...)
-MAX_PER_STYLE = 500        # corpus only: at most this many files per style
-DATA_DIR = None            # None: on Drive in Colab, data/ of the repository elsewhere
-RUNS_DIR = None            # None: on Drive in Colab, runs/ of the repository elsewhere
-
-STEPS_PER_QUARTER = 4      # grid resolution: 4 steps per quarter note (sixteenth notes)
-SEGMENT_BARS = 4           # bars per training segment (4 bars of 4/4: 64 steps)
-TRANSPOSE = 3              # random transposition while training, in semitones up or down
-
-PRESET = "autoregressive"  # decoder: "autoregressive" (also hears the last step) or "seed" (z -> LSTM -> notes)
-ENC_HIDDEN = 128           # encoder LSTM units per direction
-LATENT = 32                # size of z
-DEC_HIDDEN = 256           # decoder LSTM units
-DEC_INPUT = 128            # size of the projection of z fed to the decoder at every step
-
-EPOCHS = None              # None: 150 on a GPU, 40 on a CPU
-BATCH_SIZE = 64
-LR = 1e-3                  # peak learning rate (AdamW, warm-up then cosine decay)
-BETA = 0.5                 # weight of the KL term after warm-up
-BETA_WARMUP = 1000         # optimiser steps over which beta rises from 0
-FREE_BITS = 0.25           # nats per latent dimension that cost nothing
-
-N_SAMPLES = 4              # new pieces drawn from the prior
-TEMPERATURE = 1.0          # scale of the prior when sampling
-DECODE = "bernoulli"       # samples: probabilities -> notes by "bernoulli" draws or a "threshold"
-INTERPOLATION_STEPS = 5    # segments from one held-out piece to another
-QPM = 100                  # tempo of the MIDI and audio written
-SEED = 0
-REPO = "gridvae/gridvae"   # GitHub repository the Colab setup installs the helpers from
+#@markdown **Run.** `PRETRAINED` skips training and plays the model shipped with the repository within a minute.
+SMOKE = False  #@param {type:"boolean"}
+PRETRAINED = False  #@param {type:"boolean"}
+RUN_NAME = "basic"  #@param {type:"string"}
+#@markdown `RUN_NAME`: the run folder; run again with the same name to resume training.
+USE_DRIVE = True  #@param {type:"boolean"}
+#@markdown `USE_DRIVE`: in Colab, keep data and runs on Google Drive (else on the runtime's disk, gone with it).
+REPO = "gridvae/gridvae"  #@param {type:"string"}
+#@markdown `REPO`: where Colab installs the helpers from: GitHub `owner/name` (optionally `@branch`), a git URL, a folder or a zip.
+#@markdown ---
+#@markdown **Data.** `SOURCE`: "music21" (the corpus inside the music21 package), a folder `<root>/<style>/*.mid`, or a zip/tar path or URL.
+SOURCE = "music21"  #@param {type:"string"}
+STYLES = "bach"  #@param {type:"string"}
+#@markdown `STYLES`: comma-separated (corpus: bach, palestrina, monteverdi, trecento, folk, ...).
+MAX_PER_STYLE = 500  #@param {type:"integer"}
+DATA_DIR = None  #@param {type:"raw"}
+RUNS_DIR = None  #@param {type:"raw"}
+#@markdown `DATA_DIR`, `RUNS_DIR`: None puts them on Drive in Colab, in `data/` and `runs/` of the repository elsewhere.
+STEPS_PER_QUARTER = 4  #@param {type:"integer"}
+SEGMENT_BARS = 4  #@param {type:"integer"}
+TRANSPOSE = 3  #@param {type:"integer"}
+#@markdown Grid: steps per quarter note, bars per segment; random transposition in semitones while training.
+#@markdown ---
+#@markdown **Model.** `PRESET`: "autoregressive" (the decoder also hears the last step) or "seed" (z -> LSTM -> notes).
+PRESET = "autoregressive"  #@param ["autoregressive", "seed"]
+ENC_HIDDEN = 128  #@param {type:"integer"}
+LATENT = 32  #@param {type:"integer"}
+DEC_HIDDEN = 256  #@param {type:"integer"}
+DEC_INPUT = 128  #@param {type:"integer"}
+#@markdown Encoder LSTM units per direction, size of z, decoder LSTM units, size of z's projection fed at every step.
+#@markdown ---
+#@markdown **Training.** `EPOCHS`: None trains 150 epochs on a GPU, 40 on a CPU, and a resumed run finishes its plan.
+EPOCHS = None  #@param {type:"raw"}
+EXTEND = False  #@param {type:"boolean"}
+#@markdown `EXTEND`: on resume, let `EPOCHS` differ from the run's plan (the extra epochs run at the final learning rate).
+BATCH_SIZE = 64  #@param {type:"integer"}
+LR = 1e-3  #@param {type:"number"}
+PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
+#@markdown `PRECISION`: auto is bf16 on GPUs that have it (A100, L4), fp16 with loss scaling on a T4, fp32 on a CPU.
+BETA = 0.5  #@param {type:"number"}
+BETA_WARMUP = 1000  #@param {type:"integer"}
+FREE_BITS = 0.25  #@param {type:"number"}
+#@markdown Weight of the KL term after warm-up, optimiser steps of the warm-up, nats per latent dimension that cost nothing.
+#@markdown ---
+#@markdown **Generation.**
+N_SAMPLES = 4  #@param {type:"integer"}
+TEMPERATURE = 1.0  #@param {type:"number"}
+DECODE = "bernoulli"  #@param ["bernoulli", "threshold"]
+INTERPOLATION_STEPS = 5  #@param {type:"integer"}
+QPM = 100  #@param {type:"integer"}
+SEED = 0  #@param {type:"integer"}
+MY_MIDI = ""  #@param {type:"string"}
+#@markdown `MY_MIDI`: your own MIDI, to encode, reconstruct and interpolate: a file, a folder, or "upload" (Colab's upload dialog).
 
 # %% [markdown]
 # ## Setup
-# In Colab this installs what the runtime lacks (FluidSynth for audio, this
-# repository's `helpers`); torch is Colab's own. Elsewhere it does nothing.
+# In Colab this installs what the runtime lacks: FluidSynth for audio, and
+# this repository's `helpers` from `REPO` (torch is Colab's own). Elsewhere
+# it does nothing (the README's set-up command installs everything).
 
 # %%
+import os
 import subprocess
 import sys
 import time
 
 START = time.time()
 if "google.colab" in sys.modules:  # a Colab runtime
-    subprocess.run(["apt-get", "-qq", "install", "-y", "fluidsynth"], check=False)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pyfluidsynth", f"git+https://github.com/{REPO}"],
-                   check=True)
+    subprocess.run(["apt-get", "-qq", "install", "-y", "libfluidsynth3"], capture_output=True)
+    github = REPO.count("/") == 1 and ":" not in REPO and not os.path.exists(REPO)  # owner/name[@ref]
+    target = f"git+https://github.com/{REPO}" if github else REPO
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", target], capture_output=True, text=True)
+    if pip.returncode:
+        class SetupError(Exception):
+            def _render_traceback_(self):  # shown by IPython instead of a traceback
+                return [str(self)]
+        raise SetupError(f"Could not install the helpers from REPO = {REPO!r} ({target}):\n  "
+                         + "\n  ".join(pip.stderr.strip().splitlines()[-3:]) + "\nSet REPO in the first cell to the "
+                         "GitHub owner/name of this repository or your fork (optionally @branch), or to a git URL, "
+                         "a folder or a zip file pip can install; then run all cells again.")
 
 # %% [markdown]
 # The parameters become one experiment spec; every setting is checked here,
 # before any data is built or any step trained. The spec is saved in every
-# checkpoint, so a checkpoint alone rebuilds this model and its data.
+# checkpoint, so a checkpoint alone rebuilds this model and its data. With
+# `PRETRAINED`, the shipped model and its own spec are loaded instead.
 
 # %%
+from dataclasses import replace
+
 import numpy as np
 from IPython.display import display
 
-from helpers import evaluation, experiment, generate, render
+from helpers import colab, evaluation, experiment, generate, own_midi, pretrained, render
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig, active_dimensions
 from helpers.models import count_parameters, preset
@@ -108,13 +152,20 @@ spec = Experiment(
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT),
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS),
-    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, seed=SEED))
+    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND))
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests
     spec, RUN_NAME, N_SAMPLES = spec.smoke(), RUN_NAME + "-smoke", 2
 generate.check_mode(DECODE)
 device = pick_device()
-spec = spec.validate().for_device(device)
-run = experiment.open_run(RUN_NAME, DATA_DIR, RUNS_DIR)
+colab.check_runtime(device)
+run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
+spec = spec.validate().for_device(device, run)
+if PRETRAINED:
+    model, spec, card, _ = pretrained.load("basic", device)
+    if SMOKE:  # a few files of the shipped model's data
+        spec = replace(spec, data=spec.smoke().data)
+    print(pretrained.describe(card))
+    THRESHOLD = card["scores"]["threshold"]  # chosen on validation when it was trained
 
 # %% [markdown]
 # ## Data
@@ -122,34 +173,46 @@ run = experiment.open_run(RUN_NAME, DATA_DIR, RUNS_DIR)
 # Segments start on a downbeat; the split into train/validation/test is by
 # piece, so no bar of a test piece is ever trained on. The grid format (the
 # resolution, the pitch window fitted to the data, the metre) travels with
-# the segments and the model from here on.
+# the segments and the model from here on. With `PRETRAINED` the data is
+# built after the first music, below.
 
 # %%
-splits = experiment.build_splits(spec.data, run.data_dir)
-fmt = splits.format
-print(splits.report())
-shown = np.linspace(0, len(splits.train) - 1, 3).astype(int)
-fig = render.plot_grids(splits.train.grids(shown), fmt, titles=["training segment"] * 3)
+if not PRETRAINED:
+    splits = experiment.build_splits(spec.data, run.data_dir)
+    print(splits.report())
+    shown = np.linspace(0, len(splits.train) - 1, 3).astype(int)
+    fig = render.plot_grids(splits.train.grids(shown), splits.format, titles=["training segment"] * 3)
 
 # %% [markdown]
-# ## Model
-
-# %%
-model = experiment.build_model(spec, splits)
-print(model)
-print(f"{count_parameters(model):,} parameters")
-
-# %% [markdown]
-# ## Training
+# ## Model and training
 # A live curve of the loss per segment (in nats): the reconstruction term, the
 # KL term and their sum, the negative ELBO. `last.pt` is saved every epoch and
-# `best.pt` on the best validation ELBO.
+# `best.pt` on the best validation ELBO. The threshold that turns note
+# probabilities into notes is then chosen on the validation segments.
 
 # %%
-live = render.LiveLoss(["elbo", "recon", "kl"])
-history = experiment.train_vae(model, spec, splits, run, device, callback=live)
-live.draw(history).savefig(run.figure("loss"), dpi=100)
-print(experiment.epochs_text(history))
+if not PRETRAINED:
+    model = experiment.build_model(spec, splits)
+    print(f"{count_parameters(model):,} parameters")
+    live = render.LiveLoss(["elbo", "recon", "kl"])
+    history = experiment.train_vae(model, spec, splits, run, device, callback=live)
+    live.draw(history).savefig(run.figure("loss"), dpi=100)
+    print(experiment.epochs_text(history))
+    THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids())
+fmt = model.config.format
+print(model)
+
+# %% [markdown]
+# ## New music from the prior
+
+# %%
+samples = generate.sample(model, N_SAMPLES, temperature=TEMPERATURE, mode=DECODE, threshold=THRESHOLD, seed=SEED)
+fig = render.plot_grids(samples, fmt, titles=[f"sample {k + 1}" for k in range(len(samples))])
+written = [render.save_piece(g, run.outputs("samples"), f"sample_{k + 1}", fmt, QPM) for k, g in enumerate(samples)]
+print(f"audio: {written[0]['backend']}; first audio {time.time() - START:.0f} s after the start")
+for k, w in enumerate(written):
+    print(f"sample {k + 1}")
+    display(render.play(w["audio"]))
 
 # %% [markdown]
 # ## Posterior health
@@ -157,6 +220,9 @@ print(experiment.epochs_text(history))
 # Free bits and the beta warm-up keep most of them active.
 
 # %%
+if PRETRAINED:  # the shipped model's own data settings give its held-out pieces back
+    splits = experiment.build_splits(spec.data, run.data_dir)
+    print(splits.report())
 held_out = splits.test.grids()
 mu = generate.encode(model, held_out)
 print(f"active latent dimensions: {active_dimensions(mu)} of {model.config.latent} "
@@ -178,18 +244,9 @@ originals, rebuilt = held_out[picks], rec["rebuilt"][picks]
 pairs = [g for pair in zip(originals, rebuilt) for g in pair]
 fig = render.plot_grids(pairs, fmt, titles=["original", "reconstruction"] * len(picks))
 fig.savefig(run.figure("reconstructions"), dpi=100)
-
-# %% [markdown]
-# ## New music from the prior
-
-# %%
-samples = generate.sample(model, N_SAMPLES, temperature=TEMPERATURE, mode=DECODE, threshold=THRESHOLD, seed=SEED)
-fig = render.plot_grids(samples, fmt, titles=[f"sample {k + 1}" for k in range(len(samples))])
-written = [render.save_piece(g, run.outputs("samples"), f"sample_{k + 1}", fmt, QPM) for k, g in enumerate(samples)]
-print(f"audio: {written[0]['backend']}")
-for k, w in enumerate(written):
-    print(f"sample {k + 1}")
-    display(render.play(w["audio"]))
+for k, (orig, again) in enumerate(zip(originals, rebuilt)):
+    render.save_piece(generate.concatenate([orig, again]), run.outputs("reconstructions"),
+                      f"original_then_reconstruction_{k + 1}", fmt, QPM, audio=False)
 
 # %% [markdown]
 # ## Interpolation between two held-out pieces
@@ -205,22 +262,43 @@ interpolation = render.save_piece(morph, run.outputs("interpolation"), "interpol
 display(render.play(interpolation["audio"]))
 
 # %% [markdown]
-# ## Files
-# Everything lands in the run folder (on Drive in Colab). In Colab, the MIDI
-# files also download as one zip.
+# ## Your own MIDI
+# Set `MY_MIDI` to a file or a folder (in Colab, `"upload"` opens a dialog).
+# Each file is read like a dataset file (one that cannot be used is named with
+# its reason), cut into segments on its bar lines, moved by octaves into the
+# model's pitch range if it lies outside; the first segment of each is
+# reconstructed, and the first two pieces are interpolated.
 
 # %%
-for k, (orig, again) in enumerate(zip(originals, rebuilt)):
-    render.save_piece(generate.concatenate([orig, again]), run.outputs("reconstructions"),
-                      f"original_then_reconstruction_{k + 1}", fmt, QPM, audio=False)
-for f in sorted(run.root.rglob("*")):
-    if f.is_file():
-        print(f.relative_to(run.root))
-render.download(sorted(run.root.rglob("*.mid")), zip_as=run.root / "midi.zip")
-last = history[-1]
-summary = run.write_summary({
-    "epochs": last["epoch"], "device": str(device), "valid_elbo": last["valid_elbo"],
-    "valid_recon": last["valid_recon"], "valid_kl": last["valid_kl"], "active_dims": active_dimensions(mu),
-    "test_segments": len(held_out), "threshold": THRESHOLD, "test_scores": rec["scores"],
-    "train_seconds": sum(row["seconds"] for row in history), "notebook_seconds": time.time() - START})
+mine, skipped = own_midi.read(own_midi.find(MY_MIDI, run.outputs("my_midi")), fmt)
+print(own_midi.report(mine, skipped, fmt))
+for piece in mine:
+    again = generate.reconstruct(model, piece.grids[:1], threshold=THRESHOLD)
+    out = render.save_piece(generate.concatenate([piece.grids[0], again[0]]), run.outputs("my_midi"),
+                            f"{piece.stem}_then_reconstruction", fmt, QPM, title=f"{piece.name}, then rebuilt")
+    display(render.play(out["audio"]))
+if len(mine) >= 2:
+    path = generate.interpolate(model, mine[0].grids[0], mine[1].grids[0], steps=INTERPOLATION_STEPS,
+                                mode="threshold", threshold=THRESHOLD)
+    out = render.save_piece(generate.concatenate(path), run.outputs("my_midi"), "interpolation", fmt, QPM,
+                            title=f"{mine[0].name} -> {mine[1].name}")
+    display(render.play(out["audio"]))
+
+# %% [markdown]
+# ## Files
+# Everything lands in the run folder (on Drive in Colab). In Colab, the MIDI,
+# audio and pictures also download as one zip.
+
+# %%
+for f in run.media():
+    print(f.relative_to(run.root))
+render.download(run.media(), zip_as=run.root / "music.zip")
+summary = {"pretrained": PRETRAINED, "device": str(device), "active_dims": active_dimensions(mu),
+           "test_segments": len(held_out), "threshold": THRESHOLD, "test_scores": rec["scores"],
+           "notebook_seconds": time.time() - START}
+if not PRETRAINED:
+    last = history[-1]
+    summary.update({"epochs": last["epoch"], "valid_elbo": last["valid_elbo"], "valid_recon": last["valid_recon"],
+                    "valid_kl": last["valid_kl"], "train_seconds": sum(row["seconds"] for row in history)})
+run.write_summary(summary)
 print(f"done in {time.time() - START:.0f} s")

@@ -1,7 +1,14 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     name: 02_style_vae.ipynb
+#     provenance: []
+#     toc_visible: true
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: accelerator,colab
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -29,71 +36,112 @@
 # With it the notebook **generates in a chosen style**, **moves from one style
 # to another** with the same `z`, and **transfers a piece** to another style.
 # An **independent style classifier**, trained only on real music, judges the
-# results. Edit the parameters, then run every cell from top to bottom.
+# results. Edit the parameters, then run every cell from top to bottom (in
+# Colab: *Runtime > Run all*, on a GPU runtime). `PRETRAINED = True` skips
+# training and starts from the style model shipped with the repository: its
+# first music plays within a minute or two, even on a CPU. `MY_MIDI` moves
+# your own pieces into every style.
 
 # %% tags=["parameters"]
-SMOKE = False              # tiny data, model and training: the whole notebook in about a minute on a CPU
-RUN_NAME = "style"         # run folder; run again with the same name to resume training
-SOURCE = "music21"         # "music21" (the embedded corpus), a folder <root>/<style>/*.mid, or a zip/tar path or URL
-STYLES = ["bach", "folk", "palestrina"]  # at least two styles
-MAX_PER_STYLE = 500        # corpus only: at most this many files per style
-DATA_DIR = None            # None: on Drive in Colab, data/ of the repository elsewhere
-RUNS_DIR = None            # None: on Drive in Colab, runs/ of the repository elsewhere
-
-STEPS_PER_QUARTER = 4      # grid resolution: 4 steps per quarter note (sixteenth notes)
-SEGMENT_BARS = 4           # bars per training segment (4 bars of 4/4: 64 steps)
-TRANSPOSE = 3              # random transposition while training, in semitones up or down
-EPOCH_SEGMENTS = 4000      # segments per epoch, drawn so that every style is equally frequent
-
-PRESET = "autoregressive"  # decoder: "autoregressive" or "seed"
-ENC_HIDDEN = 128           # encoder LSTM units per direction
-LATENT = 32                # size of z
-DEC_HIDDEN = 256           # decoder LSTM units
-DEC_INPUT = 128            # size of the projection of z fed to the decoder at every step
-STYLE_DIM = 16             # size of the style embedding
-STYLE_WEIGHT = 5.0         # weight of the z -> style classifier loss
-
-EPOCHS = None              # None: 150 on a GPU, 40 on a CPU
-BATCH_SIZE = 64
-LR = 1e-3
-BETA = 0.5                 # weight of the KL term after warm-up
-BETA_WARMUP = 1000         # optimiser steps over which beta rises from 0
-FREE_BITS = 0.25           # nats per latent dimension that cost nothing
-JUDGE_EPOCHS = 8           # epochs of the independent style classifier
-
-SAMPLES_PER_STYLE = 20     # generated per style (the first 2 are shown, all are judged)
-TEMPERATURE = 1.0
-INTERPOLATION_STEPS = 5    # from style A to style B, same z
-TRANSFERS = 20             # held-out pieces moved to another style (the first 2 are shown)
-QPM = 100
-SEED = 0
-REPO = "gridvae/gridvae"   # GitHub repository the Colab setup installs the helpers from
+#@markdown **Run.** `PRETRAINED` skips training and plays the style model shipped with the repository within a minute.
+SMOKE = False  #@param {type:"boolean"}
+PRETRAINED = False  #@param {type:"boolean"}
+RUN_NAME = "style"  #@param {type:"string"}
+#@markdown `RUN_NAME`: the run folder; run again with the same name to resume training.
+USE_DRIVE = True  #@param {type:"boolean"}
+#@markdown `USE_DRIVE`: in Colab, keep data and runs on Google Drive (else on the runtime's disk, gone with it).
+REPO = "gridvae/gridvae"  #@param {type:"string"}
+#@markdown `REPO`: where Colab installs the helpers from: GitHub `owner/name` (optionally `@branch`), a git URL, a folder or a zip.
+#@markdown ---
+#@markdown **Data.** `SOURCE`: "music21" (the corpus inside the music21 package), a folder `<root>/<style>/*.mid`, or a zip/tar path or URL.
+SOURCE = "music21"  #@param {type:"string"}
+STYLES = "bach,folk,palestrina"  #@param {type:"string"}
+#@markdown `STYLES`: at least two, comma-separated.
+MAX_PER_STYLE = 500  #@param {type:"integer"}
+DATA_DIR = None  #@param {type:"raw"}
+RUNS_DIR = None  #@param {type:"raw"}
+#@markdown `DATA_DIR`, `RUNS_DIR`: None puts them on Drive in Colab, in `data/` and `runs/` of the repository elsewhere.
+STEPS_PER_QUARTER = 4  #@param {type:"integer"}
+SEGMENT_BARS = 4  #@param {type:"integer"}
+TRANSPOSE = 3  #@param {type:"integer"}
+EPOCH_SEGMENTS = 4000  #@param {type:"integer"}
+#@markdown Grid: steps per quarter note, bars per segment; random transposition while training; segments per epoch, every style equally frequent.
+#@markdown ---
+#@markdown **Model.**
+PRESET = "autoregressive"  #@param ["autoregressive", "seed"]
+ENC_HIDDEN = 128  #@param {type:"integer"}
+LATENT = 32  #@param {type:"integer"}
+DEC_HIDDEN = 256  #@param {type:"integer"}
+DEC_INPUT = 128  #@param {type:"integer"}
+STYLE_DIM = 16  #@param {type:"integer"}
+STYLE_WEIGHT = 5.0  #@param {type:"number"}
+#@markdown Size of the style embedding; weight of the z -> style classifier's loss.
+#@markdown ---
+#@markdown **Training.** `EPOCHS`: None trains 150 epochs on a GPU, 40 on a CPU, and a resumed run finishes its plan.
+EPOCHS = None  #@param {type:"raw"}
+EXTEND = False  #@param {type:"boolean"}
+#@markdown `EXTEND`: on resume, let `EPOCHS` differ from the run's plan (the extra epochs run at the final learning rate).
+BATCH_SIZE = 64  #@param {type:"integer"}
+LR = 1e-3  #@param {type:"number"}
+PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
+BETA = 0.5  #@param {type:"number"}
+BETA_WARMUP = 1000  #@param {type:"integer"}
+FREE_BITS = 0.25  #@param {type:"number"}
+JUDGE_EPOCHS = 8  #@param {type:"integer"}
+#@markdown Epochs of the independent style classifier that judges the results.
+#@markdown ---
+#@markdown **Generation.**
+SAMPLES_PER_STYLE = 20  #@param {type:"integer"}
+TEMPERATURE = 1.0  #@param {type:"number"}
+INTERPOLATION_STEPS = 5  #@param {type:"integer"}
+TRANSFERS = 20  #@param {type:"integer"}
+QPM = 100  #@param {type:"integer"}
+SEED = 0  #@param {type:"integer"}
+#@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style.
+MY_MIDI = ""  #@param {type:"string"}
+#@markdown `MY_MIDI`: your own MIDI, to move into each style: a file, a folder, or "upload" (Colab's upload dialog).
 
 # %% [markdown]
 # ## Setup
+# In Colab this installs what the runtime lacks: FluidSynth for audio, and
+# this repository's `helpers` from `REPO` (torch is Colab's own). Elsewhere
+# it does nothing (the README's set-up command installs everything).
 
 # %%
+import os
 import subprocess
 import sys
 import time
 
 START = time.time()
 if "google.colab" in sys.modules:  # a Colab runtime
-    subprocess.run(["apt-get", "-qq", "install", "-y", "fluidsynth"], check=False)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pyfluidsynth", f"git+https://github.com/{REPO}"],
-                   check=True)
+    subprocess.run(["apt-get", "-qq", "install", "-y", "libfluidsynth3"], capture_output=True)
+    github = REPO.count("/") == 1 and ":" not in REPO and not os.path.exists(REPO)  # owner/name[@ref]
+    target = f"git+https://github.com/{REPO}" if github else REPO
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", target], capture_output=True, text=True)
+    if pip.returncode:
+        class SetupError(Exception):
+            def _render_traceback_(self):  # shown by IPython instead of a traceback
+                return [str(self)]
+        raise SetupError(f"Could not install the helpers from REPO = {REPO!r} ({target}):\n  "
+                         + "\n  ".join(pip.stderr.strip().splitlines()[-3:]) + "\nSet REPO in the first cell to the "
+                         "GitHub owner/name of this repository or your fork (optionally @branch), or to a git URL, "
+                         "a folder or a zip file pip can install; then run all cells again.")
 
 # %% [markdown]
 # One experiment spec from the parameters, checked before anything is built
 # and saved in every checkpoint; `n_styles > 0` asks for the style-conditioned
-# model, with one style per style of the data.
+# model, with one style per style of the data. With `PRETRAINED`, the shipped
+# model, its spec and its judge are loaded instead.
 
 # %%
+from dataclasses import replace
+
 import numpy as np
 import torch
 from IPython.display import display
 
-from helpers import evaluation, experiment, generate, metrics, render
+from helpers import colab, evaluation, experiment, generate, metrics, own_midi, pretrained, render
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig, active_dimensions
 from helpers.models import count_parameters, preset
@@ -106,64 +154,54 @@ spec = Experiment(
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
                  n_styles=2, style_dim=STYLE_DIM),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
-    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, seed=SEED))
+    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND))
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests
     spec, RUN_NAME = spec.smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
 device = pick_device()
-spec = spec.validate().for_device(device)
-run = experiment.open_run(RUN_NAME, DATA_DIR, RUNS_DIR)
+colab.check_runtime(device)
+run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
+spec = spec.validate().for_device(device, run)
+if PRETRAINED:
+    model, spec, card, judge = pretrained.load("style", device)
+    if SMOKE:  # a few files of the shipped model's data
+        spec = replace(spec, data=spec.smoke().data)
+    names = list(spec.data.styles)  # label k is names[k]
+    print(pretrained.describe(card))
 
 # %% [markdown]
 # ## Data, balanced by style
+# With `PRETRAINED` the data is built after the first music, below.
 
 # %%
-splits = experiment.build_splits(spec.data, run.data_dir)
-fmt, names = splits.format, splits.styles  # label k is names[k]
-print(splits.report())
-print("training segments per style:",
-      dict(zip(names, np.bincount(splits.train.style, minlength=len(names)).tolist())))
+if not PRETRAINED:
+    splits = experiment.build_splits(spec.data, run.data_dir)
+    names = splits.styles  # label k is names[k]
+    print(splits.report())
+    print("training segments per style:",
+          dict(zip(names, np.bincount(splits.train.style, minlength=len(names)).tolist())))
 
 # %% [markdown]
 # ## The style-conditioned model and its training
 # The curves add the latent classifier's loss (`style`) to the ELBO terms.
+# Then the **independent judge**: a separate classifier, trained only on real
+# training segments (balanced), never on anything the VAE made.
 
 # %%
-model = experiment.build_model(spec, splits)
-print(f"{count_parameters(model):,} parameters; styles {names}")
-live = render.LiveLoss(["elbo", "recon", "kl", "style"])
-history = experiment.train_vae(model, spec, splits, run, device, callback=live)
-live.draw(history).savefig(run.figure("loss"), dpi=100)
-print(experiment.epochs_text(history))
-
-# %% [markdown]
-# ## The independent judge
-# A separate classifier, trained only on real training segments (balanced),
-# never on anything the VAE made. Its accuracy on real held-out segments says
-# how far to trust it.
-
-# %%
-judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments, SEED,
-                               device)
-held_out, held_labels = splits.test.grids(), splits.test.style
-real_accuracy = metrics.per_style_accuracy(metrics.predict(judge, held_out), held_labels, names)
-print("judge's accuracy on real held-out segments:", {k: round(v, 3) for k, v in real_accuracy.items()})
-
-# %% [markdown]
-# ## The latent space
-# Posterior means of held-out segments, projected on their two main axes and
-# coloured by style; the latent classifier's accuracy on them.
-
-# %%
-mu = generate.encode(model, held_out, held_labels)
-latent_accuracy = float((model.classify(mu).argmax(1).cpu().numpy() == held_labels).mean())
-print(f"latent classifier accuracy on {len(held_out)} held-out segments: {latent_accuracy:.3f}; "
-      f"active dimensions: {active_dimensions(mu)} of {model.config.latent}")
-fig = render.plot_latent_map(mu.cpu().numpy(), held_labels, names)
-fig.savefig(run.figure("latent_map"), dpi=100)
+if not PRETRAINED:
+    model = experiment.build_model(spec, splits)
+    print(f"{count_parameters(model):,} parameters; styles {names}")
+    live = render.LiveLoss(["elbo", "recon", "kl", "style"])
+    history = experiment.train_vae(model, spec, splits, run, device, callback=live)
+    live.draw(history).savefig(run.figure("loss"), dpi=100)
+    print(experiment.epochs_text(history))
+    judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,
+                                   SEED, device)
+fmt = model.config.format
 
 # %% [markdown]
 # ## Generation in each style
+# The judge says which share of the samples it recognises as the style asked for.
 
 # %%
 generated_accuracy, first_audio = {}, {}
@@ -175,6 +213,7 @@ for k, name in enumerate(names):
         out = render.save_piece(g, run.outputs("styles") / name, f"{name}_{i + 1}", fmt, QPM)
         first_audio.setdefault(name, out["audio"])
     render.plot_grids(grids[:2], fmt, titles=[f"{name}, sample {i + 1}" for i in range(len(grids[:2]))])
+print(f"first audio {time.time() - START:.0f} s after the start")
 print("share of samples the judge recognises as their requested style:",
       {k: round(v, 3) for k, v in generated_accuracy.items()})
 for name, audio in first_audio.items():
@@ -198,6 +237,27 @@ render.plot_grids([strip], fmt, titles=[f"{names[a]} -> {names[b]}, one segment 
 moved = render.save_piece(strip, run.outputs("style_interpolation"), label, fmt, QPM)
 print(f"judge's probability of {names[b]} along the way:", np.round(prob_b, 3).tolist())
 display(render.play(moved["audio"]))
+
+# %% [markdown]
+# ## The judge and the latent space
+# The judge's accuracy on real held-out segments says how far to trust it.
+# Posterior means of held-out segments, projected on their two main axes and
+# coloured by style; the latent classifier's accuracy on them.
+
+# %%
+if PRETRAINED:  # the shipped model's own data settings give its held-out pieces back
+    splits = experiment.build_splits(spec.data, run.data_dir)
+    experiment.assert_same_styles(splits, spec, "the shipped model")
+    print(splits.report())
+held_out, held_labels = splits.test.grids(), splits.test.style
+real_accuracy = metrics.per_style_accuracy(metrics.predict(judge, held_out), held_labels, names)
+print("judge's accuracy on real held-out segments:", {k: round(v, 3) for k, v in real_accuracy.items()})
+mu = generate.encode(model, held_out, held_labels)
+latent_accuracy = float((model.classify(mu).argmax(1).cpu().numpy() == held_labels).mean())
+print(f"latent classifier accuracy on {len(held_out)} held-out segments: {latent_accuracy:.3f}; "
+      f"active dimensions: {active_dimensions(mu)} of {model.config.latent}")
+fig = render.plot_latent_map(mu.cpu().numpy(), held_labels, names)
+fig.savefig(run.figure("latent_map"), dpi=100)
 
 # %% [markdown]
 # ## Style transfer
@@ -225,18 +285,45 @@ for i in range(min(2, len(source))):
     render.save_piece(generate.concatenate(pair), run.outputs("transfer"), f"{label}_{i + 1}", fmt, QPM)
 
 # %% [markdown]
-# ## Figures and files
+# ## Your own MIDI in every style
+# Set `MY_MIDI` to a file or a folder (in Colab, `"upload"` opens a dialog).
+# Each file is read like a dataset file (one that cannot be used is named with
+# its reason) and cut into segments on its bar lines; the judge names the
+# style its first segment is closest to, and the segment is moved into every
+# other style.
 
 # %%
-for f in sorted(run.root.rglob("*")):
-    if f.is_file() and f.suffix != ".pt":
-        print(f.relative_to(run.root))
-render.download(sorted(run.root.rglob("*.mid")), zip_as=run.root / "midi.zip")
-run.write_summary({
-    "styles": names, "judge_real_accuracy": real_accuracy, "latent_classifier_accuracy": latent_accuracy,
-    "generated_accuracy": generated_accuracy, "threshold": THRESHOLD,
+mine, skipped = own_midi.read(own_midi.find(MY_MIDI, run.outputs("my_midi")), fmt)
+print(own_midi.report(mine, skipped, fmt))
+for piece in mine:
+    grid = piece.grids[:1]
+    own_style = int(metrics.predict(judge, grid)[0].argmax())
+    print(f"{piece.name}: closest to {names[own_style]}")
+    for k, name in enumerate(names):
+        if k != own_style:
+            moved_own = generate.transfer(model, grid, own_style, k, threshold=THRESHOLD, vectors=vectors)
+            out = render.save_piece(generate.concatenate([grid[0], moved_own[0]]), run.outputs("my_midi"),
+                                    f"{piece.stem}_as_{name}", fmt, QPM, title=f"{piece.name}, then as {name}")
+            print(f"as {name}")
+            display(render.play(out["audio"]))
+
+# %% [markdown]
+# ## Figures and files
+# Everything lands in the run folder (on Drive in Colab). In Colab, the MIDI,
+# audio and pictures also download as one zip.
+
+# %%
+for f in run.media():
+    print(f.relative_to(run.root))
+render.download(run.media(), zip_as=run.root / "music.zip")
+summary = {
+    "pretrained": PRETRAINED, "styles": names, "device": str(device), "judge_real_accuracy": real_accuracy,
+    "latent_classifier_accuracy": latent_accuracy, "generated_accuracy": generated_accuracy, "threshold": THRESHOLD,
     "transfer": {"from": names[a], "to": names[b], "accuracy": transfer_accuracy,
                  "accuracy_embedding_only": embedding_accuracy},
-    "interpolation_prob_b": prob_b.tolist(), "epochs": history[-1]["epoch"], "valid_elbo": history[-1]["valid_elbo"],
-    "train_seconds": sum(row["seconds"] for row in history), "notebook_seconds": time.time() - START})
+    "interpolation_prob_b": prob_b.tolist(), "notebook_seconds": time.time() - START}
+if not PRETRAINED:
+    summary.update({"epochs": history[-1]["epoch"], "valid_elbo": history[-1]["valid_elbo"],
+                    "train_seconds": sum(row["seconds"] for row in history)})
+run.write_summary(summary)
 print(f"done in {time.time() - START:.0f} s")

@@ -1,5 +1,9 @@
 """The notebooks: each .ipynb matches its .py source and carries no outputs; each runs headless (SMOKE)."""
 import json
+import os
+import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 
 import jupytext
@@ -8,7 +12,8 @@ import pytest
 from helpers import evaluation
 from helpers.pianoroll import read_midi
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("*.py"))
 
 
@@ -30,13 +35,15 @@ def test_ipynb_matches_its_py_and_has_no_outputs(source):
     assert "colab.research.google.com" in py.cells[0].source, "an Open in Colab badge at the top"
 
 
-def run_notebook(name, tmp_path, **parameters):
+def run_notebook(name, tmp_path, cwd=NOTEBOOKS, local=True, **parameters):
     import papermill
 
     out = tmp_path / f"{name}.out.ipynb"
-    parameters = dict(SMOKE=True, DATA_DIR=str(tmp_path / "data"), RUNS_DIR=str(tmp_path / "runs"), **parameters)
+    parameters = dict(SMOKE=True, **parameters)
+    if local:
+        parameters.update(DATA_DIR=str(tmp_path / "data"), RUNS_DIR=str(tmp_path / "runs"))
     papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters,
-                               cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+                               cwd=str(cwd), progress_bar=False, kernel_name="python3")
     text = "".join(o.get("text", "") for c in jupytext.read(out).cells if c.cell_type == "code"
                    for o in c.get("outputs", []))
     return text
@@ -59,8 +66,11 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
     evaluated = evaluation.evaluate_run(run, tmp_path / "data", n_samples=4)
     assert summary["threshold"] == evaluated["threshold"]["chosen"]
     assert summary["test_scores"] == pytest.approx(evaluated["reconstruction"], abs=1e-4)
-    # Run again with the same run name and more epochs: training resumes, it does not start over.
-    text = run_notebook("01_basic_vae", tmp_path, EPOCHS=3)
+    # Run again with the same run name and more epochs: refused unless asked for as an extension; then
+    # training resumes, it does not start over.
+    with pytest.raises(Exception, match="planned for 2 epochs"):
+        run_notebook("01_basic_vae", tmp_path, EPOCHS=3)
+    text = run_notebook("01_basic_vae", tmp_path, EPOCHS=3, EXTEND=True)
     assert "resuming" in text and "after epoch 2 of 3" in text
 
 
@@ -80,3 +90,114 @@ def test_style_notebook_runs_headless(tmp_path):
     assert set(report["generated_accuracy"]) == {"bach", "folk", "palestrina"}
     assert len(report["interpolation_prob_b"]) == 5 and 0 <= report["transfer"]["accuracy"] <= 1
     assert (run / "latent_map.png").is_file() and "latent classifier accuracy" in text
+
+
+# --------------------------------------------------------------------------- a simulated Colab runtime
+
+COLAB_STAND_IN = {
+    "google/colab/__init__.py": "from . import drive, files\n",
+    "google/colab/drive.py": """
+import os
+from pathlib import Path
+
+
+def mount(mountpoint, force_remount=False, **kwargs):
+    if os.environ.get("COLAB_SIM_DECLINE"):  # what Colab raises when the authorisation is declined
+        raise ValueError("mount failed")
+    (Path(mountpoint) / "MyDrive").mkdir(parents=True, exist_ok=True)
+""",
+    "google/colab/files.py": """
+import os
+from pathlib import Path
+
+
+def _log(line):
+    with open(os.environ["COLAB_SIM_LOG"], "a") as f:
+        f.write(line + "\\n")
+
+
+def download(path):
+    _log(f"download {path}")
+
+
+def upload():
+    chosen = sorted(Path(os.environ["COLAB_SIM_UPLOAD"]).iterdir())
+    _log("upload " + " ".join(p.name for p in chosen))
+    return {p.name: p.read_bytes() for p in chosen}
+""",
+    # Colab's kernel has google.colab imported from the start: so does this one.
+    "sitecustomize.py": "import google.colab  # noqa: F401\n",
+}
+
+
+@pytest.fixture
+def colab(tmp_path, monkeypatch, midi_file):
+    """A Colab runtime for papermill's kernels: google.colab (Drive, upload, download) imported at start-up,
+    REPO a copy of this repository that pip installs into its own folder (offline), /content a fresh folder."""
+    sim, site, content = tmp_path / "colab", tmp_path / "site", tmp_path / "content"
+    for name, text in COLAB_STAND_IN.items():
+        (sim / name).parent.mkdir(parents=True, exist_ok=True)
+        (sim / name).write_text(text)
+    copy = tmp_path / "repository"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in tracked.decode().split("\0"):
+        if name and (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    uploads = tmp_path / "uploads"
+    midi_file("uploads/mine.mid", notes=[(60 + i % 5, i * 240, (i + 1) * 240) for i in range(64)])
+    (uploads / "broken.mid").write_bytes(b"MThd, but nothing after it")
+    content.mkdir()
+    env = {"PYTHONPATH": f"{sim}{os.pathsep}{site}", "GRIDVAE_DRIVE_MOUNT": str(tmp_path / "drive"),
+           "COLAB_SIM_LOG": str(tmp_path / "colab.log"), "COLAB_SIM_UPLOAD": str(uploads),
+           # pip: into its own folder, without dependencies (the test environment has them), offline
+           "PIP_TARGET": str(site), "PIP_NO_DEPS": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_NO_INDEX": "1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    (tmp_path / "colab.log").touch()
+    return {"repo": str(copy), "site": site, "content": content, "drive": tmp_path / "drive" / "MyDrive" / "gridvae",
+            "log": tmp_path / "colab.log"}
+
+
+@pytest.mark.slow
+def test_basic_notebook_in_colab_installs_from_repo_keeps_runs_on_drive_and_resumes(tmp_path, colab):
+    text = run_notebook("01_basic_vae", tmp_path, cwd=colab["content"], local=False, REPO=colab["repo"],
+                        MY_MIDI="upload")
+    assert (colab["site"] / "helpers" / "pretrained" / "basic.pt").is_file()  # installed from REPO, with its models
+    run = colab["drive"] / "runs" / "basic-smoke"
+    assert (run / "last.pt").is_file() and (colab["drive"] / "data").is_dir()
+    assert "mine.mid: 4 segment(s)" in text and "broken.mid: left out" in text
+    assert (run / "my_midi" / "mine_then_reconstruction.wav").is_file()
+    log = colab["log"].read_text().splitlines()
+    assert "upload broken.mid mine.mid" in log and f"download {run / 'music.zip'}" in log
+    with zipfile.ZipFile(run / "music.zip") as z:
+        kinds = {Path(n).suffix for n in z.namelist()}
+    assert kinds == {".mid", ".wav", ".png"}
+    # A new runtime, the same run name: training resumes from Drive instead of starting over.
+    text = run_notebook("01_basic_vae", tmp_path, cwd=colab["content"], local=False, REPO=colab["repo"])
+    assert "resuming" in text and "after epoch 2 of 2" in text
+
+
+@pytest.mark.slow
+def test_style_notebook_in_colab_pretrained_without_drive(tmp_path, colab, monkeypatch):
+    monkeypatch.setenv("COLAB_SIM_DECLINE", "1")
+    text = run_notebook("02_style_vae", tmp_path, cwd=colab["content"], local=False, REPO=colab["repo"],
+                        PRETRAINED=True)
+    assert "Google Drive was not mounted" in text and "vanish" in text
+    run = colab["content"] / "gridvae" / "runs" / "style-smoke-pretrained"
+    assert "shipped model 'style'" in text and "first audio" in text
+    assert not (run / "last.pt").exists()  # nothing trained
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["pretrained"] and set(summary["generated_accuracy"]) == {"bach", "folk", "palestrina"}
+    assert len(list((run / "styles").rglob("*.wav"))) == 6
+
+
+@pytest.mark.slow
+def test_colab_setup_stops_with_what_to_set_when_repo_cannot_be_installed(tmp_path, colab):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        run_notebook("01_basic_vae", tmp_path, cwd=colab["content"], local=False, REPO=str(tmp_path / "nowhere"))
+    assert err.value.ename == "SetupError"  # shown as its message, not as a traceback
+    assert "Set REPO in the first cell" in str(err.value) and "nowhere" in str(err.value)
+    assert "Traceback" not in str(err.value) and "subprocess" not in "".join(err.value.traceback)
