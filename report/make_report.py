@@ -82,7 +82,7 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
 
 def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
-    return {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate")}
+    return {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate", "first_audio")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -250,8 +250,13 @@ def table_speed(c) -> str:
         rows.append([f"sample and write {g['pieces']} MIDI files ({g['device']})", f"{g['total_s']:.2f} s",
                      f"sampling {g['sample_s']:.2f} s, writing {g['write_midi_s']:.2f} s",
                      "`python -m bench.bench_generate`"])
+    first = c["bench"].get("first_audio")
+    for name, f in (first or {}).get("notebooks", {}).items():
+        rows.append([f"first audio from the shipped model, `{name}` with `PRETRAINED` (new kernel)",
+                     f"{f['first_audio_s']} s", f"kernel start {f['kernel_start_s']} s included; whole notebook {f['notebook_s'] / 60:.1f} min, with a cold "
+                     "build of the model's data", "`python -m bench.bench_first_audio`"])
     machines = {}  # one line per machine, naming the benchmarks that ran on it
-    for name, b in (("data", d), ("training", t), ("generation", g)):
+    for name, b in (("data", d), ("training", t), ("generation", g), ("first audio", first)):
         if b:
             m = b["machine"]
             key = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}; " \
@@ -418,8 +423,19 @@ def finding_style_statistics(c) -> str:
         f"distance {d:.1f}" for d, n, k, v in rows) + "."
 
 
-FINDINGS = {"timing": finding_timing, "model_size": finding_model_size, "seed": finding_seed,
-            "beta": finding_beta, "samples": finding_samples, "sample_distances": finding_distances,
+def finding_pretrained(c) -> str:
+    """What the shipped models were trained on and how they score, from their own cards."""
+    from helpers import pretrained
+
+    shipped = [n for n in pretrained.NAMES if pretrained.path(n).is_file()]
+    if not shipped:
+        return "(not shipped: `python -m helpers.pretrained train`)"
+    return "\n".join("- " + "; ".join(pretrained.describe(pretrained.load(n)[2]).splitlines()[:-1]) + "."
+                       for n in shipped)
+
+
+FINDINGS = {"pretrained": finding_pretrained, "timing": finding_timing, "model_size": finding_model_size,
+            "seed": finding_seed, "beta": finding_beta, "samples": finding_samples, "sample_distances": finding_distances,
             "interpolation": finding_interpolation, "style_findings": finding_style,
             "style_statistics_findings": finding_style_statistics}
 
@@ -458,6 +474,12 @@ def headline(c) -> str:
                      f"{t['overhead_ratio']:.2f}x the time of a bare forward/backward loop.")
     if g:
         lines.append(f"- Sampling and writing {g['pieces']} MIDI files: {g['total_s']:.2f} s ({g['device']}).")
+    bench_first = c["bench"].get("first_audio")
+    if bench_first:
+        m = bench_first["machine"]
+        lines.append("- Music in a minute: with `PRETRAINED`, the first audio plays "
+                     + ", ".join(f"{f['first_audio_s']} s ({name})" for name, f in bench_first["notebooks"].items())
+                     + f" after a new kernel starts ({m['cpu']}, {m['cores']} cores, GPU: {m.get('gpu') or 'none'}).")
     return "\n".join(lines)
 
 
