@@ -10,11 +10,25 @@ A dataset comes from one of three sources:
    (:mod:`helpers.archive`), whose content is such a folder.
 
 Every readable file becomes a piece (its notes on the step grid and its bar
-lines, see :mod:`helpers.pianoroll`). The pieces are cached in one ``.npz``
-keyed by every setting that changes them, so the second load of an unchanged
+lines, see :mod:`helpers.pianoroll`). The pieces are cached in a folder keyed
+by every setting that changes them, so the second load of an unchanged
 dataset parses no MIDI. The split into train/valid/test is by piece, seeded,
 stratified by style, and saved in the cache. A file that cannot be read is
 skipped with its reason; one bad file never stops a build.
+
+Corpora larger than memory: the build reads the files on every core and
+writes its results in *shards* of :data:`SHARD_FILES` files as it goes, so
+its memory does not grow with the corpus, and a build that is interrupted
+picks up after its last finished shard. When every shard is written they are
+joined, by streaming their bytes, into the cache folder::
+
+    notes.npy, downbeats.npy   every piece's notes and bar lines, end to end,
+                               memory-mapped when loaded (read on demand)
+    index.npz                  per piece: style, length, split, offsets, pitch range
+    meta.json                  styles, file names, skipped files, settings; written last
+
+A loaded :class:`PieceSet` holds the two large arrays as read-only memory
+maps: a piece's notes are read from disk when a segment of it is drawn.
 
 Command line::
 
@@ -36,7 +50,8 @@ import numpy as np
 from . import archive, pianoroll
 from .pianoroll import MAX_STEPS, STEPS_PER_QUARTER
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a folder of memory-mapped arrays, built in resumable shards
+SHARD_FILES = 1000  # files per build shard: the build's memory and the work lost to an interruption
 MIDI_SUFFIXES = (".mid", ".midi")
 SPLITS = ("train", "valid", "test")
 DEFAULT_DATA_DIR = "data"
@@ -70,6 +85,8 @@ class PieceSet:
         ``(file, reason)`` for every file left out.
     settings : dict
         What the pieces were built with (``steps_per_quarter``, ...).
+    low, high : np.ndarray
+        ``(n,)`` per piece: its lowest and highest pitch.
     """
 
     styles: list
@@ -83,6 +100,16 @@ class PieceSet:
     downbeat_offsets: np.ndarray
     skipped: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.low is None or self.high is None:  # per-piece pitch ranges, so no range needs every note
+            n = len(self.names)
+            self.low, self.high = np.zeros(n, np.int16), np.zeros(n, np.int16)
+            for i in range(n):
+                pitches = self.piece_notes(i)[:, 0]
+                self.low[i], self.high[i] = (pitches.min(), pitches.max()) if len(pitches) else (127, 0)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -106,33 +133,29 @@ class PieceSet:
 
     def pitch_range(self, indices=None) -> tuple[int, int]:
         """Lowest and highest MIDI pitch over some pieces (default: all)."""
-        if indices is None:
-            pitches = self.notes[:, 0]
-        else:
-            pitches = np.concatenate([self.piece_notes(i)[:, 0] for i in indices])
-        return int(pitches.min()), int(pitches.max())
+        keep = slice(None) if indices is None else np.asarray(indices, dtype=np.int64)
+        return int(self.low[keep].min()), int(self.high[keep].max())
 
-    def save(self, path) -> None:
-        """Write ``path`` (``.npz``) and its ``.json`` sidecar, each atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {k: getattr(self, k) for k in ("style", "n_steps", "split", "notes", "note_offsets",
-                                                 "downbeats", "downbeat_offsets")}
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        meta = {"styles": self.styles, "names": self.names, "skipped": self.skipped, "settings": self.settings}
-        tmp_json = path.with_suffix(".json.tmp")
-        tmp_json.write_text(json.dumps(meta))
-        tmp_json.replace(path.with_suffix(".json"))
-        tmp.replace(path)  # the .npz last: it marks the cache complete
+    def save(self, folder) -> None:
+        """Write the cache folder (see the module's description); ``meta.json`` last marks it complete."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "meta.json").unlink(missing_ok=True)
+        for name in ("notes", "downbeats"):
+            array = getattr(self, name)
+            _write_npy(folder / f"{name}.npy", [array], array.shape[1:], array.dtype)
+        _save_index(folder, self)
 
     @classmethod
-    def load(cls, path) -> "PieceSet":
-        path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+    def load(cls, folder) -> "PieceSet":
+        """A cache folder, its notes and bar lines memory-mapped (read-only, read on demand)."""
+        folder = Path(folder)
+        meta = json.loads((folder / "meta.json").read_text())
         meta["skipped"] = [tuple(s) for s in meta["skipped"]]
+        with np.load(folder / "index.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        for name in ("notes", "downbeats"):
+            arrays[name] = np.load(folder / f"{name}.npy", mmap_mode="r")
         return cls(**meta, **arrays)
 
     def summary(self, segment_steps: int = SEGMENT_STEPS) -> list[dict]:
@@ -147,6 +170,35 @@ class PieceSet:
             row["skipped"] = sum(1 for f, _ in self.skipped if f.split("/")[0] == style)
             rows.append(row)
         return rows
+
+
+INDEX_ARRAYS = ("style", "n_steps", "split", "note_offsets", "downbeat_offsets", "low", "high")
+
+
+def _write_npy(path: Path, parts, tail_shape, dtype, rows: int | None = None) -> None:
+    """Write the arrays ``parts`` end to end as one ``.npy`` file of ``rows`` rows, atomically.
+
+    ``parts`` may be a generator: one part is in memory at a time.
+    """
+    if rows is None:
+        parts = list(parts)
+        rows = sum(len(p) for p in parts)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                 "fortran_order": False, "shape": (rows, *tail_shape)})
+        for part in parts:
+            f.write(np.ascontiguousarray(part, dtype=dtype).tobytes())
+    os.replace(tmp, path)
+
+
+def _save_index(folder: Path, pieces: PieceSet) -> None:
+    tmp = folder / ".index.tmp.npz"
+    np.savez(tmp, **{k: getattr(pieces, k) for k in INDEX_ARRAYS})
+    os.replace(tmp, folder / "index.npz")
+    meta = {"styles": pieces.styles, "names": pieces.names, "skipped": pieces.skipped, "settings": pieces.settings}
+    (folder / ".meta.json.tmp").write_text(json.dumps(meta))
+    os.replace(folder / ".meta.json.tmp", folder / "meta.json")  # last: it marks the cache complete
 
 
 def segment_starts(pieces: PieceSet, i: int, segment_steps: int = SEGMENT_STEPS, hop_bars: int = 1) -> np.ndarray:
@@ -248,59 +300,120 @@ def _fingerprint(files, root, settings) -> str:
     return h.hexdigest()[:16]
 
 
+def _shard_path(folder: Path, k: int) -> Path:
+    return folder / f"{k:05d}.npz"
+
+
+def _write_shard(path: Path, results: list) -> None:
+    """One shard: the notes and bar lines of its readable files end to end, and the reason of each other file."""
+    ok = [r for r in results if not isinstance(r, str)]
+    empty = np.zeros((0, 3), np.int32)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, ok=np.array([not isinstance(r, str) for r in results], bool),
+             reasons=np.array([r if isinstance(r, str) else "" for r in results], dtype=str),
+             notes=np.concatenate([r[0] for r in ok] or [empty]).astype(np.int32),
+             n_notes=np.array([len(r[0]) for r in ok], np.int64),
+             downbeats=np.concatenate([r[1] for r in ok] or [np.zeros(0, np.int32)]).astype(np.int32),
+             n_downbeats=np.array([len(r[1]) for r in ok], np.int64),
+             n_steps=np.array([r[2] for r in ok], np.int32),
+             low=np.array([r[0][:, 0].min() if len(r[0]) else 127 for r in ok], np.int16),
+             high=np.array([r[0][:, 0].max() if len(r[0]) else 0 for r in ok], np.int16))
+    os.replace(tmp, path)
+
+
+def _read_shards(jobs, shards: Path, workers: int, progress: bool, desc: str) -> None:
+    """Read every file of ``jobs`` into shards of :data:`SHARD_FILES` files; finished shards are kept."""
+    from tqdm.auto import tqdm
+
+    groups = [jobs[k:k + SHARD_FILES] for k in range(0, len(jobs), SHARD_FILES)]
+    todo = [k for k in range(len(groups)) if not _shard_path(shards, k).exists()]
+    if len(todo) < len(groups):
+        print(f"resuming the build: {len(groups) - len(todo)} of {len(groups)} shards already read", flush=True)
+    pending = [job for k in todo for job in groups[k]]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(pending), desc=desc, disable=not progress, unit="file")
+    pool = Pool(workers) if workers > 1 and len(pending) >= POOL_MIN_FILES else None
+    try:
+        results = pool.imap(_read_one, pending, chunksize=32) if pool else map(_read_one, pending)
+        for k in todo:
+            chunk = []
+            for _ in groups[k]:
+                chunk.append(next(results))
+                bar.update()
+            _write_shard(_shard_path(shards, k), chunk)
+    finally:
+        bar.close()
+        if pool:
+            pool.terminate()
+
+
 def build_from_folder(root, cache_dir, styles=None, steps_per_quarter: int = STEPS_PER_QUARTER,
                       seed: int = 0, fractions=(0.8, 0.1, 0.1), max_steps: int = MAX_STEPS,
                       workers: int | None = None, progress: bool = True, extra_skipped=()) -> PieceSet:
-    """Build (or load from cache) the pieces of a folder of style subfolders."""
-    from tqdm.auto import tqdm
+    """Build (or load from cache) the pieces of a folder of style subfolders.
 
+    The files are read in shards (kept in ``<cache>/shards/`` until the end, so
+    an interrupted build resumes after its last finished shard), then joined
+    into the cache folder by streaming; memory stays bounded by a shard.
+    """
     root = Path(root)
     files, skipped = list_midi_files(root, styles)
     settings = {"steps_per_quarter": steps_per_quarter, "max_steps": max_steps, "seed": seed,
                 "fractions": list(fractions), "version": CACHE_VERSION}
     key = _fingerprint(files, root, settings)
-    cache = Path(cache_dir) / f"{root.name}-{key}.npz"
-    if cache.exists():
+    cache = Path(cache_dir) / f"{root.name}-{key}"
+    if (cache / "meta.json").exists():
         return PieceSet.load(cache)
     if not files:
         raise DatasetError(f"{root}: no MIDI files (*.mid, *.midi) in it or its style folders")
 
+    shards = cache / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
     jobs = [(str(p), steps_per_quarter, max_steps) for _, p in files]
-    workers = workers or os.cpu_count() or 1
-    bar = dict(total=len(jobs), desc=f"MIDI -> grids ({root.name})", disable=not progress, unit="file")
-    if workers > 1 and len(jobs) >= POOL_MIN_FILES:
-        with Pool(workers) as pool:
-            results = list(tqdm(pool.imap(_read_one, jobs, chunksize=32), **bar))
-    else:
-        results = [_read_one(j) for j in tqdm(jobs, **bar)]
+    _read_shards(jobs, shards, workers or os.cpu_count() or 1, progress, f"MIDI -> grids ({root.name})")
 
+    # Join: first the small per-piece figures of every shard, then the notes and bar lines, streamed.
     style_names = sorted({s for s, _ in files})
-    names, style, n_steps, notes, downbeats = [], [], [], [], []
-    for (s, p), result in zip(files, results):
-        rel = p.relative_to(root).as_posix()
-        if isinstance(result, str):
-            skipped.append((rel, result.removeprefix(f"{p}: ")))
-            continue
-        names.append(rel)
-        style.append(style_names.index(s))
-        notes.append(result[0])
-        downbeats.append(result[1])
-        n_steps.append(result[2])
+    names, style, index = [], [], {k: [] for k in ("n_steps", "low", "high", "n_notes", "n_downbeats")}
+    n_shards = -(-len(files) // SHARD_FILES)
+    for k in range(n_shards):
+        with np.load(_shard_path(shards, k)) as z:
+            part = files[k * SHARD_FILES:(k + 1) * SHARD_FILES]
+            for (s, p), ok, reason in zip(part, z["ok"], z["reasons"]):
+                rel = p.relative_to(root).as_posix()
+                if not ok:
+                    skipped.append((rel, str(reason).removeprefix(f"{p}: ")))
+                    continue
+                names.append(rel)
+                style.append(style_names.index(s))
+            for name in index:
+                index[name].append(z[name])
     if not names:
         reasons = "; ".join(f"{f}: {r}" for f, r in skipped[:5])
         raise DatasetError(f"{root}: none of the {len(files)} MIDI files could be read ({reasons})")
+    index = {k: np.concatenate(v) for k, v in index.items()}
+
+    def stream(name):
+        for k in range(n_shards):
+            with np.load(_shard_path(shards, k)) as z:
+                yield z[name]
+
+    _write_npy(cache / "notes.npy", stream("notes"), (3,), np.int32, rows=int(index["n_notes"].sum()))
+    _write_npy(cache / "downbeats.npy", stream("downbeats"), (), np.int32, rows=int(index["n_downbeats"].sum()))
     used = sorted(set(style))  # a style whose files all failed is dropped
     style = np.searchsorted(used, style).astype(np.int16)
     pieces = PieceSet(
-        styles=[style_names[k] for k in used], names=names, style=style,
-        n_steps=np.array(n_steps, np.int32), split=split_pieces(style, names, seed, fractions),
-        notes=np.concatenate(notes).astype(np.int32),
-        note_offsets=np.cumsum([0] + [len(n) for n in notes]).astype(np.int64),
-        downbeats=np.concatenate(downbeats).astype(np.int32),
-        downbeat_offsets=np.cumsum([0] + [len(d) for d in downbeats]).astype(np.int64),
+        styles=[style_names[k] for k in used], names=names, style=style, n_steps=index["n_steps"],
+        split=split_pieces(style, names, seed, fractions),
+        notes=np.load(cache / "notes.npy", mmap_mode="r"),
+        note_offsets=np.concatenate([[0], np.cumsum(index["n_notes"])]).astype(np.int64),
+        downbeats=np.load(cache / "downbeats.npy", mmap_mode="r"),
+        downbeat_offsets=np.concatenate([[0], np.cumsum(index["n_downbeats"])]).astype(np.int64),
         skipped=list(extra_skipped) + sorted(skipped), settings=dict(settings, root=str(root), key=key),
-    )
-    pieces.save(cache)
+        low=index["low"], high=index["high"])
+    _save_index(cache, pieces)
+    for shard in shards.iterdir():
+        shard.unlink()
+    shards.rmdir()
     return pieces
 
 

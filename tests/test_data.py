@@ -129,8 +129,8 @@ def test_split_is_by_piece_seeded_and_stratified(dataset, tmp_path):
 
 def test_pieceset_save_load_round_trip(dataset, tmp_path):
     pieces = build(dataset, tmp_path / "out", progress=False)
-    pieces.save(tmp_path / "copy.npz")
-    again = PieceSet.load(tmp_path / "copy.npz")
+    pieces.save(tmp_path / "copy")
+    again = PieceSet.load(tmp_path / "copy")
     assert again.names == pieces.names and again.skipped == pieces.skipped and again.settings == pieces.settings
     np.testing.assert_array_equal(again.downbeats, pieces.downbeats)
 
@@ -212,3 +212,73 @@ def test_command_line_report(dataset, tmp_path, capsys):
 def test_command_line_fails_only_when_nothing_is_usable(tmp_path, capsys):
     assert data.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- large corpora: shards, resume, memory maps
+
+def many_files(root, n):
+    for k in range(n):
+        write_midi(root / ("a" if k % 2 else "b") / f"t{k:03d}.mid", notes=tune(k, bars=2))
+    (root / "a" / "broken.mid").write_bytes(b"MThd but nothing")
+    return root
+
+
+def test_an_interrupted_build_resumes_after_its_last_shard(tmp_path, monkeypatch):
+    root = many_files(tmp_path / "many", 45)  # 46 files: shards of 10, 10, 10, 10, 6
+    monkeypatch.setattr(data, "SHARD_FILES", 10)
+    straight = build_from_folder(root, tmp_path / "c1", workers=1, progress=False)
+    read, calls = data._read_one, []
+
+    def dies_at_the_25th(job):
+        calls.append(job)
+        if len(calls) == 25:
+            raise RuntimeError("killed")
+        return read(job)
+
+    monkeypatch.setattr(data, "_read_one", dies_at_the_25th)
+    with pytest.raises(RuntimeError, match="killed"):
+        build_from_folder(root, tmp_path / "c2", workers=1, progress=False)
+    calls.clear()
+    monkeypatch.setattr(data, "_read_one", lambda job: calls.append(job) or read(job))
+    resumed = build_from_folder(root, tmp_path / "c2", workers=1, progress=False)
+    assert len(calls) == 46 - 20  # the two finished shards were not read again
+    assert resumed.names == straight.names and resumed.skipped == straight.skipped
+    assert len(resumed) == 45 and [f for f, _ in resumed.skipped] == ["a/broken.mid"]
+    for name in ("notes", "downbeats", "note_offsets", "split", "style", "low", "high"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(straight, name), err_msg=name)
+    assert not list((tmp_path / "c2").rglob("shards"))  # joined, then removed
+
+
+def test_shards_join_into_the_same_pieces_as_one_shard(tmp_path, monkeypatch):
+    root = many_files(tmp_path / "many", 23)
+    one = build_from_folder(root, tmp_path / "one", workers=1, progress=False)
+    monkeypatch.setattr(data, "SHARD_FILES", 4)
+    many = build_from_folder(root, tmp_path / "four", workers=1, progress=False)
+    assert many.names == one.names and many.pitch_range() == one.pitch_range()
+    for i in range(len(one)):
+        np.testing.assert_array_equal(many.piece_notes(i), one.piece_notes(i))
+        np.testing.assert_array_equal(many.piece_downbeats(i), one.piece_downbeats(i))
+
+
+def test_a_loaded_cache_is_memory_mapped_and_reading_it_does_not_grow_memory(tmp_path):
+    import tracemalloc
+
+    from helpers.pianoroll import GridFormat
+    from helpers.segments import SegmentDataset
+
+    root = many_files(tmp_path / "many", 120)
+    build_from_folder(root, tmp_path / "cache", workers=1, progress=False)
+    pieces = build_from_folder(root, tmp_path / "cache", workers=1, progress=False)  # warm: loaded
+    assert isinstance(pieces.notes, np.memmap) and isinstance(pieces.downbeats, np.memmap)
+    segments = SegmentDataset(pieces, None, GridFormat(low=50, high=80, segment_bars=1))
+
+    def peak_reading(n):
+        tracemalloc.start()
+        for i in range(n):
+            segments[i % len(segments)]
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    few, many = peak_reading(20), peak_reading(len(segments) * 3)
+    assert many < 2 * few + 200_000, (few, many)  # reading every piece three times holds no more than a few
