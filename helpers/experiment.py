@@ -30,7 +30,8 @@ from .models import GridVAE, VAEConfig
 from .pianoroll import GridFormat
 from .render import pitch_name
 from .segments import SegmentDataset, make_loader
-from .train import CheckpointError, TrainConfig, autocast_dtype, check_plan, load_checkpoint, planned_epochs, train
+from .train import (CheckpointError, TrainConfig, autocast_dtype, check_plan, load_checkpoint, planned_epochs,
+                    process_group, train)
 
 GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the device
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
@@ -152,6 +153,37 @@ class Experiment:
         return {"data": self.data.to_dict(), "model": self.model.to_dict(), "loss": self.loss.to_dict(),
                 "train": asdict(self.train)}
 
+    @classmethod
+    def from_dict(cls, d: dict, name: str = "spec") -> "Experiment":
+        """The inverse of :meth:`to_dict`; a missing section takes its defaults, an unknown field is named."""
+        unknown = set(d) - {"data", "model", "loss", "train"}
+        if unknown:
+            raise ValueError(f"{name}: unknown section(s) {sorted(unknown)}; a spec has data, model, loss, train")
+        try:
+            model = VAEConfig.from_dict(d["model"]) if "model" in d else VAEConfig()
+            return cls(DataConfig.from_dict(d.get("data", {})), model, LossConfig(**d.get("loss", {})),
+                       TrainConfig(**d.get("train", {})))
+        except (TypeError, KeyError) as err:
+            raise ValueError(f"{name}: {err}") from None
+
+    def save(self, path) -> Path:
+        """Write the spec as JSON (what ``python -m helpers.cli train`` reads)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Experiment":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such spec file")
+        try:
+            d = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not JSON ({err})") from None
+        return cls.from_dict(d, str(path))
+
 
 # --------------------------------------------------------------------------- data
 
@@ -178,11 +210,16 @@ class Splits:
     def styles(self) -> list:
         return list(self.pieces.styles)
 
-    def loaders(self, batch_size: int):
-        """``(train, valid)`` DataLoaders: training shuffled (balanced by style if the settings say so)."""
+    def loaders(self, batch_size: int, seed: int | None = None, rank: int = 0, world: int = 1):
+        """``(train, valid)`` DataLoaders: training shuffled (balanced by style if the settings say so).
+
+        With a ``seed`` or several processes, the training order is this
+        process's share of one seeded global order (:class:`~helpers.segments.SegmentSampler`);
+        every process validates on all the validation segments.
+        """
         c = self.config
         train_loader = make_loader(self.train, batch_size, balance_styles=c.balance_styles,
-                                   epoch_size=c.epoch_segments or None)
+                                   epoch_size=c.epoch_segments or None, seed=seed, rank=rank, world=world)
         return train_loader, make_loader(self.valid, batch_size, shuffle=False)
 
     def report(self) -> str:
@@ -235,6 +272,7 @@ class RunFolder:
 
         last.pt, best.pt        the VAE's checkpoints (helpers.train)
         history.json|csv        one row per epoch
+        spec.json               the experiment, to train it again headless (helpers.cli)
         judge/                  a style run's independent classifier (its own last.pt, best.pt)
         summary.json            what the notebook measured; written last, so it marks a finished run
         eval.json, examples.npz helpers.evaluation's figures and examples
@@ -272,6 +310,11 @@ class RunFolder:
     @property
     def judge(self) -> Path:
         return self.root / "judge"
+
+    @property
+    def spec(self) -> Path:
+        """The experiment as JSON, written when training starts (``python -m helpers.cli train`` reads it)."""
+        return self.root / "spec.json"
 
     @property
     def summary(self) -> Path:
@@ -327,11 +370,20 @@ def build_model(spec: Experiment, splits: Splits, seed: int | None = None) -> Gr
 
 
 def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, device=None, callback=None,
-              progress: bool = True) -> list:
-    """Train (or resume) ``model`` in ``run``; every checkpoint carries the whole experiment."""
+              progress: bool = True, seeded_order: bool = False) -> list:
+    """Train (or resume) ``model`` in ``run``; every checkpoint carries the whole experiment.
+
+    Under ``torchrun`` (or with ``seeded_order``) each process trains on its
+    share of one global order seeded by ``spec.train.seed``, with
+    ``spec.train.batch_size`` segments per process and step.
+    """
     if spec.train.epochs is None:
         raise ValueError("TrainConfig.epochs is None: call Experiment.for_device(device) first")
-    train_loader, valid_loader = splits.loaders(spec.train.batch_size)
+    rank, world = process_group()
+    seed = spec.train.seed if seeded_order or world > 1 else None
+    train_loader, valid_loader = splits.loaders(spec.train.batch_size, seed, rank, world)
+    if rank == 0:
+        replace(spec, data=splits.config).save(run.spec)
     extra = {"data": splits.config.to_dict(), "loss": spec.loss.to_dict()}
     return train(model, make_step(spec.loss), train_loader, valid_loader, spec.train, run.root, callback=callback,
                  device=device, extra=extra, progress=progress)

@@ -122,7 +122,8 @@ def make_step(config: LossConfig):
 
     def step_fn(model, batch, step):
         x, style = batch
-        out = model(x, style if model.config.n_styles else None)
+        conditioned = getattr(model, "module", model).config.n_styles  # DistributedDataParallel wraps the model
+        out = model(x, style if conditioned else None)
         return vae_loss(out, x, style, config, step)
 
     return step_fn

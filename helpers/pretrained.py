@@ -45,6 +45,18 @@ def _half(state: dict) -> dict:
     return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
 
 
+def _card(name: str, model, spec, payload: dict, summary: dict) -> dict:
+    history = payload.get("history") or []
+    return {
+        "name": name, "notebook": NOTEBOOKS.get(name, summary.get("trained_by", "a run")), "epoch": payload["epoch"],
+        "epochs": spec.train.epochs, "steps": payload.get("step", 0),
+        "train_seconds": round(sum(row["seconds"] for row in history), 1), "device": summary.get("device", "cpu"),
+        "source": spec.data.source, "styles": list(spec.data.styles or []), "max_per_style": spec.data.max_per_style,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "scores": {k: summary[k] for k in CARD_SCORES if k in summary},
+    }
+
+
 def export(run_dir, name: str, folder=None) -> Path:
     """Write run ``run_dir`` (a finished notebook run) as the shipped model ``name``.
 
@@ -55,15 +67,7 @@ def export(run_dir, name: str, folder=None) -> Path:
     if not run.finished:
         raise CheckpointError(f"{run.root}: no summary.json, so the notebook did not finish this run")
     model, spec, payload = experiment.load_run(run.root)
-    summary = json.loads(run.summary.read_text())
-    history = payload["history"]
-    card = {
-        "name": name, "notebook": NOTEBOOKS.get(name), "epoch": payload["epoch"], "epochs": spec.train.epochs,
-        "steps": payload["step"], "train_seconds": round(sum(row["seconds"] for row in history), 1),
-        "device": summary.get("device", "cpu"), "source": spec.data.source, "styles": list(spec.data.styles or []),
-        "max_per_style": spec.data.max_per_style, "parameters": sum(p.numel() for p in model.parameters()),
-        "scores": {k: summary[k] for k in CARD_SCORES if k in summary},
-    }
+    card = _card(name, model, spec, payload, json.loads(run.summary.read_text()))
     out = {"model": _half(model.state_dict()), "model_config": payload["model_config"],
            "train_config": payload["train_config"], "extra": payload["extra"], "epoch": payload["epoch"],
            "card": card}
@@ -76,8 +80,12 @@ def export(run_dir, name: str, folder=None) -> Path:
     return target
 
 
-def load(name: str, map_location="cpu", folder=None):
-    """The shipped model ``name``.
+def load(name, map_location="cpu", folder=None):
+    """The shipped model ``name``, or any trained run: ``name`` a run folder or a checkpoint file.
+
+    A run trained elsewhere (a notebook, ``python -m helpers.cli train``, on
+    several GPUs) opens the same way, its card made from its checkpoint and
+    its ``summary.json``, its judge from its ``judge/`` folder.
 
     Returns
     -------
@@ -93,6 +101,16 @@ def load(name: str, map_location="cpu", folder=None):
     from .metrics import ClassifierConfig, StyleClassifier
     from .models import GridVAE
 
+    if str(name) not in NAMES:
+        given = Path(name)
+        if not given.exists():
+            raise ValueError(f"PRETRAINED must be True, one of {list(NAMES)}, or the path of a run folder or a "
+                             f"checkpoint; {str(name)!r} is none of them")
+        run = experiment.RunFolder(given if given.is_dir() else given.parent)
+        model, spec, payload = experiment.load_run(given, map_location)
+        summary = json.loads(run.summary.read_text()) if run.finished else {}
+        return (model, spec, _card(given.name, model, spec, payload, summary),
+                experiment.load_judge(run, map_location))
     file = path(name, folder)
     if not file.is_file():
         raise CheckpointError(f"{file}: the shipped model {name!r} is missing; train it with "
@@ -112,8 +130,11 @@ def load(name: str, map_location="cpu", folder=None):
 def describe(card: dict) -> str:
     """A few lines on what a shipped model was trained on and how well it scores."""
     minutes = card["train_seconds"] / 60
-    lines = [f"shipped model {card['name']!r}: {card['parameters']:,} parameters, trained by the notebook "
-             f"{card['notebook']} with its default parameters for {card['epochs']} epochs ({minutes:.0f} min on "
+    by = (f"the notebook {card['notebook']} with its default parameters" if card["notebook"] in NOTEBOOKS.values()
+          else card["notebook"])
+    kind = "shipped model" if card["name"] in NAMES else "model"
+    lines = [f"{kind} {card['name']!r}: {card['parameters']:,} parameters, trained by {by} for {card['epochs']} "
+             f"epochs ({minutes:.0f} min on "
              f"{card['device']}); the weights of epoch {card['epoch']} ({card['steps']:,} optimiser steps), the best "
              "on validation",
              f"data: {card['source']}, styles {', '.join(card['styles'])}, at most {card['max_per_style']} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from .data import PieceSet, segment_starts
 from .pianoroll import ONSET, GridFormat, notes_to_grid
@@ -115,20 +115,70 @@ class SegmentDataset(Dataset):
         return torch.from_numpy(self.grid(i, shift).astype(np.float32)), int(self.style[i])
 
 
+class SegmentSampler(Sampler):
+    """The segments of one epoch for one of ``world`` processes: every process draws the same global order
+    (seeded by ``seed`` and the epoch, see :meth:`set_epoch`) and takes every ``world``-th of it.
+
+    The global order is a permutation (``shuffle``), the segments in order, or,
+    with ``weights``, ``epoch_size`` draws with replacement (the style
+    balance). It is padded by wrapping around to a multiple of ``world``, so
+    every process gets as many segments. With ``world == 1`` it is an
+    ordinary seeded sampler: one process with batch ``B`` sees, batch for
+    batch, the union of what two processes with batch ``B / 2`` see.
+    """
+
+    def __init__(self, n: int, shuffle: bool = True, weights=None, epoch_size: int | None = None, seed: int = 0,
+                 rank: int = 0, world: int = 1):
+        if not 0 <= rank < world:
+            raise ValueError(f"rank must be in [0, {world}), got {rank}")
+        self.n, self.shuffle, self.weights = n, shuffle, weights
+        self.total = epoch_size or n
+        self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-self.total // self.world)
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        if self.weights is not None:
+            order = torch.multinomial(self.weights, self.total, replacement=True, generator=g)
+        elif self.shuffle:
+            order = torch.randperm(self.n, generator=g)[:self.total]
+        else:
+            order = torch.arange(self.total)
+        padded = len(self) * self.world
+        order = torch.cat([order, order[:padded - len(order)]])
+        return iter(order[self.rank::self.world].tolist())
+
+
 def make_loader(dataset: SegmentDataset, batch_size: int = 64, shuffle: bool = True,
                 balance_styles: bool = False, epoch_size: int | None = None, drop_last: bool = False,
-                num_workers: int = 0) -> DataLoader:
+                num_workers: int = 0, seed: int | None = None, rank: int = 0, world: int = 1) -> DataLoader:
     """A ``DataLoader`` of ``(grids (B, T, 2, P), styles (B,))`` batches.
 
     With ``balance_styles`` every style is drawn equally often (sampling with
     replacement, weights inverse to each style's number of segments), so that
     no style dominates an epoch; an epoch is ``epoch_size`` segments (default
-    ``len(dataset)``).
+    ``len(dataset)``). With a ``seed`` (and always under several processes,
+    ``world > 1``) the order comes from a :class:`SegmentSampler`: this
+    process's share of one global, seeded order per epoch.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if len(dataset) == 0:
         raise ValueError("the dataset has no segments: pieces shorter than one segment, or an empty split")
+    if seed is not None or world > 1:
+        weights = None
+        if balance_styles:
+            counts = np.bincount(dataset.style)
+            weights = torch.as_tensor(1.0 / counts[dataset.style], dtype=torch.double)
+        sampler = SegmentSampler(len(dataset), shuffle, weights, epoch_size if balance_styles else None,
+                                 seed or 0, rank, world)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                          num_workers=num_workers)
     sampler = None
     if balance_styles:
         counts = np.bincount(dataset.style)

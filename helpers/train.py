@@ -21,6 +21,12 @@ it resumes on; another number of epochs is refused, unless
 ``TrainConfig.extend`` asks for it, and then the extra epochs run on at the
 schedule's final learning rate (the schedule does not restart).
 
+Under ``torchrun`` (a process group initialised, see :mod:`helpers.cli`) the
+same loop trains with DistributedDataParallel: gradients are averaged across
+processes, the epoch figures are averaged over all of them, and only rank 0
+writes checkpoints, the history and progress; every rank resumes from the
+same ``last.pt``.
+
 Mixed precision (``TrainConfig.precision``, see :func:`autocast_dtype`) is
 bfloat16 only where a GPU computes it natively (compute capability 8.0 and
 up), float16 with loss scaling on older GPUs such as Colab's T4, and float32
@@ -226,6 +232,15 @@ def _scalar(value) -> float:
     return float(value.detach()) if torch.is_tensor(value) else float(value)
 
 
+def process_group() -> tuple[int, int]:
+    """``(rank, world size)`` of the initialised process group, ``(0, 1)`` without one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 class _Means:
     """Running means of a step's figures, weighted by batch size."""
 
@@ -240,6 +255,17 @@ class _Means:
 
     def result(self, prefix: str = "") -> dict:
         return {f"{prefix}{k}": v / max(self.count, 1) for k, v in self.sums.items()}
+
+    def reduce(self) -> "_Means":
+        """Sum the figures of every process (a no-op in one process)."""
+        import torch.distributed as dist
+
+        if process_group()[1] > 1:
+            keys = sorted(self.sums)
+            packed = torch.tensor([self.sums[k] for k in keys] + [float(self.count)], dtype=torch.float64)
+            dist.all_reduce(packed)
+            self.sums, self.count = dict(zip(keys, packed[:-1].tolist())), int(packed[-1])
+        return self
 
 
 def _write_history(run_dir: Path, history: list) -> None:
@@ -299,6 +325,12 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
     run_dir.mkdir(parents=True, exist_ok=True)
     device = device or pick_device()
     model.to(device)
+    rank, world = process_group()
+    main = rank == 0  # the one process that writes and prints
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                         else None)
     amp_dtype = autocast_dtype(config.precision, device)
     use_amp = amp_dtype is not None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
@@ -329,7 +361,8 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
             scaler.load_state_dict(state["scaler"])
         history, epoch, step, best = state["history"], state["epoch"], state["step"], state["best"]
         _set_rng_state(state["rng"])
-        print(f"resuming {run_dir} after epoch {epoch} of {config.epochs}")
+        if main:
+            print(f"resuming {run_dir} after epoch {epoch} of {config.epochs}")
     else:
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
@@ -344,12 +377,15 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
 
     while epoch < config.epochs:
         model.train()
+        if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)  # a new order each epoch, the same on every process
         start, means = time.perf_counter(), _Means()
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not progress)
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+                   disable=not (progress and main))
         for batch in bar:
             batch = _to_device(batch, device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                parts = step_fn(model, batch, step)
+                parts = step_fn(net, batch, step)
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {_scalar(loss)} at step {step}; lower TrainConfig.lr or check "
@@ -366,7 +402,7 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
             means.add(parts, batch)
             bar.set_postfix(loss=f"{_scalar(loss):.2f}")
         row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0]}
-        row.update(means.result("train_"))
+        row.update(means.reduce().result("train_"))
         if valid_loader is not None:
             valid = evaluate(model, step_fn, valid_loader, device, step, amp_dtype)
             row.update({f"valid_{k}": v for k, v in valid.items()})
@@ -379,12 +415,17 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
                              f"{sorted(k.removeprefix('train_') for k in row if k.startswith('train_'))}")
         improved = figure < best
         best = min(best, figure)
-        payload = checkpoint()
-        save_checkpoint(last, payload)
-        if improved:
-            save_checkpoint(run_dir / "best.pt", payload)
-        _write_history(run_dir, history)
-        if callback is not None:
-            callback(history)
+        if main:
+            payload = checkpoint()
+            save_checkpoint(last, payload)
+            if improved:
+                save_checkpoint(run_dir / "best.pt", payload)
+            _write_history(run_dir, history)
+            if callback is not None:
+                callback(history)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()  # no process runs ahead of the checkpoint
     model.eval()
     return history

@@ -50,8 +50,9 @@
 # %% tags=["parameters"]
 #@markdown **Run.** `PRETRAINED` skips training and plays the model shipped with the repository within a minute.
 SMOKE = False  #@param {type:"boolean"}
-PRETRAINED = False  #@param {type:"boolean"}
+PRETRAINED = False  #@param {type:"raw"}
 RUN_NAME = "basic"  #@param {type:"string"}
+#@markdown `PRETRAINED`: True for the shipped model, or the path of a trained run folder or checkpoint (e.g. from `python -m helpers.cli train`).
 #@markdown `RUN_NAME`: the run folder; run again with the same name to resume training.
 USE_DRIVE = True  #@param {type:"boolean"}
 #@markdown `USE_DRIVE`: in Colab, keep data and runs on Google Drive (else on the runtime's disk, gone with it).
@@ -161,11 +162,11 @@ colab.check_runtime(device)
 run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
 spec = spec.validate().for_device(device, run)
 if PRETRAINED:
-    model, spec, card, _ = pretrained.load("basic", device)
+    model, spec, card, _ = pretrained.load("basic" if PRETRAINED is True else PRETRAINED, device)
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     print(pretrained.describe(card))
-    THRESHOLD = card["scores"]["threshold"]  # chosen on validation when it was trained
+    THRESHOLD = card["scores"].get("threshold", 0.5)  # chosen on validation when it was trained
 
 # %% [markdown]
 # ## Data

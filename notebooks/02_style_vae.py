@@ -45,8 +45,9 @@
 # %% tags=["parameters"]
 #@markdown **Run.** `PRETRAINED` skips training and plays the style model shipped with the repository within a minute.
 SMOKE = False  #@param {type:"boolean"}
-PRETRAINED = False  #@param {type:"boolean"}
+PRETRAINED = False  #@param {type:"raw"}
 RUN_NAME = "style"  #@param {type:"string"}
+#@markdown `PRETRAINED`: True for the shipped model, or the path of a trained run folder or checkpoint (e.g. from `python -m helpers.cli train`).
 #@markdown `RUN_NAME`: the run folder; run again with the same name to resume training.
 USE_DRIVE = True  #@param {type:"boolean"}
 #@markdown `USE_DRIVE`: in Colab, keep data and runs on Google Drive (else on the runtime's disk, gone with it).
@@ -163,11 +164,15 @@ colab.check_runtime(device)
 run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
 spec = spec.validate().for_device(device, run)
 if PRETRAINED:
-    model, spec, card, judge = pretrained.load("style", device)
+    model, spec, card, judge = pretrained.load("style" if PRETRAINED is True else PRETRAINED, device)
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     names = list(spec.data.styles)  # label k is names[k]
     print(pretrained.describe(card))
+    if judge is None:  # a run trained without its judge (python -m helpers.cli): train one on its data
+        splits = experiment.build_splits(spec.data, run.data_dir)
+        judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,
+                                       SEED, device)
 
 # %% [markdown]
 # ## Data, balanced by style

@@ -39,7 +39,7 @@ def test_an_unfinished_run_or_an_unknown_name_is_refused(tmp_path):
     run(tmp_path / "run", 1)
     with pytest.raises(CheckpointError, match="no summary.json"):
         pretrained.export(tmp_path / "run", "basic", folder=tmp_path)
-    with pytest.raises(ValueError, match="PRETRAINED model 'jazz' unknown"):
+    with pytest.raises(ValueError, match="'jazz' is none of them"):
         pretrained.load("jazz")
     with pytest.raises(CheckpointError, match="missing.*PRETRAINED = False"):
         pretrained.load("basic", folder=tmp_path / "empty")
