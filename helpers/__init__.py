@@ -15,6 +15,7 @@ Modules, one job each:
 - ``render``: piano-roll figures, audio, MIDI/WAV/PNG files, downloads
 - ``colab``: Colab detection, Google Drive (optional), default folders, the runtime warning
 - ``own_midi``: the user's own MIDI files (a path or Colab's upload), checked and cut into a model's segments
+- ``cli``: headless training from an experiment spec, in one process or under ``torchrun`` (DDP)
 - ``pretrained``: the trained models shipped in ``helpers/pretrained/``: load, describe, export, train
 - ``metrics``: reconstruction scores, the independent style classifier and the figures it gives
 - ``musicstats``: musical statistics of grid sets, samples beside real music

@@ -316,7 +316,8 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
     -------
     list of dict
         The history, one row per epoch: ``epoch``, ``step``, ``lr``, ``seconds``,
-        ``train_<figure>`` and ``valid_<figure>`` for every figure of ``step_fn``.
+        ``train_<figure>`` and ``valid_<figure>`` for every figure of ``step_fn``, ``step_seconds`` (the
+        optimiser steps alone) and ``segments`` (trained on, by every process together).
     """
     from tqdm.auto import tqdm
 
@@ -401,8 +402,10 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
             step += 1
             means.add(parts, batch)
             bar.set_postfix(loss=f"{_scalar(loss):.2f}")
-        row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0]}
+        row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
+               "step_seconds": time.perf_counter() - start}  # the optimiser steps alone, without validation
         row.update(means.reduce().result("train_"))
+        row["segments"] = means.count  # trained on this epoch, by every process together
         if valid_loader is not None:
             valid = evaluate(model, step_fn, valid_loader, device, step, amp_dtype)
             row.update({f"valid_{k}": v for k, v in valid.items()})

@@ -82,7 +82,8 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
 
 def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
-    return {name: _json(BENCH / f"{name}.json") for name in ("data", "train", "generate", "first_audio")}
+    return {name: _json(BENCH / f"{name}.json")
+            for name in ("data", "train", "generate", "first_audio", "scale", "distributed")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -255,8 +256,23 @@ def table_speed(c) -> str:
         rows.append([f"first audio from the shipped model, `{name}` with `PRETRAINED` (new kernel)",
                      f"{f['first_audio_s']} s", f"kernel start {f['kernel_start_s']} s included; whole notebook {f['notebook_s'] / 60:.1f} min, with a cold "
                      "build of the model's data", "`python -m bench.bench_first_audio`"])
+    scale = c["bench"].get("scale")
+    for n, r in (scale or {}).get("sizes", {}).items():
+        rows.append([f"build a generated corpus of {int(n):,} files ({r['workers']} processes)",
+                     f"{r['files_per_s']:,.0f} files/s",
+                     f"peak memory {r['build_rss_peak_mb']:.0f} MB (largest worker {r['build_worker_rss_peak_mb']:.0f} "
+                     f"MB); cache {r['cache_mb']:.0f} MB, warm load {r['warm_load_s']} s, reading all "
+                     f"{r['segments_read']:,} segments {r['read_heap_peak_mb']:.1f} MB of heap",
+                     "`python -m bench.bench_scale`"])
+    dist = c["bench"].get("distributed")
+    for r in (dist or {}).get("runs", []):
+        rows.append([f"training with {r['processes']} process(es) ({dist['device']}), batch "
+                     f"{r['batch_per_process']} each", f"{r['segments_per_s']:,.1f} segments/s",
+                     f"bare loop {dist['bare_loop_segments_per_s']:,.1f} segments/s, ratio {r['ratio_to_bare_loop']}",
+                     "`python -m bench.bench_distributed`"])
     machines = {}  # one line per machine, naming the benchmarks that ran on it
-    for name, b in (("data", d), ("training", t), ("generation", g), ("first audio", first)):
+    for name, b in (("data", d), ("training", t), ("generation", g), ("first audio", first),
+                    ("large corpora", scale), ("processes", dist)):
         if b:
             m = b["machine"]
             key = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}; " \

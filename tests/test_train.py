@@ -46,7 +46,7 @@ def test_history_and_files(tmp_path):
     for key in ("train_loss", "train_recon", "train_kl", "train_elbo", "valid_elbo", "lr", "seconds"):
         assert isinstance(history[-1][key], float), key
     assert json.loads((tmp_path / "history.json").read_text()) == history
-    assert (tmp_path / "history.csv").read_text().splitlines()[0].startswith("epoch,step,lr,train_")
+    assert (tmp_path / "history.csv").read_text().splitlines()[0].startswith("epoch,step,lr,step_seconds,train_")
     assert (tmp_path / "last.pt").exists() and (tmp_path / "best.pt").exists()
 
 
