@@ -70,12 +70,12 @@ class SegmentDataset(Dataset):
             piece.append(np.full(len(s), k))
             start.append(s)
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64)  # noqa: E731
-        # 12 bytes per segment: a corpus of millions of segments indexes in tens of megabytes.
+        # 18 bytes per segment: a corpus of millions of segments indexes in tens of megabytes.
         self.piece, self.start = cat(piece).astype(np.int32), cat(start).astype(np.int32)
         lo, hi = cat(lo), cat(hi)
         self.shift_min = np.minimum(0, np.maximum(-transpose, low - lo)).astype(np.int8)
         self.shift_max = np.maximum(0, np.minimum(transpose, high - hi)).astype(np.int8)
-        self.style = pieces.style[self.piece].astype(np.int16)
+        self.style = pieces.style[self.piece].astype(np.int64)  # labels, as embeddings and losses take them
 
     @property
     def n_pitches(self) -> int:
