@@ -4,7 +4,7 @@ The spec is the JSON of an :class:`~helpers.experiment.Experiment`: every
 notebook run writes its own as ``spec.json`` in its run folder, and
 ``python -m helpers.cli spec`` prints the library's defaults to start from::
 
-    python -m helpers.cli train SPEC.json --run-name NAME [--runs-dir runs] [--data-dir data]
+    python -m helpers.cli train SPEC.json --run-name NAME [--runs-dir DIR] [--data-dir DIR]
     torchrun --nproc_per_node 4 -m helpers.cli train SPEC.json --run-name NAME     # 4 GPUs (or CPU processes)
     torchrun --nnodes 2 --node_rank R --nproc_per_node 8 --master_addr HOST --master_port 29500 \\
         -m helpers.cli train SPEC.json --run-name NAME                             # 2 machines
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from . import experiment
+from . import colab, experiment
 from .experiment import Experiment, RunFolder
 from .train import CheckpointError
 
@@ -68,15 +68,17 @@ def train_command(args) -> int:
     rank, world, device = _init_process_group()
     main = rank == 0
     try:
-        run = RunFolder(Path(args.runs_dir) / args.run_name, args.data_dir)
+        base = colab.repo_root()  # as in the notebooks outside Colab: data/ and runs/ of the repository
+        data_dir = Path(args.data_dir or base / "data")
+        run = RunFolder(Path(args.runs_dir or base / "runs") / args.run_name, data_dir)
         spec = spec.for_device(device, run)
         if main:
             print(f"{world} process(es) on {device.type}; {spec.train.batch_size} segments per process and step "
                   f"(effective batch {spec.train.batch_size * world}); run {run.root}", flush=True)
-            splits = experiment.build_splits(spec.data, args.data_dir, progress=False)
+            splits = experiment.build_splits(spec.data, data_dir, progress=False)
         _barrier(world)  # the others load the cache rank 0 has built
         if not main:
-            splits = experiment.build_splits(spec.data, args.data_dir, progress=False)
+            splits = experiment.build_splits(spec.data, data_dir, progress=False)
         model = experiment.build_model(spec, splits)
 
         def report(history):
@@ -107,8 +109,8 @@ def main(argv=None) -> int:
     t = sub.add_parser("train", help="train (or resume) the experiment of a spec file")
     t.add_argument("spec", help="a spec JSON file (a notebook run's spec.json, or python -m helpers.cli spec)")
     t.add_argument("--run-name", required=True, help="the run folder's name under --runs-dir")
-    t.add_argument("--runs-dir", default="runs")
-    t.add_argument("--data-dir", default="data")
+    t.add_argument("--runs-dir", help="where run folders go (default: runs/ of the repository, as the notebooks)")
+    t.add_argument("--data-dir", help="data folder of the dataset cache (default: data/ of the repository)")
     t.add_argument("--epochs", type=int, help="instead of the spec's (with --extend on a resumed run: a new plan)")
     t.add_argument("--extend", action="store_true", help="on resume, let --epochs differ from the run's plan")
     sub.add_parser("spec", help="print the library's default spec as JSON, to edit")

@@ -117,7 +117,8 @@ import time
 
 START = time.time()
 if "google.colab" in sys.modules:  # a Colab runtime
-    subprocess.run(["apt-get", "-qq", "install", "-y", "libfluidsynth3"], capture_output=True)
+    subprocess.run("apt-get -qq install -y libfluidsynth3 || (apt-get -qq update && apt-get -qq install -y "
+                   "libfluidsynth3)", shell=True, capture_output=True)  # without it, audio is a sine fallback
     github = REPO.count("/") == 1 and ":" not in REPO and not os.path.exists(REPO)  # owner/name[@ref]
     target = f"git+https://github.com/{REPO}" if github else REPO
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", target], capture_output=True, text=True)
