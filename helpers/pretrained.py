@@ -48,7 +48,8 @@ def _half(state: dict) -> dict:
 def _card(name: str, model, spec, payload: dict, summary: dict) -> dict:
     history = payload.get("history") or []
     return {
-        "name": name, "notebook": NOTEBOOKS.get(name, summary.get("trained_by", "a run")), "epoch": payload["epoch"],
+        "name": name, "notebook": NOTEBOOKS.get(name) or summary.get("trained_by")
+        or ("a notebook" if "notebook_seconds" in summary else "a run"), "epoch": payload["epoch"],
         "epochs": spec.train.epochs, "steps": payload.get("step", 0),
         "train_seconds": round(sum(row["seconds"] for row in history), 1), "device": summary.get("device", "cpu"),
         "source": spec.data.source, "styles": list(spec.data.styles or []), "max_per_style": spec.data.max_per_style,
