@@ -32,7 +32,7 @@ import torch
 
 from . import colab, experiment
 from .experiment import Experiment, RunFolder
-from .train import CheckpointError
+from .train import CheckpointError, barrier
 
 
 def _init_process_group() -> tuple[int, int, torch.device]:
@@ -52,13 +52,6 @@ def _init_process_group() -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def _barrier(world: int) -> None:
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-
-
 def train_command(args) -> int:
     spec = Experiment.load(args.spec)
     if args.epochs is not None or args.extend:
@@ -76,7 +69,7 @@ def train_command(args) -> int:
             print(f"{world} process(es) on {device.type}; {spec.train.batch_size} segments per process and step "
                   f"(effective batch {spec.train.batch_size * world}); run {run.root}", flush=True)
             splits = experiment.build_splits(spec.data, data_dir, progress=False)
-        _barrier(world)  # the others load the cache rank 0 has built
+        barrier()  # the others load the cache rank 0 has built
         if not main:
             splits = experiment.build_splits(spec.data, data_dir, progress=False)
         model = experiment.build_model(spec, splits)

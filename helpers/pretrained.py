@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -74,8 +75,7 @@ def export(run_dir, name: str, folder=None) -> Path:
            "card": card}
     judge = experiment.load_judge(run)
     if judge is not None:
-        out["judge"] = {"model": _half(judge.state_dict()), "model_config": load_checkpoint(
-            run.judge / "best.pt")["model_config"]}
+        out["judge"] = {"model": _half(judge.state_dict()), "model_config": asdict(judge.config)}
     target = path(name, folder)
     save_checkpoint(target, out)
     return target

@@ -171,19 +171,17 @@ def make_loader(dataset: SegmentDataset, batch_size: int = 64, shuffle: bool = T
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if len(dataset) == 0:
         raise ValueError("the dataset has no segments: pieces shorter than one segment, or an empty split")
+    weights = None
+    if balance_styles:  # each segment's weight: one over its style's number of segments
+        counts = np.bincount(dataset.style)
+        weights = torch.as_tensor(1.0 / counts[dataset.style], dtype=torch.double)
     if seed is not None or world > 1:
-        weights = None
-        if balance_styles:
-            counts = np.bincount(dataset.style)
-            weights = torch.as_tensor(1.0 / counts[dataset.style], dtype=torch.double)
         sampler = SegmentSampler(len(dataset), shuffle, weights, epoch_size if balance_styles else None,
                                  seed or 0, rank, world)
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
                           num_workers=num_workers)
     sampler = None
     if balance_styles:
-        counts = np.bincount(dataset.style)
-        weights = torch.as_tensor(1.0 / counts[dataset.style], dtype=torch.double)
         sampler = WeightedRandomSampler(weights, epoch_size or len(dataset), replacement=True)
         shuffle = False
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,

@@ -241,6 +241,14 @@ def process_group() -> tuple[int, int]:
     return 0, 1
 
 
+def barrier() -> None:
+    """Wait for every process of the group (nothing to wait for in one process)."""
+    import torch.distributed as dist
+
+    if process_group()[1] > 1:
+        dist.barrier()
+
+
 class _Means:
     """Running means of a step's figures, weighted by batch size."""
 
@@ -426,9 +434,6 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
             _write_history(run_dir, history)
             if callback is not None:
                 callback(history)
-        if world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()  # no process runs ahead of the checkpoint
+        barrier()  # no process runs ahead of the checkpoint
     model.eval()
     return history
