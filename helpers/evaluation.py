@@ -15,6 +15,9 @@ is in it) and measures:
   (:func:`helpers.metrics.reconstruction_scores`);
 - samples from the prior against the real test segments, statistic by
   statistic (:mod:`helpers.musicstats`), per style for a style model;
+- diagnostics of the decoder (:func:`diagnostics`): teacher-forced against
+  free-running scores, own codes against shuffled ones, the probability of
+  the real onsets, and the free-running F1 after every epoch of training;
 - latent interpolations between pairs of test segments: the frame F1 of
   each step against either end;
 - for a style run with its independent judge (``judge/``): the judge's
@@ -49,7 +52,7 @@ from .experiment import RunFolder, assert_same_styles, build_splits, load_judge,
 from .losses import active_dimensions, kl_per_dim, make_step
 from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 2  # raised whenever eval.json changes what it holds
+EVAL_VERSION = 3  # raised whenever eval.json changes what it holds
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
 VECTOR_SEGMENTS = 300  # training segments per style whose mean code is that style's vector
@@ -147,6 +150,8 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     threshold, rebuilt = rec["threshold"], rec["rebuilt"]
     result["threshold"] = {"chosen": threshold, "valid_frame_f1": rec["valid_frame_f1"]}
     result["reconstruction"] = rec["scores"]
+    result["diagnostics"] = diagnostics(model, real["test"], style_of("test"), threshold, payload.get("history"),
+                                        seed=seed)
     result["interpolation"] = interpolation_curve(model, real["test"], style_of("test"), threshold, paths, seed)
 
     # Samples from the prior against real test segments (per style for a style model).
@@ -182,6 +187,63 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     result = _round(result)
     run.eval.write_text(json.dumps(result, indent=1))
     return result
+
+
+ONSET_CONFIDENT = 0.3  # an onset probability above this counts as heard
+
+
+@torch.no_grad()
+def teacher_forced(model, grids, labels=None, batch_size: int = 256) -> np.ndarray:
+    """The decoder's probabilities ``(N, T, 2, P)`` for grids ``(N, T, 2, P)`` encoded to their posterior means,
+    with every previous step (and, for a chord model, every cell before) the true one."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(grids), batch_size):
+        x = torch.as_tensor(np.asarray(grids[i:i + batch_size]), dtype=torch.float32, device=device)
+        style = None if labels is None else torch.as_tensor(labels[i:i + batch_size], device=device)
+        mu, _ = model.encode(x, style)
+        out.append(torch.sigmoid(model.decode(mu, style, target=x, steps=x.shape[1]).float()).cpu())
+    return torch.cat(out).numpy()
+
+
+def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None, seed: int = 0) -> dict:
+    """Where the free-running reconstructions lose what the decoder knows, for grids ``(N, T, 2, P)``.
+
+    - ``teacher_forced``: frame and onset F1 when every previous step is the
+      true one (each cell above 0.5): what the decoder knows;
+    - ``free_running``: the same decoded freely (``threshold``), as
+      :func:`reconstruction` does: what it makes of its own choices;
+    - ``shuffled_codes``: free-running with every segment decoded from another
+      segment's code: how much of the reconstruction comes from ``z``;
+    - ``onset_probability``: at the real onsets, teacher-forced, the median
+      probability and the share above :data:`ONSET_CONFIDENT`;
+    - ``free_f1_by_step``: the free-running frame F1 of the validation probe
+      after every epoch, against optimiser steps (from the training history).
+    """
+    fmt = model.config.format
+    grids = np.asarray(grids)
+    probs = teacher_forced(model, grids, labels)
+    forced = probs > 0.5
+    forced[:, :, 0] |= forced[:, :, 1]  # an onset sounds
+    mu = generate.encode(model, grids, labels)
+    free = generate.decode(model, mu, labels, "threshold", threshold)
+    order = np.random.default_rng(seed).permutation(len(grids))
+    order = np.roll(order, 1)[np.argsort(order)]  # a derangement: every segment gets another one's code
+    shuffled = generate.decode(model, mu[torch.as_tensor(order)], labels, "threshold", threshold)
+
+    def scores(decoded):
+        frame = metrics.frame_scores(grids, decoded, fmt)["f1"]
+        return {"frame_f1": frame, "onset_f1": metrics.note_scores(grids, decoded, fmt)["f1"]}
+
+    at_onsets = probs[:, :, 1][grids[:, :, 1]]
+    curve = [{"step": row["step"], "epoch": row["epoch"], "free_f1": row["valid_free_f1"]}
+             for row in history or [] if "valid_free_f1" in row]
+    return {"teacher_forced": scores(forced), "free_running": scores(free), "shuffled_codes": scores(shuffled),
+            "onset_probability": {"median": float(np.median(at_onsets)) if len(at_onsets) else None,
+                                  "share_confident": float((at_onsets > ONSET_CONFIDENT).mean())
+                                  if len(at_onsets) else None},
+            "free_f1_by_step": curve}
 
 
 def interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict:
@@ -230,12 +292,16 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
            "generated_accuracy": {name: metrics.recognised(judge, grids, names.index(name))
                                   for name, grids in samples.items()},
            "transfer_accuracy": {}, "transfer_accuracy_shifted": {}, "interpolation": {}}
+    ways = [("transfer_accuracy", None, None), ("transfer_accuracy_shifted", vectors, "shift")]
+    if model.config.style_latent:
+        ways.append(("transfer_accuracy_swapped", vectors, "swap"))
+        out["transfer_accuracy_swapped"] = {}
     for a, name_a in enumerate(names):
         source = held_out[labels == a][:transfers]
-        for key, shift in (("transfer_accuracy", None), ("transfer_accuracy_shifted", vectors)):
+        for key, shift, how in ways:
             out[key][name_a] = {
                 name_b: metrics.recognised(judge, generate.transfer(model, source, a, b, "threshold", threshold,
-                                                                    vectors=shift), b)
+                                                                    vectors=shift, how=how), b)
                 for b, name_b in enumerate(names) if a != b and len(source)}
     generator = torch.Generator().manual_seed(seed)
     for a, name_a in enumerate(names):
@@ -243,7 +309,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
             if a >= b:
                 continue
             z = torch.randn(paths, model.config.latent, generator=generator)
-            grids = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=seed)
+            grids = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=seed,
+                                        vectors=vectors)
             curves = metrics.predict(judge, grids.reshape(-1, *grids.shape[2:]))[:, b].reshape(paths, -1)
             out["interpolation"][f"{name_a}->{name_b}"] = {
                 "t": np.linspace(0, 1, INTERPOLATION_STEPS).tolist(),

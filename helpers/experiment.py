@@ -34,6 +34,7 @@ from .train import (CheckpointError, TrainConfig, autocast_dtype, check_plan, lo
                     process_group, train)
 
 GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the device
+PROBE_SEGMENTS = 64  # validation segments decoded freely after every epoch (free_running_probe)
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
 
 
@@ -100,7 +101,9 @@ class Experiment:
     data: DataConfig = field(default_factory=DataConfig)
     model: VAEConfig = field(default_factory=VAEConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    # best.pt is the epoch whose free-running reconstructions are best: the ELBO stops improving long
+    # before they do (see helpers.experiment.free_running_probe)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(monitor="free_f1"))
 
     def validate(self) -> "Experiment":
         """Check every setting (each message names its field) before any data is built or step trained.
@@ -116,7 +119,7 @@ class Experiment:
         replace(self.model, format=self.data.format((0, 127))).validate()
         self.loss.validate()
         replace(self.train, epochs=self.train.epochs or 1).validate()
-        known = loss_figures(bool(self.model.n_styles))
+        known = loss_figures(bool(self.model.n_styles), bool(self.model.style_adversary))
         if self.train.monitor not in known:
             raise ValueError(f"TrainConfig.monitor is {self.train.monitor!r}; the VAE's figures are {list(known)}")
         return self
@@ -386,7 +389,27 @@ def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, 
         replace(spec, data=splits.config).save(run.spec)
     extra = {"data": splits.config.to_dict(), "loss": spec.loss.to_dict()}
     return train(model, make_step(spec.loss), train_loader, valid_loader, spec.train, run.root, callback=callback,
-                 device=device, extra=extra, progress=progress)
+                 device=device, extra=extra, progress=progress, probe=free_running_probe(splits))
+
+
+def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
+    """``probe(model) -> {"free_f1": ...}``: the frame F1 of ``n`` fixed validation segments encoded and
+    decoded freely (threshold 0.5), measured after every epoch (:func:`helpers.train.train`).
+
+    Teacher-forced figures (the ELBO) can stop improving while free-running
+    reconstructions still do; this is the figure the music depends on.
+    """
+    from . import generate, metrics
+
+    picks = np.random.default_rng(seed).permutation(len(splits.valid))[:n]
+    grids, styles = splits.valid.grids(picks), splits.valid.style[picks]
+
+    def probe(model):
+        conditioned = model.config.n_styles
+        rebuilt = generate.reconstruct(model, grids, styles if conditioned else None, "threshold", 0.5)
+        return {"free_f1": metrics.frame_scores(grids, rebuilt, model.config.format)["f1"]}
+
+    return probe
 
 
 def train_judge(splits: Splits, run: RunFolder, epochs: int, batch_size: int = 64, epoch_segments=None,

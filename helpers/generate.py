@@ -14,6 +14,15 @@ frame flickers on alone). Each cell is chosen in one of two ways (``mode``):
   most likely notes; a cautious model may need a threshold below 0.5);
 - ``"bernoulli"``: drawn from its probability (livelier, closer to the data's
   density of notes).
+
+With a chord model (``VAEConfig.chords = "nade"``) the cells of a step are
+chosen one after another, each with its probability given the cells already
+chosen, so a step's notes are decided as one chord.
+
+A style model with a style code (``VAEConfig.style_latent``) keeps its style
+in the first dimensions of ``z``: :func:`transfer` replaces that code by the
+target style's mean code, and :func:`style_path` moves it along with the
+decoder's style embedding.
 """
 from __future__ import annotations
 
@@ -33,7 +42,13 @@ def check_mode(mode: str) -> str:
 
 
 class _Chooser:
-    """Per-step decisions ``(B, 2P)`` from logits ``(B, 2P)``, remembering the last step's frames."""
+    """Turns logits into notes, step by step, remembering the last step's frames.
+
+    Called with a step's logits ``(B, 2P)`` (independent cells), or cell by
+    cell through :meth:`cell` and :meth:`commit` (the chord model, which
+    conditions each cell on those chosen before it: a pitch's onset comes
+    before its frame).
+    """
 
     def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None):
         check_mode(mode)
@@ -41,18 +56,41 @@ class _Chooser:
             raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold!r}")
         self.mode, self.threshold, self.n_pitches, self.generator = mode, threshold, n_pitches, generator
         self.previous = None  # (B, P) frames of the last step
+        self.onsets = None    # (B, P) onsets chosen so far in this step (cell by cell)
+        self.steps = []       # every step's cells (B, 2P), bool
+
+    def _pick(self, probs: torch.Tensor) -> torch.Tensor:
+        if self.mode == "threshold":
+            return probs > self.threshold
+        return torch.rand(probs.shape, generator=self.generator, device=probs.device) < probs
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
-        probs = torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches)
-        if self.mode == "threshold":
-            chosen = probs > self.threshold
-        else:
-            chosen = torch.rand(probs.shape, generator=self.generator, device=probs.device) < probs
+        chosen = self._pick(torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches))
         onset = chosen[:, ONSET]
         held = chosen[:, FRAME] & self.previous if self.previous is not None else torch.zeros_like(onset)
         frame = onset | held
         self.previous = frame
-        return torch.stack([frame, onset], dim=1).view(len(logits), -1)
+        self.steps.append(torch.stack([frame, onset], dim=1).view(len(logits), -1))
+        return self.steps[-1]
+
+    def cell(self, index: int, logit: torch.Tensor) -> torch.Tensor:
+        """The value ``(B,)`` of cell ``index`` (``plane * P + pitch``) given its logit ``(B,)``."""
+        plane, pitch = divmod(index, self.n_pitches)
+        chosen = self._pick(torch.sigmoid(logit.float()))
+        if self.onsets is None:
+            self.onsets = torch.zeros(len(logit), self.n_pitches, dtype=torch.bool, device=logit.device)
+        if plane == ONSET:
+            self.onsets[:, pitch] = chosen
+            return chosen
+        held = chosen & self.previous[:, pitch] if self.previous is not None else torch.zeros_like(chosen)
+        return self.onsets[:, pitch] | held
+
+    def commit(self, cells: torch.Tensor) -> torch.Tensor:
+        """End a step chosen cell by cell; returns its cells ``(B, 2P)``."""
+        self.previous = cells.view(len(cells), 2, self.n_pitches)[:, FRAME].bool()
+        self.onsets = None
+        self.steps.append(cells.bool())
+        return cells
 
 
 def _styles(model, style, n):
@@ -83,14 +121,8 @@ def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshol
     z = z.to(_device(model))
     steps, n_pitches = model.config.seq_len, model.config.n_pitches
     choose = _Chooser(mode, threshold, n_pitches, generator)
-    cells = []
-
-    def feed_back(logits):
-        cells.append(choose(logits))
-        return cells[-1]
-
-    model.decode_steps(z, _styles(model, style, len(z)), steps, feed_back)
-    return torch.stack(cells, dim=1).view(len(z), steps, 2, n_pitches).cpu().numpy()
+    model.decode_steps(z, _styles(model, style, len(z)), steps, choose)
+    return torch.stack(choose.steps, dim=1).view(len(z), steps, 2, n_pitches).cpu().numpy()
 
 
 @torch.no_grad()
@@ -165,27 +197,46 @@ def style_vectors(model, grids, labels) -> torch.Tensor:
     return vectors
 
 
+TRANSFERS = ("shift", "swap")
+
+
 def transfer(model, grids, source_style: int, target_style: int, mode: str = "threshold",
-             threshold: float = 0.5, vectors=None) -> np.ndarray:
+             threshold: float = 0.5, vectors=None, how: str | None = None) -> np.ndarray:
     """Move grids ``(N, T, 2, P)`` of ``source_style`` to ``target_style``: encode as one, decode as the other.
 
-    With ``vectors`` (:func:`style_vectors`), the code also moves by the
-    difference of the two styles' mean codes before decoding, so that the
-    style the encoder kept in ``z`` changes too, not only the decoder's
-    style embedding.
+    The decoder's style embedding always changes. With ``vectors``
+    (:func:`style_vectors`) the code changes too, ``how``:
+
+    - ``"swap"`` (the default for a model with a style code,
+      ``VAEConfig.style_latent``): the style code, the first dimensions of
+      ``z``, is replaced by the target style's mean code (MIDI-VAE);
+    - ``"shift"`` (the default otherwise): all of ``z`` moves by the
+      difference of the two styles' mean codes (MusicVAE's attribute vectors).
     """
+    code = model.config.style_latent
+    how = how or ("swap" if code else "shift")
+    if how not in TRANSFERS:
+        raise ValueError(f"how must be one of {TRANSFERS}, got {how!r}")
+    if how == "swap" and not code:
+        raise ValueError("how='swap' needs a model with a style code (VAEConfig.style_latent > 0)")
     mu = encode(model, grids, source_style)
     if vectors is not None:
-        mu = mu + (vectors[target_style] - vectors[source_style]).to(mu.device)
+        vectors = vectors.to(mu.device)
+        if how == "swap":
+            mu[:, :code] = vectors[target_style, :code]
+        else:
+            mu = mu + (vectors[target_style] - vectors[source_style])
     return decode(model, mu, target_style, mode, threshold)
 
 
 def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 5, mode: str = "threshold",
-               threshold: float = 0.5, seed: int | None = None) -> np.ndarray:
+               threshold: float = 0.5, seed: int | None = None, vectors=None) -> np.ndarray:
     """One ``z`` (latent,) decoded while the style moves from ``style_a`` to ``style_b`` in ``steps`` steps.
 
-    The style embedding is mixed linearly; returns ``(steps, T, 2, P)``. Several
-    codes ``z`` (N, latent) are decoded in one batch: ``(N, steps, T, 2, P)``.
+    The style embedding is mixed linearly; for a model with a style code and
+    ``vectors`` (:func:`style_vectors`), the code moves too, from one style's
+    mean code to the other's. Returns ``(steps, T, 2, P)``. Several codes
+    ``z`` (N, latent) are decoded in one batch: ``(N, steps, T, 2, P)``.
     """
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
@@ -197,7 +248,11 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     if seed is not None:
         generator = torch.Generator(device=_device(model))
         generator.manual_seed(seed)
-    codes = z.reshape(-1, z.shape[-1])
-    grids = decode(model, codes.repeat_interleave(steps, 0), weights.repeat(len(codes), 1), mode, threshold,
-                   generator)
-    return grids if z.dim() == 1 else grids.reshape(len(codes), steps, *grids.shape[1:])
+    codes = z.reshape(-1, z.shape[-1]).repeat_interleave(steps, 0).clone()
+    k = model.config.style_latent
+    if vectors is not None and k:
+        moving = (1 - t)[:, None] * vectors[style_a, :k] + t[:, None] * vectors[style_b, :k]  # (steps, k)
+        codes[:, :k] = moving.to(codes).repeat(len(codes) // steps, 1)
+    grids = decode(model, codes, weights.repeat(len(codes) // steps, 1), mode, threshold, generator)
+    n = len(codes) // steps
+    return grids if z.dim() == 1 else grids.reshape(n, steps, *grids.shape[1:])

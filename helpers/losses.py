@@ -78,7 +78,8 @@ def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: i
     dict of scalars
         ``loss`` (what is minimised), ``recon``, ``kl`` (the true KL, summed
         over dimensions), ``elbo`` (``recon + kl``, the negative ELBO),
-        ``beta``, and ``style`` / ``style_acc`` for style models.
+        ``beta``, ``style`` / ``style_acc`` for style models, and ``adversary`` /
+        ``adversary_acc`` for those with an adversary on the rest of ``z``.
 
     Notes
     -----
@@ -99,6 +100,13 @@ def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: i
         loss = loss + config.style_weight * style_loss
         parts["style"] = style_loss.detach()
         parts["style_acc"] = (out["style_logits"].argmax(1) == style).float().mean()
+    if out.get("adversary_logits") is not None and style is not None:
+        # The adversary learns to read the style from the rest of z; its gradient reaches the
+        # encoder reversed (helpers.models), so the rest of z learns to hide the style.
+        adversary_loss = F.cross_entropy(out["adversary_logits"].float(), style)
+        loss = loss + config.style_weight * adversary_loss
+        parts["adversary"] = adversary_loss.detach()
+        parts["adversary_acc"] = (out["adversary_logits"].argmax(1) == style).float().mean()
     parts["loss"] = loss
     return parts
 
@@ -111,9 +119,14 @@ def active_dimensions(mu: torch.Tensor, threshold: float = 0.01) -> int:
     return int((mu.float().var(0) > threshold).sum())
 
 
-def figures(style_model: bool) -> tuple:
-    """The figures :func:`vae_loss` reports (what ``TrainConfig.monitor`` may name)."""
-    return ("loss", "recon", "kl", "elbo", "beta") + (("style", "style_acc") if style_model else ())
+PROBE_FIGURES = ("free_f1",)  # measured after every epoch by decoding validation segments freely (helpers.experiment)
+
+
+def figures(style_model: bool, adversary: bool = False) -> tuple:
+    """The figures a VAE run's history holds (what ``TrainConfig.monitor`` may name): those of
+    :func:`vae_loss` and the probe's."""
+    return (("loss", "recon", "kl", "elbo", "beta") + (("style", "style_acc") if style_model else ())
+            + (("adversary", "adversary_acc") if adversary else ()) + PROBE_FIGURES)
 
 
 def make_step(config: LossConfig):

@@ -12,21 +12,44 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
 - Decoder ``"autoregressive"``: the same, plus the previous step's notes as
   input (teacher forcing in training, its own samples when generating), as in
   MusicVAE's decoders.
+- Decoder ``"hierarchical"`` (MusicVAE's): a conductor LSTM turns ``z`` into
+  one embedding per bar; the autoregressive note decoder starts again from
+  each bar's embedding (its state is reset there) and hears it at every step
+  of the bar, so each bar must be rebuilt from ``z`` rather than from the bar
+  before.
+- Notes of one step (``chords``): ``"independent"`` Bernoullis (a sigmoid per
+  cell), or ``"nade"``: the cells of a step are modelled jointly, pitch by
+  pitch from the lowest (its onset, then its frame), each conditioned on the
+  cells already chosen below it (a NADE on the decoder's state, as in
+  Boulanger-Lewandowski et al.'s RNN-NADE). A step's notes are then a chord
+  drawn as a whole: a probability spread over two pitches picks one of them
+  instead of neither.
+- Scheduled sampling (``scheduled_sampling``, training only): in two passes,
+  a share of the previous steps the decoder hears is replaced by its own
+  draws from the first (teacher-forced) pass, so it learns to go on from its
+  own mistakes. Evaluation mode always hears the truth.
 - Style conditioning (``n_styles > 0``): a learned style embedding concatenated
   to the encoder's input and to the decoder's input at every step, and a
-  classifier from ``z`` to the style, so that ``z`` keeps a compact style
-  representation (the MIDI-VAE idea). The same class, not a fork.
+  classifier from ``z`` to the style (the MIDI-VAE idea). The classifier reads
+  all of ``z``, or with ``style_latent = k`` only its first ``k`` dimensions,
+  the *style code*: transfer then replaces that code by the target style's,
+  and style interpolation moves it (:mod:`helpers.generate`). An optional
+  adversary (``style_adversary``) tries to read the style from the rest of
+  ``z`` through a reversed gradient, which pushes style out of it. The same
+  class, not a fork.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 import torch.nn as nn
 
-from .pianoroll import GridFormat
+from .pianoroll import FRAME, ONSET, GridFormat
 
-DECODERS = ("seed", "autoregressive")
+DECODERS = ("seed", "autoregressive", "hierarchical")
+CHORDS = ("independent", "nade")
 OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
 
 
@@ -41,11 +64,16 @@ class VAEConfig:
     latent: int = 64              # size of z
     dec_hidden: int = 256         # decoder LSTM units
     dec_input: int = 128          # size of the dense projection of z fed at every step
-    decoder: str = "seed"         # "seed" or "autoregressive"
+    decoder: str = "seed"         # "seed", "autoregressive" or "hierarchical"
+    chords: str = "independent"   # the notes of a step: "independent" Bernoullis or jointly ("nade")
+    nade_hidden: int = 64         # hidden units of the chord model (chords="nade")
+    scheduled_sampling: float = 0.0  # share of previous steps replaced by the decoder's own draws in training
     dropout: float = 0.1          # between encoder layers and before the output layer
     n_styles: int = 0             # 0: unconditioned; else the number of styles
     style_dim: int = 16           # size of the style embedding
     classifier_hidden: int = 64   # hidden units of the z -> style classifier
+    style_latent: int = 0         # dimensions of z (the first ones) the style classifier reads; 0: all of z
+    style_adversary: float = 0.0  # weight of the reversed gradient of a classifier on the rest of z (0: none)
 
     @property
     def n_pitches(self) -> int:
@@ -63,16 +91,31 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.format must be a GridFormat, got {type(self.format).__name__}")
         self.format.validate()
         positive = ("enc_hidden", "enc_layers", "latent", "dec_hidden", "dec_input", "style_dim",
-                    "classifier_hidden")
+                    "classifier_hidden", "nade_hidden")
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"VAEConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"VAEConfig.decoder must be one of {DECODERS}, got {self.decoder!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"VAEConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.chords not in CHORDS:
+            raise ValueError(f"VAEConfig.chords must be one of {CHORDS}, got {self.chords!r}")
+        for name, top in (("dropout", 1.0), ("scheduled_sampling", 1.0 + 1e-9)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value < top:  # also refuses nan
+                raise ValueError(f"VAEConfig.{name} must be in [0, 1{')' if top == 1.0 else ']'}, got {value!r}")
+        if self.scheduled_sampling and self.decoder == "seed":
+            raise ValueError("VAEConfig.scheduled_sampling needs a decoder that hears its previous steps "
+                             "('autoregressive' or 'hierarchical'); the seed decoder does not")
         if not isinstance(self.n_styles, int) or self.n_styles < 0:
             raise ValueError(f"VAEConfig.n_styles must be a non-negative integer, got {self.n_styles!r}")
+        if not isinstance(self.style_latent, int) or not 0 <= self.style_latent < self.latent:
+            raise ValueError(f"VAEConfig.style_latent must be an integer in [0, latent={self.latent}), "
+                             f"got {self.style_latent!r}")
+        if not isinstance(self.style_adversary, (int, float)) or not 0 <= self.style_adversary < math.inf:
+            raise ValueError(f"VAEConfig.style_adversary must be a finite number >= 0, got {self.style_adversary!r}")
+        if self.style_adversary and not self.style_latent:
+            raise ValueError("VAEConfig.style_adversary reads the rest of z beside the style code: set "
+                             "style_latent > 0 too")
         return self
 
     def to_dict(self) -> dict:
@@ -106,7 +149,9 @@ class VAEConfig:
 PRESETS = {
     "seed": VAEConfig(decoder="seed"),
     "autoregressive": VAEConfig(decoder="autoregressive"),
-    "smoke": VAEConfig(enc_hidden=32, latent=8, dec_hidden=32, dec_input=16, style_dim=4, classifier_hidden=16),
+    "hierarchical": VAEConfig(decoder="hierarchical"),
+    "smoke": VAEConfig(enc_hidden=32, latent=8, dec_hidden=32, dec_input=16, style_dim=4, classifier_hidden=16,
+                       nade_hidden=8),
 }
 
 
@@ -117,12 +162,73 @@ def preset(name: str, **changes) -> VAEConfig:
     return replace(PRESETS[name], **changes)
 
 
+class ChordNADE(nn.Module):
+    """The cells of one step ``(.., 2P)`` modelled jointly given the decoder's state: a NADE.
+
+    The cells are taken pitch by pitch from the lowest, each pitch's onset
+    before its frame. Cell ``i`` has the logit ``b_i(h) + V_i . sigmoid(a_i)``,
+    where ``b(h)`` is the independent model's output layer and
+    ``a_i = c(h) + sum_{j<i} v_j W_j`` sums the cells already chosen, so
+    ``p(v) = prod_i p(v_i | v_<i, h)`` is a proper distribution over the
+    ``2^(2P)`` possible steps. With ``V = 0`` it is the independent model.
+    """
+
+    def __init__(self, state_size: int, n_pitches: int, hidden: int):
+        super().__init__()
+        cells = 2 * n_pitches
+        self.hidden_bias = nn.Linear(state_size, hidden)
+        self.W = nn.Parameter(torch.randn(cells, hidden) * 0.01)
+        self.V = nn.Parameter(torch.randn(cells, hidden) * 0.01)
+        pitches = torch.arange(n_pitches)
+        order = torch.stack([ONSET * n_pitches + pitches, FRAME * n_pitches + pitches], dim=1).reshape(-1)
+        self.register_buffer("order", order, persistent=False)          # NADE position -> cell
+        self.register_buffer("position", torch.argsort(order), persistent=False)  # cell -> NADE position
+
+    def logits(self, state: torch.Tensor, bias: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """Each cell's logit given the true cells before it: ``(.., 2P)`` from the state ``(.., H)``, all at once."""
+        v = cells[..., self.order].to(self.W.dtype)
+        contribution = v.unsqueeze(-1) * self.W                       # (.., 2P, hidden)
+        a = self.hidden_bias(state).unsqueeze(-2) + contribution.cumsum(-2) - contribution  # cells before only
+        correction = (torch.sigmoid(a) * self.V).sum(-1)              # (.., 2P) in NADE order
+        return bias + correction[..., self.position]
+
+    def sample(self, state: torch.Tensor, bias: torch.Tensor, pick) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step's cells ``(B, 2P)``, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
+
+        Returns the cells and each cell's logit given the cells chosen before it.
+        """
+        a = self.hidden_bias(state)
+        cells, logits = torch.zeros_like(bias), torch.zeros_like(bias)
+        for i, cell in enumerate(self.order.tolist()):
+            logit = bias[:, cell] + (torch.sigmoid(a) * self.V[i]).sum(-1)
+            value = pick(cell, logit).to(a.dtype)
+            a = a + value[:, None] * self.W[i]
+            cells[:, cell], logits[:, cell] = value, logit
+        return cells, logits
+
+
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient times ``-scale`` backward (the adversary's hold on the encoder)."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.scale * grad, None
+
+
 class GridVAE(nn.Module):
     """Recurrent VAE over ``(B, T, 2, P)`` grids; see the module docstring."""
 
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = c = config.validate()
+        if c.decoder == "hierarchical" and c.seq_len % c.format.steps_per_bar:
+            raise ValueError(f"the hierarchical decoder needs whole bars: {c.seq_len} steps, "
+                             f"{c.format.steps_per_bar} per bar")
         features = 2 * c.n_pitches
         style_in = c.style_dim if c.n_styles else 0
         self.style_embedding = nn.Embedding(c.n_styles, c.style_dim) if c.n_styles else None
@@ -133,7 +239,11 @@ class GridVAE(nn.Module):
         self.to_logvar = nn.Linear(summary, c.latent)
         self.from_z = nn.Linear(c.latent, c.dec_input)
         self.init_state = nn.Linear(c.latent, 2 * c.dec_hidden)
-        ar_in = features if c.decoder == "autoregressive" else 0
+        if c.decoder == "hierarchical":
+            self.conductor = nn.LSTM(c.dec_input + style_in, c.dec_hidden, batch_first=True)
+            self.bar_embedding = nn.Linear(c.dec_hidden, c.dec_input)
+            self.bar_state = nn.Linear(c.dec_input, 2 * c.dec_hidden)
+        ar_in = 0 if c.decoder == "seed" else features
         self.decoder = nn.LSTM(c.dec_input + style_in + ar_in, c.dec_hidden, batch_first=True)
         self.dropout = nn.Dropout(c.dropout)
         self.to_logits = nn.Linear(c.dec_hidden, features)
@@ -141,8 +251,13 @@ class GridVAE(nn.Module):
         # prior spares the first optimiser steps from pushing every logit down, which otherwise
         # saturates the decoder LSTM into a constant output it never leaves.
         nn.init.constant_(self.to_logits.bias, OUTPUT_BIAS)
-        self.classifier = (nn.Sequential(nn.Linear(c.latent, c.classifier_hidden), nn.ReLU(),
+        self.chord_model = ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden) if c.chords == "nade" else None
+        code = c.style_latent or c.latent
+        self.classifier = (nn.Sequential(nn.Linear(code, c.classifier_hidden), nn.ReLU(),
                                          nn.Linear(c.classifier_hidden, c.n_styles)) if c.n_styles else None)
+        self.adversary = (nn.Sequential(nn.Linear(c.latent - c.style_latent, c.classifier_hidden), nn.ReLU(),
+                                        nn.Linear(c.classifier_hidden, c.n_styles))
+                          if c.n_styles and c.style_adversary else None)
 
     # -------------------------------------------------------------- pieces
     def _style(self, style, batch: int, steps: int):
@@ -179,68 +294,149 @@ class GridVAE(nn.Module):
     def reparameterize(mu, logvar):
         return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
 
-    def _decoder_inputs(self, z, style, steps):
-        b = z.shape[0]
-        parts = [self.from_z(z)[:, None, :].expand(b, steps, -1)]
-        s = self._style(style, b, steps)
-        if s is not None:
-            parts.append(s.to(parts[0].dtype))
-        h0, c0 = torch.tanh(self.init_state(z)).chunk(2, dim=-1)
-        return torch.cat(parts, dim=-1), (h0[None].contiguous(), c0[None].contiguous())
+    @staticmethod
+    def _state(linear_out):
+        """An LSTM state ``(h, c)`` from a dense layer's output ``(.., 2H)``."""
+        h, c = torch.tanh(linear_out).chunk(2, dim=-1)
+        return h, c
 
-    def decode(self, z, style=None, target=None, steps: int | None = None):
+    def _conditioning(self, z, style, steps):
+        """What the note decoder hears from ``z`` at every step, ``(B, T, C)``, and where its state starts.
+
+        Returns the inputs and the initial states: one ``(h, c)`` of ``(B, H)``
+        each for a flat decoder, or ``(B, bars, H)`` each (one per bar) for the
+        hierarchical decoder.
+        """
+        b = z.shape[0]
+        style_steps = self._style(style, b, steps)
+        if self.config.decoder != "hierarchical":
+            parts = [self.from_z(z)[:, None, :].expand(b, steps, -1)]
+            start = self._state(self.init_state(z))
+        else:
+            per_bar = self.config.format.steps_per_bar
+            if steps % per_bar:
+                raise ValueError(f"the hierarchical decoder decodes whole bars of {per_bar} steps, not {steps}")
+            bars = steps // per_bar
+            conductor_in = self.from_z(z)[:, None, :].expand(b, bars, -1)
+            if style_steps is not None:
+                conductor_in = torch.cat([conductor_in, style_steps[:, :bars].to(conductor_in.dtype)], dim=-1)
+            h0, c0 = self._state(self.init_state(z))
+            out, _ = self.conductor(conductor_in, (h0[None].contiguous(), c0[None].contiguous()))
+            embedding = self.bar_embedding(out)                       # (B, bars, C): one per bar
+            parts = [embedding.repeat_interleave(per_bar, dim=1)]
+            start = self._state(self.bar_state(embedding))
+        if style_steps is not None:
+            parts.append(style_steps.to(parts[0].dtype))
+        return torch.cat(parts, dim=-1), start
+
+    def _output(self, out, cells=None):
+        """Logits ``(.., 2P)`` from decoder outputs ``(.., H)``; the chord model also reads the true ``cells``."""
+        out = self.dropout(out)
+        bias = self.to_logits(out)
+        if self.chord_model is None:
+            return bias
+        return self.chord_model.logits(out, bias, cells)
+
+    def decode(self, z, style=None, target=None, steps: int | None = None, heard=None):
         """Logits ``(B, T, 2, P)`` given ``z`` (B, latent), all steps at once.
 
-        The seed decoder needs nothing else. The autoregressive decoder needs
-        ``target`` (B, T, 2, P), whose previous steps it hears (teacher
-        forcing, as in training and in the ELBO). Music is decoded freely,
-        step by step, only by :func:`helpers.generate.decode`.
+        The seed decoder with independent cells needs nothing else. A decoder
+        that hears its previous steps, or a chord model, needs ``target``
+        (B, T, 2, P): the decoder hears its previous steps and the chord model
+        the cells below each one (teacher forcing, as in training and in the
+        ELBO). ``heard`` replaces the previous steps the decoder hears
+        (scheduled sampling); the loss is still against ``target``. Music is
+        decoded freely, step by step, only by :func:`helpers.generate.decode`.
         """
-        steps = steps or self.config.seq_len
-        b, p = z.shape[0], self.config.n_pitches
-        inputs, state = self._decoder_inputs(z, style, steps)
-        if self.config.decoder == "autoregressive":
-            if target is None:
-                raise ValueError("the autoregressive decoder hears the previous steps: pass target (teacher "
-                                 "forcing), or decode freely with helpers.generate.decode")
-            previous = torch.cat([torch.zeros_like(target[:, :1]), target[:, :-1]], dim=1).reshape(b, steps, 2 * p)
+        c = self.config
+        steps = steps or c.seq_len
+        b, p = z.shape[0], c.n_pitches
+        if target is None and (c.decoder != "seed" or self.chord_model is not None):
+            raise ValueError(f"the {c.decoder} decoder with {c.chords} chords reads the true notes: pass target "
+                             "(teacher forcing), or decode freely with helpers.generate.decode")
+        inputs, (h0, c0) = self._conditioning(z, style, steps)
+        if c.decoder != "seed":
+            heard = target if heard is None else heard
+            previous = torch.cat([torch.zeros_like(heard[:, :1]), heard[:, :-1]], dim=1).reshape(b, steps, 2 * p)
             inputs = torch.cat([inputs, previous.to(inputs.dtype)], dim=-1)
-        out, _ = self.decoder(inputs, state)
-        return self.to_logits(self.dropout(out)).view(b, steps, 2, p)
+        if c.decoder == "hierarchical":  # every bar from its own start: bars side by side in the batch
+            bars = h0.shape[1]
+            out, _ = self.decoder(inputs.reshape(b * bars, steps // bars, -1),
+                                  (h0.reshape(1, b * bars, -1).contiguous(), c0.reshape(1, b * bars, -1).contiguous()))
+            out = out.reshape(b, steps, -1)
+        else:
+            out, _ = self.decoder(inputs, (h0[None].contiguous(), c0[None].contiguous()))
+        cells = None if target is None else target.reshape(b, steps, 2 * p)
+        return self._output(out, cells).view(b, steps, 2, p)
 
     def decode_steps(self, z, style, steps, choose):
-        """One step at a time, feeding back ``choose(logits)`` (B, 2P) as the next step's previous notes.
+        """One step at a time, each step's notes chosen by ``choose`` and fed back as the next step's past.
 
-        The engine of :func:`helpers.generate.decode` (which owns the rules
-        that turn probabilities into notes); the seed decoder ignores what is
-        fed back.
+        ``choose`` owns the rules that turn probabilities into notes (see
+        :func:`helpers.generate.decode`): ``choose(logits (B, 2P)) -> cells``
+        for independent cells; with the chord model, ``choose.cell(index,
+        logit (B,)) -> (B,)`` for each cell in the model's order, then
+        ``choose.commit(cells)``. Returns the logits ``(B, T, 2, P)``.
         """
-        b, p = z.shape[0], self.config.n_pitches
-        inputs, state = self._decoder_inputs(z, style, steps)
+        c = self.config
+        b, p = z.shape[0], c.n_pitches
+        inputs, start = self._conditioning(z, style, steps)
+        hierarchical = c.decoder == "hierarchical"
+        per_bar = c.format.steps_per_bar
+        state = None if hierarchical else tuple(s[None].contiguous() for s in start)
         previous = torch.zeros(b, 2 * p, device=z.device, dtype=inputs.dtype)
-        autoregressive = self.config.decoder == "autoregressive"
         logits = []
         for t in range(steps):
-            step_in = torch.cat([inputs[:, t], previous], dim=-1) if autoregressive else inputs[:, t]
+            if hierarchical and t % per_bar == 0:  # the note decoder starts again from this bar's embedding
+                state = tuple(s[:, t // per_bar][None].contiguous() for s in start)
+            step_in = inputs[:, t] if c.decoder == "seed" else torch.cat([inputs[:, t], previous], dim=-1)
             out, state = self.decoder(step_in[:, None], state)
-            step = self.to_logits(out[:, 0])
+            bias = self.to_logits(out[:, 0])
+            if self.chord_model is None:
+                step, cells = bias, choose(bias)
+            else:
+                cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell)
+                cells = choose.commit(cells)
             logits.append(step)
-            previous = choose(step).to(inputs.dtype)
+            previous = cells.to(inputs.dtype)
         return torch.stack(logits, dim=1).view(b, steps, 2, p)
+
+    def style_code(self, z):
+        """The part of ``z`` the style classifier reads: its first ``style_latent`` dimensions (all of ``z`` if 0)."""
+        return z[:, :self.config.style_latent] if self.config.style_latent else z
 
     def classify(self, z):
         """Style logits ``(B, n_styles)`` from ``z``, or ``None`` for a plain model."""
-        return self.classifier(z) if self.classifier is not None else None
+        return self.classifier(self.style_code(z)) if self.classifier is not None else None
+
+    def _own_draws(self, z, style, x):
+        """The decoder's own Bernoulli draws of every step, teacher-forced (the first pass of scheduled sampling)."""
+        with torch.no_grad():
+            probs = torch.sigmoid(self.decode(z, style, target=x, steps=x.shape[1]).float())
+            drawn = (torch.rand_like(probs) < probs).to(x.dtype)
+            drawn[:, :, FRAME] = torch.maximum(drawn[:, :, FRAME], drawn[:, :, ONSET])  # an onset sounds
+        mixed = torch.rand(x.shape[0], x.shape[1], 1, 1, device=x.device) < self.config.scheduled_sampling
+        return torch.where(mixed, drawn, x)
 
     def forward(self, x, style=None, sample: bool = True):
-        """Returns ``logits`` (B, T, 2, P), ``mu``, ``logvar``, ``z`` (B, latent), ``style_logits``.
+        """Returns ``logits`` (B, T, 2, P), ``mu``, ``logvar``, ``z`` (B, latent), ``style_logits``
+        and ``adversary_logits`` (each ``None`` where the model has none).
 
         ``z`` is drawn from the posterior (``sample=True``, as the ELBO needs) or is its mean.
+        In training mode with ``scheduled_sampling``, the decoder hears some of its own draws.
         """
         mu, logvar = self.encode(x, style)
         z = self.reparameterize(mu, logvar) if sample else mu
-        logits = self.decode(z, style, target=x, steps=x.shape[1])
-        return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "style_logits": self.classify(z)}
+        heard = None
+        if self.training and self.config.scheduled_sampling:
+            heard = self._own_draws(z, style, x)
+        logits = self.decode(z, style, target=x, steps=x.shape[1], heard=heard)
+        adversary = None
+        if self.adversary is not None:
+            rest = _ReverseGradient.apply(z[:, self.config.style_latent:], self.config.style_adversary)
+            adversary = self.adversary(rest)
+        return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "style_logits": self.classify(z),
+                "adversary_logits": adversary}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -69,7 +69,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.1    # the cosine ends at lr * min_lr_ratio
     precision: str = "auto"      # "auto", "fp32", "fp16" or "bf16" on a GPU (see autocast_dtype); fp32 on a CPU
     seed: int = 0                # seeds torch, numpy and random at the start of a fresh run
-    monitor: str = "elbo"        # validation figure that picks best.pt (lower is better)
+    monitor: str = "elbo"        # validation figure that picks best.pt (lower is better; higher for *f1, *acc)
     extend: bool = False         # on resume, let ``epochs`` differ from the checkpoint's plan
 
     def validate(self) -> "TrainConfig":
@@ -90,6 +90,11 @@ class TrainConfig:
         if not isinstance(self.monitor, str) or not self.monitor:
             raise ValueError(f"TrainConfig.monitor must name a figure of the step function, got {self.monitor!r}")
         return self
+
+
+def higher_is_better(figure: str) -> bool:
+    """Whether a larger ``figure`` is the better one: scores (``*f1``) and accuracies (``*acc``); losses are not."""
+    return figure.endswith(("f1", "acc"))
 
 
 def pick_device(verbose: bool = True) -> torch.device:
@@ -300,7 +305,7 @@ def evaluate(model, step_fn, loader, device, step: int = 0, amp_dtype=None) -> d
 
 
 def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_dir, callback=None,
-          device=None, extra: dict | None = None, progress: bool = True) -> list:
+          device=None, extra: dict | None = None, progress: bool = True, probe=None) -> list:
     """Train ``model``, resuming from ``run_dir/last.pt`` when there is one.
 
     Parameters
@@ -319,6 +324,9 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         ``callback(history)`` after every epoch (the notebook draws its live curve).
     extra : dict, optional
         Saved in every checkpoint as ``extra`` (e.g. the loss config, the styles).
+    probe : callable, optional
+        ``probe(model) -> dict`` of figures measured after every epoch (the
+        model in eval mode), added to the history as ``valid_<figure>``.
 
     Returns
     -------
@@ -417,6 +425,10 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         if valid_loader is not None:
             valid = evaluate(model, step_fn, valid_loader, device, step, amp_dtype)
             row.update({f"valid_{k}": v for k, v in valid.items()})
+        if probe is not None:
+            model.eval()
+            with torch.no_grad():
+                row.update({f"valid_{k}": float(v) for k, v in probe(model).items()})
         row["seconds"] = time.perf_counter() - start
         epoch += 1
         history.append(row)
@@ -424,6 +436,7 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         if figure is None:
             raise ValueError(f"TrainConfig.monitor is {config.monitor!r}, but the step function gives "
                              f"{sorted(k.removeprefix('train_') for k in row if k.startswith('train_'))}")
+        figure = -figure if higher_is_better(config.monitor) else figure  # best holds the smaller-is-better form
         improved = figure < best
         best = min(best, figure)
         if main:

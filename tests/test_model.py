@@ -188,3 +188,137 @@ def test_the_one_free_running_decoder_steps_the_seed_decoder_as_one_pass_would()
     expected = torch.stack([choose(logits[:, t]) for t in range(T)], 1).view(3, T, 2, P).numpy()
     assert 0 < expected.mean() < 1
     np.testing.assert_array_equal(generate.decode(model, z, mode="threshold", threshold=0.5), expected)
+
+
+# ---------------------------------------------------------------- decoders, chords, style code
+
+DESIGNS = [(d, c) for d in ("seed", "autoregressive", "hierarchical") for c in ("independent", "nade")]
+
+
+@pytest.mark.parametrize("decoder,chords", DESIGNS)
+def test_every_decoder_design_has_its_shapes_and_round_trips(decoder, chords, tmp_path):
+    torch.manual_seed(0)
+    model = tiny(decoder=decoder, chords=chords, n_styles=3, style_latent=2)
+    x, style = batch()
+    out = model(x, style)
+    assert out["logits"].shape == (6, T, 2, P) and out["style_logits"].shape == (6, 3)
+    grids = generate.decode(model, torch.randn(3, 8), style=[0, 1, 2])
+    assert grids.shape == (3, T, 2, P) and grids.dtype == bool
+    assert not (grids[:, :, 1] & ~grids[:, :, 0]).any()  # every onset sounds
+    torch.save({"config": model.config.to_dict(), "state": model.state_dict()}, tmp_path / "m.pt")
+    saved = torch.load(tmp_path / "m.pt", weights_only=True)
+    again = GridVAE(VAEConfig.from_dict(saved["config"]))
+    again.load_state_dict(saved["state"])
+    model.eval(), again.eval()
+    torch.testing.assert_close(again(x, style, sample=False)["logits"], model(x, style, sample=False)["logits"])
+
+
+def test_chord_model_is_a_distribution_over_whole_chords():
+    """Summed over every possible step (2^(2P) cells, P = 3), the chord model's probabilities make 1."""
+    from itertools import product
+
+    from helpers.models import ChordNADE
+
+    torch.manual_seed(0)
+    nade = ChordNADE(state_size=5, n_pitches=3, hidden=4)
+    with torch.no_grad():
+        nade.V.normal_(0, 2.0), nade.W.normal_(0, 2.0)  # strong dependence between the cells
+    state, bias = torch.randn(2, 5), torch.randn(2, 6)
+    cells = torch.tensor(list(product([0.0, 1.0], repeat=6)))  # (64, 6): every step
+    logits = nade.logits(state[:, None].expand(2, 64, 5), bias[:, None].expand(2, 64, 6), cells[None].expand(2, 64, 6))
+    log_p = -torch.nn.functional.binary_cross_entropy_with_logits(logits, cells[None].expand(2, 64, 6),
+                                                                  reduction="none").sum(-1)
+    torch.testing.assert_close(log_p.exp().sum(1), torch.ones(2))
+    # and it is not the independent model: the cells depend on one another
+    independent = -torch.nn.functional.binary_cross_entropy_with_logits(bias[:, None].expand(2, 64, 6),
+                                                                         cells[None].expand(2, 64, 6),
+                                                                         reduction="none").sum(-1)
+    assert (log_p - independent).abs().max() > 0.1
+
+
+def test_chord_model_samples_what_its_logits_say():
+    """Cell-by-cell sampling and the all-at-once logits agree on the chosen cells."""
+    from helpers.models import ChordNADE
+
+    torch.manual_seed(1)
+    nade = ChordNADE(state_size=5, n_pitches=4, hidden=6)
+    state, bias = torch.randn(3, 5), torch.randn(3, 8)
+    cells, logits = nade.sample(state, bias, lambda cell, logit: (logit > 0).float())
+    torch.testing.assert_close(nade.logits(state, bias, cells), logits)
+
+
+def test_hierarchical_decoder_restarts_at_every_bar():
+    """Changing one bar's embedding changes that bar's teacher-forced logits and no other bar's."""
+    torch.manual_seed(0)
+    fmt = GridFormat(low=60, high=60 + P - 1, segment_bars=3)  # 3 bars of 16 steps
+    model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder="hierarchical")).eval()
+    x = (torch.rand(2, 48, 2, P) < 0.2).float()
+    z = torch.randn(2, 8)
+    base = model.decode(z, target=x)
+    with torch.no_grad():
+        original = model.bar_embedding.forward
+
+        def shifted(out):
+            embedding = original(out)
+            embedding[:, 1] += 1.0  # the second bar only
+            return embedding
+
+        model.bar_embedding.forward = shifted
+        changed = model.decode(z, target=x)
+    diff = (changed - base).abs().amax(dim=(0, 2, 3))  # per step
+    assert diff[:16].max() == 0 and diff[32:].max() == 0 and diff[16:32].min() > 0
+
+
+def test_scheduled_sampling_leaves_evaluation_untouched():
+    torch.manual_seed(0)
+    plain = tiny(decoder="autoregressive")
+    mixing = tiny(decoder="autoregressive", scheduled_sampling=1.0)
+    mixing.load_state_dict(plain.state_dict())
+    x, _ = batch()
+    plain.eval(), mixing.eval()
+    torch.testing.assert_close(mixing(x, sample=False)["logits"], plain(x, sample=False)["logits"])
+    mixing.train()
+    torch.manual_seed(1)
+    trained = mixing(x, sample=False)["logits"]
+    assert not torch.allclose(trained, plain(x, sample=False)["logits"])  # training hears its own draws
+    with pytest.raises(ValueError, match="scheduled_sampling"):
+        tiny(decoder="seed", scheduled_sampling=0.5)
+
+
+def test_style_code_transfer_moves_the_classifier_to_the_target():
+    """A style model with a 2-dimensional style code, briefly trained: swapping in the target's code
+    makes the latent classifier name the target, and the adversary reads the rest of z."""
+    torch.manual_seed(0)
+    model = tiny(decoder="autoregressive", n_styles=3, style_latent=2, style_adversary=0.5)
+    style = torch.arange(48) % 3
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(48, T, 2, P)
+    for i, s in enumerate(style.tolist()):  # each style its own register, with random notes
+        pitches = torch.randint(4 * s, 4 * s + 4, (T,), generator=g)
+        x[i, torch.arange(T), 0, pitches] = x[i, torch.arange(T), 1, pitches] = 1.0
+    step = make_step(LossConfig(beta=0.1, beta_warmup=0, free_bits=0.0))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for k in range(60):
+        parts = step(model, (x, style), k)
+        opt.zero_grad(), parts["loss"].backward(), opt.step()
+    assert "adversary_acc" in parts and parts["style_acc"] == 1.0
+    model.eval()
+    vectors = generate.style_vectors(model, x.numpy().astype(bool), style.numpy())
+    source = x[style == 0].numpy().astype(bool)
+    mu = generate.encode(model, source, 0)
+    mu[:, :2] = vectors[2, :2]
+    assert (model.classify(mu).argmax(1) == 2).all()
+    assert generate.transfer(model, source, 0, 2, vectors=vectors).shape == source.shape
+    with pytest.raises(ValueError, match="style code"):
+        generate.transfer(tiny(n_styles=3), source, 0, 2, vectors=vectors, how="swap")
+    path = generate.style_path(model, torch.randn(2, 8), 0, 2, steps=3, vectors=vectors)
+    assert path.shape == (2, 3, T, 2, P)
+
+
+@pytest.mark.parametrize("field,value", [("chords", "joint"), ("decoder", "conductor"), ("scheduled_sampling", 1.5),
+                                         ("style_latent", 8), ("style_latent", -1), ("nade_hidden", 0)])
+def test_new_settings_are_checked(field, value):
+    with pytest.raises(ValueError, match=field):
+        tiny(**{field: value})
+    with pytest.raises(ValueError, match="style_latent > 0"):
+        tiny(n_styles=3, style_adversary=1.0)
