@@ -55,6 +55,7 @@ from .train import CheckpointError, evaluate, pick_device
 EVAL_VERSION = 3  # raised whenever eval.json changes what it holds
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
+THRESHOLD_SEGMENTS = 300  # validation segments the decoding threshold is chosen on
 VECTOR_SEGMENTS = 300  # training segments per style whose mean code is that style's vector
 
 
@@ -68,12 +69,18 @@ def _round(value, digits=4):
     return value
 
 
-def choose_threshold(model, valid, valid_labels=None, thresholds=THRESHOLDS) -> tuple[float, dict]:
-    """The decoding threshold with the best frame F1 when ``valid`` grids ``(N, T, 2, P)`` are reconstructed.
+def choose_threshold(model, valid, valid_labels=None, thresholds=THRESHOLDS, limit: int = THRESHOLD_SEGMENTS,
+                     seed: int = 0) -> tuple[float, dict]:
+    """The decoding threshold with the best frame F1 when ``valid`` grids ``(N, T, 2, P)`` are reconstructed
+    (at most ``limit`` of them, drawn with ``seed``).
 
     Returns the threshold and ``{threshold: frame F1}``.
     """
     fmt = model.config.format
+    if len(valid) > limit:
+        picks = np.sort(np.random.default_rng(seed).choice(len(valid), limit, replace=False))
+        valid = np.asarray(valid)[picks]
+        valid_labels = None if valid_labels is None else np.asarray(valid_labels)[picks]
     valid_f1 = {}
     for th in thresholds:
         rebuilt = generate.reconstruct(model, valid, valid_labels, mode="threshold", threshold=th)

@@ -34,7 +34,8 @@ from .train import (CheckpointError, TrainConfig, autocast_dtype, check_plan, lo
                     process_group, train)
 
 GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the device
-PROBE_SEGMENTS = 64  # validation segments decoded freely after every epoch (free_running_probe)
+PROBE_SEGMENTS = 64  # validation segments decoded freely after epochs (free_running_probe)
+PROBES = 50  # at most about this many probes in a run
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
 
 
@@ -393,8 +394,9 @@ def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, 
 
 
 def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
-    """``probe(model) -> {"free_f1": ...}``: the frame F1 of ``n`` fixed validation segments encoded and
-    decoded freely (threshold 0.5), measured after every epoch (:func:`helpers.train.train`).
+    """``probe(model, epoch, epochs) -> {"free_f1": ...}``: the frame F1 of ``n`` fixed validation segments
+    encoded and decoded freely (threshold 0.5), measured after epochs (:func:`helpers.train.train`): every
+    epoch of a plan of up to :data:`PROBES` epochs, else about :data:`PROBES` times, always after the last.
 
     Teacher-forced figures (the ELBO) can stop improving while free-running
     reconstructions still do; this is the figure the music depends on.
@@ -404,7 +406,9 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
     picks = np.random.default_rng(seed).permutation(len(splits.valid))[:n]
     grids, styles = splits.valid.grids(picks), splits.valid.style[picks]
 
-    def probe(model):
+    def probe(model, epoch, epochs):
+        if epoch % max(1, -(-epochs // PROBES)) and epoch < epochs:
+            return {}
         conditioned = model.config.n_styles
         rebuilt = generate.reconstruct(model, grids, styles if conditioned else None, "threshold", 0.5)
         return {"free_f1": metrics.frame_scores(grids, rebuilt, model.config.format)["f1"]}

@@ -325,8 +325,9 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
     extra : dict, optional
         Saved in every checkpoint as ``extra`` (e.g. the loss config, the styles).
     probe : callable, optional
-        ``probe(model) -> dict`` of figures measured after every epoch (the
-        model in eval mode), added to the history as ``valid_<figure>``.
+        ``probe(model, epoch, epochs) -> dict`` of figures measured after an
+        epoch (the model in eval mode), added to the history as
+        ``valid_<figure>``; it may skip an epoch (an empty dict), but not the last.
 
     Returns
     -------
@@ -428,15 +429,18 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         if probe is not None:
             model.eval()
             with torch.no_grad():
-                row.update({f"valid_{k}": float(v) for k, v in probe(model).items()})
+                row.update({f"valid_{k}": float(v) for k, v in probe(model, epoch + 1, config.epochs).items()})
         row["seconds"] = time.perf_counter() - start
         epoch += 1
         history.append(row)
         figure = row.get(f"valid_{config.monitor}", row.get(f"train_{config.monitor}"))
-        if figure is None:
+        if figure is None and probe is not None and epoch < config.epochs:
+            figure = math.inf  # the probe skipped this epoch: it cannot be the best one
+        elif figure is None:
             raise ValueError(f"TrainConfig.monitor is {config.monitor!r}, but the step function gives "
                              f"{sorted(k.removeprefix('train_') for k in row if k.startswith('train_'))}")
-        figure = -figure if higher_is_better(config.monitor) else figure  # best holds the smaller-is-better form
+        if figure != math.inf and higher_is_better(config.monitor):
+            figure = -figure  # best holds the smaller-is-better form
         improved = figure < best
         best = min(best, figure)
         if main:

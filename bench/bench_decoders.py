@@ -1,0 +1,249 @@
+"""The decoder ablation: each design trained on the default corpus with several seeds, then evaluated.
+
+    python -m bench.bench_decoders [--epochs 40] [--seeds 0 1] [--only NAME ...] [--jobs 2]
+                                   [--train-minutes M] [--runs-dir runs/ablation] [--export DIR]
+
+Every design is the basic notebook's experiment (Bach; the style notebook's
+for the ``style-*`` designs) with a few settings changed (:data:`DESIGNS`).
+Each (design, seed) trains in its own process (``--jobs`` at a time, one CPU
+thread each, all on the GPU when there is one) into ``<runs-dir>/<design>-s<seed>``,
+resuming from its ``last.pt`` when run again; ``--train-minutes`` stops a
+run after the epoch that passes that wall time (the figures then say how many
+epochs it had). Each run is then measured by :func:`helpers.evaluation.evaluate_run`
+(its ``eval.json``: held-out reconstructions decoded freely, the decoder
+diagnostics, samples against the real statistics, and for style runs the
+judge's verdicts on samples, transfers and style interpolations).
+
+The figures of every run, and their mean per design, go to
+``bench/results/ablation.json`` (``--out``); the report's ablation table is
+made from that file. ``--export DIR`` also writes each seed-0 run as a
+shipped-model file (:func:`helpers.pretrained.export`) into ``DIR``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "ablation.json"
+
+# name -> (label, changes to the model, changes to the loss); "style-*" designs use the style notebook's data
+DESIGNS = {
+    "seed": ("seed decoder (z -> LSTM -> notes)", {"decoder": "seed"}, {}),
+    "autoregressive": ("autoregressive, independent cells", {"decoder": "autoregressive"}, {}),
+    "ar-nade": ("autoregressive + chord model (NADE)", {"decoder": "autoregressive", "chords": "nade"}, {}),
+    "ar-nade-ss": ("autoregressive + NADE + scheduled sampling 0.5",
+                   {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5}, {}),
+    "hier-nade-ss": ("hierarchical + NADE + scheduled sampling 0.5",
+                     {"decoder": "hierarchical", "chords": "nade", "scheduled_sampling": 0.5}, {}),
+    "ar-nade-ss-z64": ("autoregressive + NADE + scheduled sampling, z 64, beta 0.2, free bits 0.5",
+                       {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5, "latent": 64},
+                       {"beta": 0.2, "free_bits": 0.5}),
+    "style-allz": ("style: classifier on all of z (baseline)",
+                   {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5}, {}),
+    "style-code": ("style: classifier on an 8-dimensional style code + adversary",
+                   {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5, "style_latent": 8,
+                    "style_adversary": 1.0}, {}),
+}
+
+
+def base_spec(style: bool):
+    """The basic (or style) notebook's default experiment."""
+    from helpers.experiment import DataConfig, Experiment
+    from helpers.losses import LossConfig
+    from helpers.models import preset
+    from helpers.train import TrainConfig
+
+    if style:
+        data = DataConfig(styles=("bach", "folk", "palestrina"), balance_styles=True, epoch_segments=4000)
+        model = preset("autoregressive", enc_hidden=128, latent=32, dec_hidden=256, dec_input=128, n_styles=2)
+        loss = LossConfig(beta=0.5, beta_warmup=1000, free_bits=0.25, style_weight=5.0)
+    else:
+        data = DataConfig(styles=("bach",))
+        model = preset("autoregressive", enc_hidden=128, latent=32, dec_hidden=256, dec_input=128)
+        loss = LossConfig(beta=0.5, beta_warmup=1000, free_bits=0.25)
+    return Experiment(data, model, loss, TrainConfig(batch_size=64, lr=1e-3, monitor="free_f1"))
+
+
+def design_spec(name: str, seed: int, epochs: int):
+    label, model_changes, loss_changes = DESIGNS[name]
+    spec = base_spec(name.startswith("style"))
+    return replace(spec, model=replace(spec.model, **model_changes), loss=replace(spec.loss, **loss_changes),
+                   train=replace(spec.train, epochs=epochs, seed=seed)).validate()
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | None, export_dir) -> None:
+    """Train one (design, seed) and evaluate it."""
+    import torch
+
+    from helpers import evaluation, experiment, pretrained
+    from helpers.train import pick_device
+
+    torch.set_num_threads(1)
+    device = pick_device(verbose=False)
+    spec = design_spec(name, seed, epochs)
+    run = experiment.RunFolder(runs_dir / f"{name}-s{seed}")
+    splits = experiment.build_splits(spec.data, ROOT / "data", progress=False)
+    model = experiment.build_model(spec, splits)
+    start = time.time()
+
+    def stop_when_late(history):
+        if minutes is not None and time.time() - start > 60 * minutes:
+            raise _OutOfTime
+
+    stopped = False
+    try:
+        experiment.train_vae(model, spec, splits, run, device=device, callback=stop_when_late, progress=False,
+                             seeded_order=True)
+    except _OutOfTime:
+        stopped = True
+    if spec.model.n_styles and not (run.judge / "best.pt").is_file():
+        experiment.train_judge(splits, run, 8, 64, spec.data.epoch_segments, seed=0, device=device)
+    result = evaluation.evaluate_run(run.root, ROOT / "data", n_samples=300, device=device, transfers=50, paths=10)
+    history = json.loads(run.history.read_text())
+    info = {"design": name, "seed": seed, "device": torch.cuda.get_device_name(0) if device.type == "cuda"
+            else f"cpu ({os.cpu_count()} cores, 1 thread)", "epochs_planned": epochs, "epochs_done": len(history),
+            "stopped_by_time": stopped, "steps": history[-1]["step"],
+            "train_seconds": round(sum(r["seconds"] for r in history), 1)}
+    (run.root / "ablation.json").write_text(json.dumps(info, indent=1))
+    if export_dir and seed == 0:
+        summary = {"trained_by": f"python -m bench.bench_decoders (design {name})", "device": info["device"],
+                   "valid_elbo": history[-1].get("valid_elbo"), "active_dims": result["active_dims"],
+                   "threshold": result["threshold"]["chosen"], "test_scores": result["reconstruction"]}
+        if "style" in result:
+            s = result["style"]
+            summary.update(judge_real_accuracy=s["judge_real_accuracy"],
+                           latent_classifier_accuracy=result.get("latent_classifier_accuracy"),
+                           generated_accuracy=s["generated_accuracy"])
+        run.write_summary(summary)
+        kind = "style" if spec.model.n_styles else "basic"
+        target = pretrained.export(run.root, kind, Path(export_dir) / name)
+        print(f"exported {target}")
+
+
+def _figures(run_dir: Path) -> dict | None:
+    eval_file, info_file = run_dir / "eval.json", run_dir / "ablation.json"
+    if not eval_file.is_file() or not info_file.is_file():
+        return None
+    e, info = json.loads(eval_file.read_text()), json.loads(info_file.read_text())
+    stats = e["sample_statistics"]
+    distances = {group: {k: v["distance"] for k, v in table.items()} for group, table in stats.items()}
+    row = dict(info, reconstruction=e["reconstruction"], threshold=e["threshold"]["chosen"],
+               diagnostics={k: v for k, v in e["diagnostics"].items()}, kl=e["test_nll"]["kl"],
+               elbo=e["test_nll"]["elbo"], active_dims=e["active_dims"], sample_distances=distances,
+               worst_sample_distance=max(d for group in distances.values() for d in group.values() if d is not None),
+               polyphony={g: (t["polyphony"]["real_mean"], t["polyphony"]["generated_mean"])
+                          for g, t in stats.items() if "polyphony" in t})
+    if "style" in e:
+        s = e["style"]
+
+        def mean_of(table):
+            values = [v for row in table.values() for v in row.values()]
+            return sum(values) / len(values) if values else None
+
+        row["style"] = {"judge_real": s["judge_real_accuracy"], "generated": s["generated_accuracy"],
+                        "transfer": {k: mean_of(s[k]) for k in ("transfer_accuracy", "transfer_accuracy_shifted",
+                                                                "transfer_accuracy_swapped") if k in s},
+                        "transfer_min": {k: min(v for r in s[k].values() for v in r.values())
+                                         for k in ("transfer_accuracy_shifted", "transfer_accuracy_swapped")
+                                         if k in s},
+                        "latent_classifier": e.get("latent_classifier_accuracy")}
+    return row
+
+
+def collect(runs_dir: Path, out: Path) -> dict:
+    """Every finished run's figures and each design's mean over its seeds, into ``out``."""
+    runs = [r for r in (_figures(d) for d in sorted(runs_dir.glob("*-s*"))) if r]
+    designs = {}
+    for name, (label, _, _) in DESIGNS.items():
+        mine = [r for r in runs if r["design"] == name]
+        if not mine:
+            continue
+
+        def mean(get):
+            values = [get(r) for r in mine]
+            return round(sum(values) / len(values), 4)
+
+        designs[name] = {
+            "label": label, "seeds": [r["seed"] for r in mine],
+            "epochs_done": [r["epochs_done"] for r in mine], "steps": [r["steps"] for r in mine],
+            "frame_f1": mean(lambda r: r["reconstruction"]["frame_f1"]),
+            "onset_f1": mean(lambda r: r["reconstruction"]["onset_f1"]),
+            "note_f1": mean(lambda r: r["reconstruction"]["note_f1"]),
+            "teacher_forced_f1": mean(lambda r: r["diagnostics"]["teacher_forced"]["frame_f1"]),
+            "shuffled_f1": mean(lambda r: r["diagnostics"]["shuffled_codes"]["frame_f1"]),
+            "onset_p_median": mean(lambda r: r["diagnostics"]["onset_probability"]["median"]),
+            "worst_sample_distance": mean(lambda r: r["worst_sample_distance"]),
+            "kl": mean(lambda r: r["kl"]),
+            "frame_f1_per_seed": [r["reconstruction"]["frame_f1"] for r in mine],
+        }
+    result = {"runs": runs, "designs": designs}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_decoders", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--only", nargs="+", choices=list(DESIGNS), metavar="NAME")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default: %(default)s)")
+    parser.add_argument("--train-minutes", type=float, default=None, help="stop each run's training after this")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "ablation")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--export", type=Path, default=None, help="write each seed-0 run as a shipped model here")
+    parser.add_argument("--worker", nargs=2, metavar=("NAME", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), args.epochs, args.runs_dir, args.train_minutes, args.export)
+        return 0
+    jobs = [(name, seed) for name in (args.only or DESIGNS) for seed in args.seeds]
+    for name, seed in jobs:
+        design_spec(name, seed, args.epochs)  # a bad design is refused before anything runs
+    args.runs_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    running, failed = [], []
+    start = time.time()
+    while jobs or running:
+        while jobs and len(running) < args.jobs:
+            name, seed = jobs.pop(0)
+            command = [sys.executable, "-m", "bench.bench_decoders", "--worker", name, str(seed),
+                       "--epochs", str(args.epochs), "--runs-dir", str(args.runs_dir)]
+            if args.train_minutes is not None:
+                command += ["--train-minutes", str(args.train_minutes)]
+            if args.export is not None:
+                command += ["--export", str(args.export)]
+            log = open(args.runs_dir / f"{name}-s{seed}.log", "a")
+            running.append((name, seed, subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log), log))
+        time.sleep(2)
+        for item in list(running):
+            name, seed, process, log = item
+            if process.poll() is not None:
+                running.remove(item)
+                log.close()
+                state = "done" if process.returncode == 0 else f"FAILED ({process.returncode})"
+                if process.returncode:
+                    failed.append(f"{name}-s{seed}")
+                print(f"{name}-s{seed}: {state} after {(time.time() - start) / 60:.1f} min", flush=True)
+    result = collect(args.runs_dir, args.out)
+    print(f"{'design':16s} {'frame':>6s} {'onset':>6s} {'note':>6s} {'forced':>6s} {'shuff':>6s} {'worst':>6s}  steps")
+    for name, d in result["designs"].items():
+        print(f"{name:16s} {d['frame_f1']:6.3f} {d['onset_f1']:6.3f} {d['note_f1']:6.3f} {d['teacher_forced_f1']:6.3f} "
+              f"{d['shuffled_f1']:6.3f} {d['worst_sample_distance']:6.2f}  {d['steps']}")
+    print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
