@@ -183,7 +183,7 @@ def _write_npy(path: Path, parts, tail_shape, dtype, rows: int | None = None) ->
     if rows is None:
         parts = list(parts)
         rows = sum(len(p) for p in parts)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per process: builds may run side by side
     with open(tmp, "wb") as f:
         np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                                                  "fortran_order": False, "shape": (rows, *tail_shape)})
@@ -193,12 +193,12 @@ def _write_npy(path: Path, parts, tail_shape, dtype, rows: int | None = None) ->
 
 
 def _save_index(folder: Path, pieces: PieceSet) -> None:
-    tmp = folder / ".index.tmp.npz"
+    tmp = folder / f".index.{os.getpid()}.tmp.npz"
     np.savez(tmp, **{k: getattr(pieces, k) for k in INDEX_ARRAYS})
     os.replace(tmp, folder / "index.npz")
     meta = {"styles": pieces.styles, "names": pieces.names, "skipped": pieces.skipped, "settings": pieces.settings}
-    (folder / ".meta.json.tmp").write_text(json.dumps(meta))
-    os.replace(folder / ".meta.json.tmp", folder / "meta.json")  # last: it marks the cache complete
+    (folder / f".meta.json.{os.getpid()}.tmp").write_text(json.dumps(meta))
+    os.replace(folder / f".meta.json.{os.getpid()}.tmp", folder / "meta.json")  # last: it marks the cache complete
 
 
 def segment_starts(pieces: PieceSet, i: int, segment_steps: int = SEGMENT_STEPS, hop_bars: int = 1) -> np.ndarray:
@@ -308,7 +308,7 @@ def _write_shard(path: Path, results: list) -> None:
     """One shard: the notes and bar lines of its readable files end to end, and the reason of each other file."""
     ok = [r for r in results if not isinstance(r, str)]
     empty = np.zeros((0, 3), np.int32)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     np.savez(tmp, ok=np.array([not isinstance(r, str) for r in results], bool),
              reasons=np.array([r if isinstance(r, str) else "" for r in results], dtype=str),
              notes=np.concatenate([r[0] for r in ok] or [empty]).astype(np.int32),

@@ -377,6 +377,9 @@ def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, 
               progress: bool = True, seeded_order: bool = False) -> list:
     """Train (or resume) ``model`` in ``run``; every checkpoint carries the whole experiment.
 
+    The model ends with the weights of ``best.pt`` (the epoch ``spec.train.monitor`` chose), the ones the
+    evaluation and a shipped model's card speak of.
+
     Under ``torchrun`` (or with ``seeded_order``) each process trains on its
     share of one global order seeded by ``spec.train.seed``, with
     ``spec.train.batch_size`` segments per process and step.
@@ -389,8 +392,11 @@ def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, 
     if rank == 0:
         replace(spec, data=splits.config).save(run.spec)
     extra = {"data": splits.config.to_dict(), "loss": spec.loss.to_dict()}
-    return train(model, make_step(spec.loss), train_loader, valid_loader, spec.train, run.root, callback=callback,
-                 device=device, extra=extra, progress=progress, probe=free_running_probe(splits))
+    history = train(model, make_step(spec.loss), train_loader, valid_loader, spec.train, run.root,
+                    callback=callback, device=device, extra=extra, progress=progress,
+                    probe=free_running_probe(splits))
+    model.load_state_dict(load_checkpoint(run.best, map_location=next(model.parameters()).device)["model"])
+    return history
 
 
 def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):

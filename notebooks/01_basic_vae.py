@@ -72,8 +72,11 @@ SEGMENT_BARS = 4  #@param {type:"integer"}
 TRANSPOSE = 3  #@param {type:"integer"}
 #@markdown Grid: steps per quarter note, bars per segment; random transposition in semitones while training.
 #@markdown ---
-#@markdown **Model.** `PRESET`: "autoregressive" (the decoder also hears the last step) or "seed" (z -> LSTM -> notes).
-PRESET = "autoregressive"  #@param ["autoregressive", "seed"]
+#@markdown **Model.** `PRESET`: "autoregressive" (the decoder also hears the last step), "hierarchical" (a conductor gives each bar its own start) or "seed" (z -> LSTM -> notes).
+PRESET = "autoregressive"  #@param ["autoregressive", "hierarchical", "seed"]
+CHORDS = "independent"  #@param ["independent", "nade"]
+SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
@@ -152,9 +155,11 @@ from helpers.train import TrainConfig, pick_device
 spec = Experiment(
     data=DataConfig(source=SOURCE, styles=STYLES, max_per_style=MAX_PER_STYLE, steps_per_quarter=STEPS_PER_QUARTER,
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED),
-    model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT),
+    model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
+                 chords=CHORDS, scheduled_sampling=SCHEDULED_SAMPLING),
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS),
-    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND))
+    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND,
+                      monitor="free_f1"))  # best.pt: the epoch whose free-running reconstructions score best
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests
     spec, RUN_NAME, N_SAMPLES = spec.smoke(), RUN_NAME + "-smoke", 2
 generate.check_mode(DECODE)
@@ -189,7 +194,8 @@ if not PRETRAINED:
 # ## Model and training
 # A live curve of the loss per segment (in nats): the reconstruction term, the
 # KL term and their sum, the negative ELBO. `last.pt` is saved every epoch and
-# `best.pt` on the best validation ELBO. The threshold that turns note
+# `best.pt` at the epoch whose validation segments, decoded
+# freely, score best (the model then takes its weights). The threshold that turns note
 # probabilities into notes is then chosen on the validation segments.
 
 # %%

@@ -69,13 +69,19 @@ EPOCH_SEGMENTS = 4000  #@param {type:"integer"}
 #@markdown Grid: steps per quarter note, bars per segment; random transposition while training; segments per epoch, every style equally frequent.
 #@markdown ---
 #@markdown **Model.**
-PRESET = "autoregressive"  #@param ["autoregressive", "seed"]
+PRESET = "autoregressive"  #@param ["autoregressive", "hierarchical", "seed"]
+CHORDS = "independent"  #@param ["independent", "nade"]
+SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
 DEC_INPUT = 128  #@param {type:"integer"}
 STYLE_DIM = 16  #@param {type:"integer"}
 STYLE_WEIGHT = 5.0  #@param {type:"number"}
+STYLE_LATENT = 0  #@param {type:"integer"}
+STYLE_ADVERSARY = 0.0  #@param {type:"number"}
+#@markdown `STYLE_LATENT`: the classifier reads only this many dimensions of z, the style code that transfer swaps (0: all of z); `STYLE_ADVERSARY`: weight of an adversary that keeps style out of the rest of z.
 #@markdown Size of the style embedding; weight of the z -> style classifier's loss.
 #@markdown ---
 #@markdown **Training.** `EPOCHS`: None trains 150 epochs on a GPU, 40 on a CPU, and a resumed run finishes its plan.
@@ -154,9 +160,11 @@ spec = Experiment(
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED, balance_styles=True,
                     epoch_segments=EPOCH_SEGMENTS),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
-                 n_styles=2, style_dim=STYLE_DIM),  # n_styles > 0: conditioned; the data sets how many
+                 chords=CHORDS, scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
+                 style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
-    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND))
+    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND,
+                      monitor="free_f1"))  # best.pt: the epoch whose free-running reconstructions score best
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests
     spec, RUN_NAME = spec.smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
@@ -272,8 +280,9 @@ fig.savefig(run.figure("latent_map"), dpi=100)
 # on `z` makes the encoder keep the style in `z`, so decoding with B's style
 # embedding alone leaves some of A in the code: the code also moves by the
 # difference between the mean codes of B and A (MusicVAE's attribute vectors,
-# here per style, from training segments). The decoding threshold is chosen
-# on the validation segments, as the evaluation does.
+# here per style, from training segments); with a style code (`STYLE_LATENT`
+# > 0) the code is instead replaced by B's mean code, as in MIDI-VAE. The
+# decoding threshold is chosen on the validation segments, as the evaluation does.
 
 # %%
 THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids(), splits.valid.style)
