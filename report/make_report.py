@@ -83,7 +83,7 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
 def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
-            for name in ("data", "train", "generate", "first_audio", "scale", "distributed")}
+            for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -229,6 +229,48 @@ def _ours_files_per_s(data: dict) -> float:
     conv = data["conversion"]
     workers = max(int(k.split("_")[1]) for k in conv if k.startswith("ours_"))
     return conv[f"ours_{workers}_workers_files_per_s"]
+
+
+def table_ablation(c) -> str:
+    """The decoder ablation (``python -m bench.bench_decoders``), one row per design, means over seeds."""
+    a = c["bench"].get("ablation")
+    if not a or not a.get("designs"):
+        return "(not measured: run `python -m bench.bench_decoders`)"
+    rows = []
+    for name, d in a["designs"].items():
+        if name.startswith("style"):
+            continue
+        per_seed = " / ".join(_f(v) for v in d["frame_f1_per_seed"])
+        rows.append([d["label"], str(len(d["seeds"])), f"{min(d['steps']):,}-{max(d['steps']):,}",
+                     f"{_f(d['frame_f1'])} ({per_seed})", _f(d["onset_f1"]), _f(d["note_f1"]),
+                     _f(d["teacher_forced_f1"]), _f(d["shuffled_f1"]), _f(d["onset_p_median"], 2),
+                     _f(d["worst_sample_distance"], 2)])
+    table = _table(["design", "seeds", "steps", "free-running frame F1 (per seed)", "onset F1", "note F1",
+                    "teacher-forced frame F1", "shuffled codes", "P(onset) at real onsets", "worst sample stat (sd)"],
+                   rows)
+    style_rows = []
+    for r in a["runs"]:
+        if "style" not in r:
+            continue
+        s = r["style"]
+        transfer = s["transfer"]
+        style_rows.append([f"{a['designs'][r['design']]['label']}, seed {r['seed']}", f"{r['steps']:,}",
+                           ", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated"].items()),
+                           _f(transfer.get("transfer_accuracy"), 2),
+                           f"{_f(transfer.get('transfer_accuracy_shifted'), 2)} (min "
+                           f"{_f(s['transfer_min'].get('transfer_accuracy_shifted'), 2)})",
+                           f"{_f(transfer['transfer_accuracy_swapped'], 2)} (min "
+                           f"{_f(s['transfer_min']['transfer_accuracy_swapped'], 2)})"
+                           if "transfer_accuracy_swapped" in transfer else "-"])
+    if style_rows:
+        table += "\n\n" + _table(["style run", "steps", "samples recognised", "transfer, embedding only",
+                                   "transfer, z shifted (mean codes)", "transfer, style code swapped"], style_rows)
+    device = a["runs"][0]["device"] if a["runs"] else "?"
+    minutes = max(r["train_seconds"] for r in a["runs"]) / 60
+    stopped = sum(r["stopped_by_time"] for r in a["runs"])
+    return (table + f"\n\nAll runs on one {device}, side by side ({len(a['runs'])} processes sharing it), "
+            f"{stopped} of them stopped by the time limit, at most {minutes:.1f} minutes of training each; "
+            "held-out Bach segments (style runs: the default trio).")
 
 
 def table_speed(c) -> str:
@@ -658,7 +700,8 @@ def main(argv=None) -> int:
     report = HERE / "report.md"
     blocks = {"data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c),
               "posterior": table_posterior(c), "statistics": table_statistics(c), "distances": table_distances(c),
-              "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c)}
+              "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c),
+              "ablation": table_ablation(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"
