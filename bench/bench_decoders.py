@@ -139,7 +139,7 @@ def _figures(run_dir: Path) -> dict | None:
     stats = e["sample_statistics"]
     distances = {group: {k: v["distance"] for k, v in table.items()} for group, table in stats.items()}
     row = dict(info, reconstruction=e["reconstruction"], threshold=e["threshold"]["chosen"],
-               diagnostics={k: v for k, v in e["diagnostics"].items()}, kl=e["test_nll"]["kl"],
+               diagnostics=e["diagnostics"], kl=e["test_nll"]["kl"],
                elbo=e["test_nll"]["elbo"], active_dims=e["active_dims"], sample_distances=distances,
                worst_sample_distance=max(d for group in distances.values() for d in group.values() if d is not None),
                polyphony={g: (t["polyphony"]["real_mean"], t["polyphony"]["generated_mean"])

@@ -158,7 +158,7 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     result["threshold"] = {"chosen": threshold, "valid_frame_f1": rec["valid_frame_f1"]}
     result["reconstruction"] = rec["scores"]
     result["diagnostics"] = diagnostics(model, real["test"], style_of("test"), threshold, payload.get("history"),
-                                        seed=seed)
+                                        seed=seed, codes=mu, rebuilt=rebuilt)
     result["interpolation"] = interpolation_curve(model, real["test"], style_of("test"), threshold, paths, seed)
 
     # Samples from the prior against real test segments (per style for a style model).
@@ -200,21 +200,23 @@ ONSET_CONFIDENT = 0.3  # an onset probability above this counts as heard
 
 
 @torch.no_grad()
-def teacher_forced(model, grids, labels=None, batch_size: int = 256) -> np.ndarray:
-    """The decoder's probabilities ``(N, T, 2, P)`` for grids ``(N, T, 2, P)`` encoded to their posterior means,
-    with every previous step (and, for a chord model, every cell before) the true one."""
+def teacher_forced(model, grids, labels=None, codes=None, batch_size: int = 256) -> np.ndarray:
+    """The decoder's probabilities ``(N, T, 2, P)`` for grids ``(N, T, 2, P)`` encoded to their posterior means
+    (or given ``codes`` (N, latent)), with every previous step (and, for a chord model, every cell before)
+    the true one."""
     model.eval()
     device = next(model.parameters()).device
     out = []
     for i in range(0, len(grids), batch_size):
         x = torch.as_tensor(np.asarray(grids[i:i + batch_size]), dtype=torch.float32, device=device)
         style = None if labels is None else torch.as_tensor(labels[i:i + batch_size], device=device)
-        mu, _ = model.encode(x, style)
+        mu = model.encode(x, style)[0] if codes is None else codes[i:i + batch_size].to(device)
         out.append(torch.sigmoid(model.decode(mu, style, target=x, steps=x.shape[1]).float()).cpu())
     return torch.cat(out).numpy()
 
 
-def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None, seed: int = 0) -> dict:
+def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None, seed: int = 0, codes=None,
+                rebuilt=None) -> dict:
     """Where the free-running reconstructions lose what the decoder knows, for grids ``(N, T, 2, P)``.
 
     - ``teacher_forced``: frame and onset F1 when every previous step is the
@@ -227,14 +229,18 @@ def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None,
       probability and the share above :data:`ONSET_CONFIDENT`;
     - ``free_f1_by_step``: the free-running frame F1 of the validation probe
       after every epoch, against optimiser steps (from the training history).
+
+    ``codes`` (the grids' posterior means) and ``rebuilt`` (their free-running
+    reconstructions at ``threshold``), when the caller has them already, are
+    not computed again.
     """
     fmt = model.config.format
     grids = np.asarray(grids)
-    probs = teacher_forced(model, grids, labels)
+    mu = generate.encode(model, grids, labels) if codes is None else codes
+    probs = teacher_forced(model, grids, labels, mu)
     forced = probs > 0.5
     forced[:, :, 0] |= forced[:, :, 1]  # an onset sounds
-    mu = generate.encode(model, grids, labels)
-    free = generate.decode(model, mu, labels, "threshold", threshold)
+    free = generate.decode(model, mu, labels, "threshold", threshold) if rebuilt is None else rebuilt
     order = np.random.default_rng(seed).permutation(len(grids))
     order = np.roll(order, 1)[np.argsort(order)]  # a derangement: every segment gets another one's code
     shuffled = generate.decode(model, mu[torch.as_tensor(order)], labels, "threshold", threshold)

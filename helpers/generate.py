@@ -64,11 +64,15 @@ class _Chooser:
             return probs > self.threshold
         return torch.rand(probs.shape, generator=self.generator, device=probs.device) < probs
 
+    @staticmethod
+    def _sounds(onset, frame_chosen, previous):
+        """Whether a note sounds: it starts (``onset``), or its frame is chosen and it sounded the step before."""
+        return onset | (frame_chosen & previous) if previous is not None else onset
+
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         chosen = self._pick(torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches))
         onset = chosen[:, ONSET]
-        held = chosen[:, FRAME] & self.previous if self.previous is not None else torch.zeros_like(onset)
-        frame = onset | held
+        frame = self._sounds(onset, chosen[:, FRAME], self.previous)
         self.previous = frame
         self.steps.append(torch.stack([frame, onset], dim=1).view(len(logits), -1))
         return self.steps[-1]
@@ -82,8 +86,7 @@ class _Chooser:
         if plane == ONSET:
             self.onsets[:, pitch] = chosen
             return chosen
-        held = chosen & self.previous[:, pitch] if self.previous is not None else torch.zeros_like(chosen)
-        return self.onsets[:, pitch] | held
+        return self._sounds(self.onsets[:, pitch], chosen, None if self.previous is None else self.previous[:, pitch])
 
     def commit(self, cells: torch.Tensor) -> torch.Tensor:
         """End a step chosen cell by cell; returns its cells ``(B, 2P)``."""
@@ -248,11 +251,11 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     if seed is not None:
         generator = torch.Generator(device=_device(model))
         generator.manual_seed(seed)
-    codes = z.reshape(-1, z.shape[-1]).repeat_interleave(steps, 0).clone()
+    starts = z.reshape(-1, z.shape[-1])
+    codes = starts.repeat_interleave(steps, 0)  # a copy: the style code may be written into it
     k = model.config.style_latent
     if vectors is not None and k:
         moving = (1 - t)[:, None] * vectors[style_a, :k] + t[:, None] * vectors[style_b, :k]  # (steps, k)
-        codes[:, :k] = moving.to(codes).repeat(len(codes) // steps, 1)
-    grids = decode(model, codes, weights.repeat(len(codes) // steps, 1), mode, threshold, generator)
-    n = len(codes) // steps
-    return grids if z.dim() == 1 else grids.reshape(n, steps, *grids.shape[1:])
+        codes[:, :k] = moving.to(codes).repeat(len(starts), 1)
+    grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator)
+    return grids if z.dim() == 1 else grids.reshape(len(starts), steps, *grids.shape[1:])
