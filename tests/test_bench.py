@@ -42,3 +42,31 @@ def test_decoder_ablation_collects_nothing_from_an_empty_folder(tmp_path):
 
     result = bench_decoders.collect(tmp_path, tmp_path / "ablation.json")
     assert result == {"runs": [], "designs": {}} and (tmp_path / "ablation.json").is_file()
+
+
+def test_decoding_benchmark_scores_every_rule_and_the_oracle_bounds_them():
+    import numpy as np
+    import torch
+
+    from bench import bench_decoding
+    from helpers.evaluation import THRESHOLDS
+    from helpers.models import GridVAE, preset
+    from helpers.pianoroll import GridFormat
+
+    torch.manual_seed(0)
+    model = GridVAE(preset("smoke", decoder="autoregressive", format=GridFormat(low=60, high=71,
+                                                                                 segment_bars=1))).eval()
+    rng = np.random.default_rng(0)
+    grids = np.zeros((6, 16, 2, 12), dtype=bool)
+    grids[:, :, 0] = rng.random((6, 16, 12)) < 0.3
+    grids[:, ::4, 1] = grids[:, ::4, 0]
+    result = bench_decoding.measure(model, grids, candidates=3)
+    assert set(result["threshold"]) == {str(th) for th in THRESHOLDS}
+    assert set(result["rescored"]) == {"likelihood", "re_encoding", "both", "oracle"}
+    oracle = result["rescored"]["oracle"]["frame_f1"]
+    # The likelihood rule keeps each segment's most likely candidate: on average at least as likely as any one kind.
+    z = torch.zeros(len(grids), model.config.latent)
+    assert bench_decoding.log_likelihood(model, z, grids).shape == (6,)
+    assert result["log_likelihood"]["kept_by_likelihood"] >= max(
+        result["log_likelihood"][k] for k in ("best_threshold", "threshold_0.5", "bernoulli")) - 1e-4
+    assert 0 <= oracle <= 1 and result["segments"] == 6 and result["candidates"] == 3
