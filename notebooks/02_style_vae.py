@@ -235,24 +235,6 @@ for name, audio in first_audio.items():
     display(render.play(audio))
 
 # %% [markdown]
-# ## From one style to another, same `z`
-# The style embedding moves from A to B in `INTERPOLATION_STEPS` steps while
-# `z` stays; the judge's probability of B is measured along the way.
-
-# %%
-a, b = 0, len(names) - 1
-z = torch.randn(model.config.latent, generator=torch.Generator().manual_seed(SEED)) * TEMPERATURE
-path = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=SEED)
-prob_b = metrics.predict(judge, path)[:, b]
-strip = generate.concatenate(path)
-label = f"{names[a]}_to_{names[b]}"
-render.plot_grids([strip], fmt, titles=[f"{names[a]} -> {names[b]}, one segment per step"],
-                  line_every=fmt.segment_steps)
-moved = render.save_piece(strip, run.outputs("style_interpolation"), label, fmt, QPM)
-print(f"judge's probability of {names[b]} along the way:", np.round(prob_b, 3).tolist())
-display(render.play(moved["audio"]))
-
-# %% [markdown]
 # ## The judge and the latent space
 # The judge's accuracy on real held-out segments says how far to trust it.
 # Posterior means of held-out segments, projected on their two main axes and
@@ -285,6 +267,8 @@ fig.savefig(run.figure("latent_map"), dpi=100)
 # decoding threshold is chosen on the validation segments, as the evaluation does.
 
 # %%
+a, b = 0, len(names) - 1
+label = f"{names[a]}_to_{names[b]}"
 THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids(), splits.valid.style)
 vectors = evaluation.style_vectors(model, splits, SEED)
 source = held_out[held_labels == a][:TRANSFERS]
@@ -293,11 +277,28 @@ moved_grids = generate.transfer(model, source, a, b, mode="threshold", threshold
 embedding_accuracy = metrics.recognised(judge, by_embedding, b)
 transfer_accuracy = metrics.recognised(judge, moved_grids, b)
 print(f"transferred {names[a]} -> {names[b]} ({len(source)} held-out segments), recognised as {names[b]}: "
-      f"{embedding_accuracy:.3f} by the style embedding alone, {transfer_accuracy:.3f} with z moved too")
+      f"{embedding_accuracy:.3f} by the style embedding alone, {transfer_accuracy:.3f} with the code moved too")
 for i in range(min(2, len(source))):
     pair = [source[i], moved_grids[i]]
     render.plot_grids(pair, fmt, titles=[f"original ({names[a]})", f"as {names[b]}"])
     render.save_piece(generate.concatenate(pair), run.outputs("transfer"), f"{label}_{i + 1}", fmt, QPM)
+
+# %% [markdown]
+# ## From one style to another, same `z`
+# The style embedding moves from A to B in `INTERPOLATION_STEPS` steps while
+# `z` stays (with a style code, the code moves too, from A's mean code to
+# B's); the judge's probability of B is measured along the way.
+
+# %%
+z = torch.randn(model.config.latent, generator=torch.Generator().manual_seed(SEED)) * TEMPERATURE
+path = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=SEED, vectors=vectors)
+prob_b = metrics.predict(judge, path)[:, b]
+strip = generate.concatenate(path)
+render.plot_grids([strip], fmt, titles=[f"{names[a]} -> {names[b]}, one segment per step"],
+                  line_every=fmt.segment_steps)
+moved = render.save_piece(strip, run.outputs("style_interpolation"), label, fmt, QPM)
+print(f"judge's probability of {names[b]} along the way:", np.round(prob_b, 3).tolist())
+display(render.play(moved["audio"]))
 
 # %% [markdown]
 # ## Your own MIDI in every style
