@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "ablation.json"
 
-# name -> (label, changes to the model, changes to the loss); "style-*" designs use the style notebook's data
+# name -> (label, changes to the model, changes to the loss[, changes to the data]); "style-*" designs use the
+# style notebook's experiment
 DESIGNS = {
     "seed": ("seed decoder (z -> LSTM -> notes)", {"decoder": "seed"}, {}),
     "autoregressive": ("autoregressive, independent cells", {"decoder": "autoregressive"}, {}),
@@ -50,6 +51,8 @@ DESIGNS = {
     "style-code": ("style: classifier on an 8-dimensional style code + adversary",
                    {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5, "style_latent": 8,
                     "style_adversary": 1.0}, {}),
+    "style-vocal": ("style: the notebook's default model on the vocal trio palestrina / monteverdi / trecento",
+                    {}, {}, {"styles": ("palestrina", "monteverdi", "trecento")}),
 }
 
 
@@ -72,9 +75,10 @@ def base_spec(style: bool):
 
 
 def design_spec(name: str, seed: int, epochs: int):
-    label, model_changes, loss_changes = DESIGNS[name]
+    label, model_changes, loss_changes, *data_changes = DESIGNS[name]
     spec = base_spec(name.startswith("style"))
-    return replace(spec, model=replace(spec.model, **model_changes), loss=replace(spec.loss, **loss_changes),
+    return replace(spec, data=replace(spec.data, **(data_changes[0] if data_changes else {})),
+                   model=replace(spec.model, **model_changes), loss=replace(spec.loss, **loss_changes),
                    train=replace(spec.train, epochs=epochs, seed=seed)).validate()
 
 
@@ -108,7 +112,8 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
     except _OutOfTime:
         stopped = True
     if spec.model.n_styles and not (run.judge / "best.pt").is_file():
-        experiment.train_judge(splits, run, 8, 64, spec.data.epoch_segments, seed=0, device=device)
+        experiment.train_judge(splits, run, experiment.JUDGE_EPOCHS, 64, spec.data.epoch_segments, seed=0,
+                               device=device)
     result = evaluation.evaluate_run(run.root, ROOT / "data", n_samples=300, device=device, transfers=50, paths=10)
     history = json.loads(run.history.read_text())
     info = {"design": name, "seed": seed, "device": torch.cuda.get_device_name(0) if device.type == "cuda"
@@ -165,7 +170,7 @@ def collect(runs_dir: Path, out: Path) -> dict:
     """Every finished run's figures and each design's mean over its seeds, into ``out``."""
     runs = [r for r in (_figures(d) for d in sorted(runs_dir.glob("*-s*"))) if r]
     designs = {}
-    for name, (label, _, _) in DESIGNS.items():
+    for name, (label, *_) in DESIGNS.items():
         mine = [r for r in runs if r["design"] == name]
         if not mine:
             continue

@@ -422,13 +422,28 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
     return probe
 
 
-def train_judge(splits: Splits, run: RunFolder, epochs: int, batch_size: int = 64, epoch_segments=None,
-                seed: int = 0, device=None):
-    """Train (or resume) the independent style classifier on real training segments only, style-balanced."""
+JUDGE_EPOCHS = 20  # epochs of the independent style classifier (bench/results/judge.json measures it)
+
+
+def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batch_size: int = 64,
+                epoch_segments=None, seed: int = 0, device=None, layers: int | None = None,
+                channels: int | None = None):
+    """Train (or resume) the independent style classifier on real training segments only, style-balanced.
+
+    ``layers`` and ``channels`` change the judge's architecture
+    (:class:`helpers.metrics.ClassifierConfig`'s defaults otherwise). A run
+    folder whose judge was begun with another architecture (an earlier
+    version's) goes on with that architecture, so its judge stays the one its
+    figures came from.
+    """
     from .metrics import ClassifierConfig, StyleClassifier, classifier_step
 
     torch.manual_seed(seed)
-    judge = StyleClassifier(ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles)))
+    shape = {k: v for k, v in (("layers", layers), ("channels", channels)) if v is not None}
+    config = ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles), **shape)
+    if (run.judge / "last.pt").is_file():
+        config = ClassifierConfig.from_dict(load_checkpoint(run.judge / "last.pt")["model_config"])
+    judge = StyleClassifier(config)
     train_loader = make_loader(splits.train, batch_size, balance_styles=True, epoch_size=epoch_segments)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, monitor="loss")
     train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False), config,
@@ -444,7 +459,7 @@ def load_judge(run: RunFolder, map_location="cpu"):
     if not path.is_file():
         return None
     payload = load_checkpoint(path, map_location)
-    judge = StyleClassifier(ClassifierConfig(**payload["model_config"]))
+    judge = StyleClassifier(ClassifierConfig.from_dict(payload["model_config"]))
     judge.load_state_dict(payload["model"])
     return judge.to(map_location).eval()
 

@@ -36,12 +36,13 @@ class ClassifierConfig:
 
     n_pitches: int = 88     # P
     n_styles: int = 3       # classes
-    channels: int = 96      # convolution channels
+    channels: int = 128     # convolution channels
     kernel: int = 5         # steps seen by one convolution
     dropout: float = 0.2
+    layers: int = 4         # convolutions; layer i is dilated 2^i, so 4 layers of kernel 5 see 61 steps
 
     def validate(self) -> "ClassifierConfig":
-        for name in ("n_pitches", "n_styles", "channels", "kernel"):
+        for name in ("n_pitches", "n_styles", "channels", "kernel", "layers"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"ClassifierConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
         if not 0 <= self.dropout < 1:
@@ -51,12 +52,18 @@ class ClassifierConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClassifierConfig":
+        """The config saved with a judge; one saved before ``layers`` existed had 2 convolutions."""
+        return cls(**{"layers": 2, **d})
+
 
 class StyleClassifier(nn.Module):
     """Grids ``(B, T, 2, P)`` -> style logits ``(B, n_styles)``.
 
-    Two dilated 1-D convolutions over the steps (pitches and planes as
-    channels), then the mean and the maximum over time, then a dense layer.
+    1-D convolutions over the steps (pitches and planes as channels), each
+    dilated twice as much as the one before, so the last ones hear whole
+    phrases; then the mean and the maximum over time, then a dense layer.
     """
 
     def __init__(self, config: ClassifierConfig):
@@ -64,13 +71,17 @@ class StyleClassifier(nn.Module):
         self.config = c = config.validate()
         pad = c.kernel // 2
         self.conv1 = nn.Conv1d(2 * c.n_pitches, c.channels, c.kernel, padding=pad)
-        self.conv2 = nn.Conv1d(c.channels, c.channels, c.kernel, padding=2 * pad, dilation=2)
+        self.conv2 = nn.Conv1d(c.channels, c.channels, c.kernel, padding=2 * pad, dilation=2) if c.layers > 1 else None
+        self.deeper = nn.ModuleList(nn.Conv1d(c.channels, c.channels, c.kernel, padding=pad * 2 ** i, dilation=2 ** i)
+                                    for i in range(2, c.layers))
         self.dropout = nn.Dropout(c.dropout)
         self.out = nn.Linear(2 * c.channels, c.n_styles)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(2).transpose(1, 2)  # (B, 2P, T): features as channels, time as length
-        h = F.relu(self.conv2(F.relu(self.conv1(h))))  # (B, C, T)
+        for conv in [self.conv1, self.conv2, *self.deeper]:
+            if conv is not None:
+                h = F.relu(conv(h))  # (B, C, T)
         pooled = torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1)  # (B, 2C)
         return self.out(self.dropout(pooled))
 

@@ -122,7 +122,7 @@ def load(name, map_location="cpu", folder=None):
     model.load_state_dict(payload["model"])  # float16 on disk, copied into float32 parameters
     judge = None
     if "judge" in payload:
-        judge = StyleClassifier(ClassifierConfig(**payload["judge"]["model_config"]))
+        judge = StyleClassifier(ClassifierConfig.from_dict(payload["judge"]["model_config"]))
         judge.load_state_dict(payload["judge"]["model"])
         judge = judge.to(map_location).eval()
     return model.to(map_location).eval(), spec, payload["card"], judge

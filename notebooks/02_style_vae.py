@@ -94,7 +94,7 @@ PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
 BETA = 0.5  #@param {type:"number"}
 BETA_WARMUP = 1000  #@param {type:"integer"}
 FREE_BITS = 0.25  #@param {type:"number"}
-JUDGE_EPOCHS = 8  #@param {type:"integer"}
+JUDGE_EPOCHS = 20  #@param {type:"integer"}
 #@markdown Epochs of the independent style classifier that judges the results.
 #@markdown ---
 #@markdown **Generation.**

@@ -83,7 +83,8 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
 def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
-            for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation")}
+            for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation",
+                         "ablation_long", "decoding", "judge", "style_vocal")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -231,6 +232,40 @@ def _ours_files_per_s(data: dict) -> float:
     return conv[f"ours_{workers}_workers_files_per_s"]
 
 
+def _table_style_runs(a, judge: bool = False) -> str:
+    """One row per style run of an ablation file: samples recognised and transfers (and the judge on real music)."""
+    rows = []
+    for r in a["runs"]:
+        if "style" not in r:
+            continue
+        s = r["style"]
+        transfer = s["transfer"]
+        row = [f"{a['designs'][r['design']]['label']}, seed {r['seed']}", f"{r['steps']:,}"]
+        if judge:
+            row.append(", ".join(f"{k} {_f(v, 2)}" for k, v in s["judge_real"].items() if k != "all"))
+        rows.append(row + [", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated"].items()),
+                           _f(transfer.get("transfer_accuracy"), 2),
+                           f"{_f(transfer.get('transfer_accuracy_shifted'), 2)} (min "
+                           f"{_f(s['transfer_min'].get('transfer_accuracy_shifted'), 2)})",
+                           f"{_f(transfer['transfer_accuracy_swapped'], 2)} (min "
+                           f"{_f(s['transfer_min']['transfer_accuracy_swapped'], 2)})"
+                           if "transfer_accuracy_swapped" in transfer else "-"])
+    header = ["style run", "steps"] + (["judge on real test segments"] if judge else []) + [
+        "samples recognised", "transfer, embedding only", "transfer, z shifted (mean codes)",
+        "transfer, style code swapped"]
+    return _table(header, rows) if rows else ""
+
+
+def table_style_vocal(c) -> str:
+    """A style run on the vocal trio (``bench/results/style_vocal.json``, from ``bench.bench_decoders``)."""
+    a = c["bench"].get("style_vocal")
+    if not a or not a.get("runs"):
+        return "(not measured: run `python -m bench.bench_decoders --only style-vocal --seeds 0`)"
+    r = a["runs"][0]
+    return (_table_style_runs(a, judge=True) + f"\n\n{r['device']}, {_minutes(r['train_seconds'])} of training, "
+            f"{r['epochs_done']} epochs; transfers are means over the six directions, with the weakest.")
+
+
 def table_ablation(c) -> str:
     """The decoder ablation (``python -m bench.bench_decoders``), one row per design, means over seeds."""
     a = c["bench"].get("ablation")
@@ -248,29 +283,73 @@ def table_ablation(c) -> str:
     table = _table(["design", "seeds", "steps", "free-running frame F1 (per seed)", "onset F1", "note F1",
                     "teacher-forced frame F1", "shuffled codes", "P(onset) at real onsets", "worst sample stat (sd)"],
                    rows)
-    style_rows = []
-    for r in a["runs"]:
-        if "style" not in r:
-            continue
-        s = r["style"]
-        transfer = s["transfer"]
-        style_rows.append([f"{a['designs'][r['design']]['label']}, seed {r['seed']}", f"{r['steps']:,}",
-                           ", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated"].items()),
-                           _f(transfer.get("transfer_accuracy"), 2),
-                           f"{_f(transfer.get('transfer_accuracy_shifted'), 2)} (min "
-                           f"{_f(s['transfer_min'].get('transfer_accuracy_shifted'), 2)})",
-                           f"{_f(transfer['transfer_accuracy_swapped'], 2)} (min "
-                           f"{_f(s['transfer_min']['transfer_accuracy_swapped'], 2)})"
-                           if "transfer_accuracy_swapped" in transfer else "-"])
-    if style_rows:
-        table += "\n\n" + _table(["style run", "steps", "samples recognised", "transfer, embedding only",
-                                   "transfer, z shifted (mean codes)", "transfer, style code swapped"], style_rows)
+    style = _table_style_runs(a)
+    if style:
+        table += "\n\n" + style
     device = a["runs"][0]["device"] if a["runs"] else "?"
     minutes = max(r["train_seconds"] for r in a["runs"]) / 60
     stopped = sum(r["stopped_by_time"] for r in a["runs"])
     return (table + f"\n\nAll runs on one {device}, side by side ({len(a['runs'])} processes sharing it), "
             f"{stopped} of them stopped by the time limit, at most {minutes:.1f} minutes of training each; "
             "held-out Bach segments (style runs: the default trio).")
+
+
+def table_long_run(c) -> str:
+    """The default design trained long on the CPU (``bench/results/ablation_long.json``): its probe against steps."""
+    a = c["bench"].get("ablation_long")
+    if not a or not a.get("runs"):
+        return "(not measured: run `python -m bench.bench_decoders --only autoregressive --seeds 0 --epochs 150`)"
+    r = a["runs"][0]
+    curve = r["diagnostics"]["free_f1_by_step"]
+    marks = sorted({min(len(curve) - 1, round(i * (len(curve) - 1) / 7)) for i in range(8)})
+    probe = _table(["optimiser steps"] + [f"{curve[i]['step']:,}" for i in marks],
+                   [["free-running frame F1, 64 validation segments (threshold 0.5)"]
+                    + [_f(curve[i]["free_f1"]) for i in marks]])
+    d, rec = r["diagnostics"], r["reconstruction"]
+    test = _table(["held-out Bach", "frame F1", "onset F1", "note F1", "teacher-forced frame F1",
+                   "P(onset) at real onsets", "worst sample stat (sd)"],
+                  [[f"epoch {r['epochs_done']} of {r['epochs_planned']}, {r['steps']:,} steps (threshold "
+                    f"{r['threshold']})", _f(rec["frame_f1"]), _f(rec["onset_f1"]), _f(rec["note_f1"]),
+                    _f(d["teacher_forced"]["frame_f1"]), _f(d["onset_probability"]["median"], 2),
+                    _f(r["worst_sample_distance"], 2)]])
+    return (probe + "\n\n" + test + f"\n\nOne run, {r['device']}, {_minutes(r['train_seconds'])} of training; "
+            "best.pt is the epoch with the best probe.")
+
+
+def table_decoding(c) -> str:
+    """Free-running decoding by threshold, by one draw, and by rescoring candidates (``bench.bench_decoding``)."""
+    d = c["bench"].get("decoding")
+    if not d:
+        return "(not measured: run `python -m bench.bench_decoding`)"
+    rows = [[f"threshold {th}", _f(v["frame_f1"]), _f(v["onset_f1"]), _f(v["notes_per_step"], 1)]
+            for th, v in d["threshold"].items()]
+    rows.append(["one Bernoulli draw", _f(d["bernoulli"]["frame_f1"]), _f(d["bernoulli"]["onset_f1"]),
+                 _f(d["bernoulli"]["notes_per_step"], 1)])
+    words = {"likelihood": "kept by the model's likelihood", "re_encoding": "kept by re-encoding closest to z",
+             "both": "kept by likelihood and re-encoding", "oracle": "kept by F1 against the original (oracle)"}
+    for rule, v in d["rescored"].items():
+        rows.append([f"best of {d['candidates']} draws + the thresholds, {words.get(rule, rule)}",
+                     _f(v["frame_f1"]), _f(v["onset_f1"]), _f(v["notes_per_step"], 1)])
+    ll = d["log_likelihood"]
+    return (_table(["decoding", "frame F1", "onset F1", "notes per step"], rows)
+            + f"\n\nReal segments: {_f(d['real']['notes_per_step'], 1)} notes per step. Log-likelihood under the "
+            f"decoder given the code (nats per segment, mean): the real segments {_f(ll['real'], 0)}, the best "
+            f"threshold's decodes {_f(ll['best_threshold'], 0)}, threshold 0.5 {_f(ll['threshold_0.5'], 0)}, "
+            f"Bernoulli draws {_f(ll['bernoulli'], 0)}. Model {d['model']} ({d['decoder']}, {d['chords']} cells, "
+            f"{d['steps'] or 0:,} steps), {d['segments']} held-out segments; `{d['command']}`.")
+
+
+def table_judge(c) -> str:
+    """The judge's accuracy on real held-out segments, per trio of styles (``bench.bench_judge``)."""
+    j = c["bench"].get("judge")
+    if not j:
+        return "(not measured: run `python -m bench.bench_judge`)"
+    rows = [[", ".join(r["styles"]), f"{r['judge']}: {r['layers']} convolutions of {r['channels']}, "
+             f"{r['epochs']} epochs", str(r["seed"]),
+             ", ".join(f"{k} {_f(r['accuracy'][k], 2)}" for k in r["styles"]), _f(r["worst"], 2)]
+            for r in j["trios"]]
+    return (_table(["styles", "judge", "seed", "accuracy on real test segments", "worst"], rows)
+            + f"\n\n`{j['command']}`; {j['machine']['cpu']}.")
 
 
 def table_speed(c) -> str:
@@ -701,7 +780,8 @@ def main(argv=None) -> int:
     blocks = {"data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c),
               "posterior": table_posterior(c), "statistics": table_statistics(c), "distances": table_distances(c),
               "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c),
-              "ablation": table_ablation(c)}
+              "ablation": table_ablation(c), "long_run": table_long_run(c), "decoding": table_decoding(c),
+              "judge": table_judge(c), "style_vocal": table_style_vocal(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"

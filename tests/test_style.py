@@ -106,3 +106,26 @@ def test_style_vectors_and_shifted_transfer():
     far[1] = 25.0  # a shift this large changes what the decoder makes
     assert not np.array_equal(generate.transfer(model, grids[:2], 0, 1, threshold=0.05, vectors=far),
                               generate.transfer(model, grids[:2], 0, 1, threshold=0.05))
+
+
+def test_judge_hears_whole_phrases_and_older_judges_still_load():
+    config = metrics.ClassifierConfig(n_pitches=P, n_styles=3, channels=8)
+    judge = metrics.StyleClassifier(config).eval()
+    # Each layer doubles its dilation: the default four layers of kernel 5 see 61 steps, 30 on either side, so the
+    # convolutions' output at step 30 hears steps 0 to 60 and none beyond (positive weights: every path is live).
+    for conv in [judge.conv1, judge.conv2, *judge.deeper]:
+        conv.weight.data.abs_()
+    x = torch.rand(1, 64, 2, P, requires_grad=True)
+    h = x.flatten(2).transpose(1, 2)
+    for conv in [judge.conv1, judge.conv2, *judge.deeper]:
+        h = torch.relu(conv(h))
+    h[0, :, 30].sum().backward()
+    reached = x.grad[0].abs().sum((1, 2)) > 0
+    assert reached[:61].all() and not reached[61:].any() and config.layers == 4
+    # A judge saved before `layers` existed: two convolutions, its weights load into that shape.
+    old = {"n_pitches": P, "n_styles": 3, "channels": 8, "kernel": 5, "dropout": 0.2}
+    two = metrics.StyleClassifier(metrics.ClassifierConfig.from_dict(old))
+    assert two.config.layers == 2 and len(two.deeper) == 0
+    state = {k: v for k, v in judge.state_dict().items() if not k.startswith("deeper")}
+    two.load_state_dict(state)
+    assert metrics.predict(two, np.zeros((2, 64, 2, P), dtype=bool)).shape == (2, 3)

@@ -1,0 +1,95 @@
+"""How far to trust the independent judge: its accuracy on real held-out segments of every style, per trio.
+
+    python -m bench.bench_judge [--trio bach folk palestrina] [--trio palestrina monteverdi trecento ...]
+                                [--epochs 20] [--seeds 0] [--baseline] [--out bench/results/judge.json]
+
+The style figures (samples recognised as their style, transfers recognised
+as their target) mean something only where the judge itself tells the
+styles apart on real music. For each trio of the embedded corpus
+(:data:`helpers.corpus.STYLES`), the judge is trained exactly as the style
+notebook trains it (:func:`helpers.experiment.train_judge`: real training
+segments only, balanced by style, the notebook's epochs and segments per
+epoch) and scored per style on the held-out test segments
+(:func:`helpers.metrics.per_style_accuracy`), with the confusion between
+styles. Without ``--trio``: the default trio and the three trios of the
+corpus's vocal polyphony (Bach, Palestrina, Monteverdi, Trecento).
+``--baseline`` also scores the judge of earlier versions (:data:`BASELINE`:
+two convolutions of 96 channels, 8 epochs) on the same trios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.machine import describe, write_results
+from helpers import metrics
+from helpers.colab import repo_root
+from helpers.experiment import JUDGE_EPOCHS, DataConfig, RunFolder, build_splits, train_judge
+
+RESULTS = Path(__file__).parent / "results" / "judge.json"
+TRIOS = (("bach", "folk", "palestrina"), ("bach", "palestrina", "monteverdi"),
+         ("palestrina", "monteverdi", "trecento"), ("bach", "monteverdi", "trecento"))
+EPOCH_SEGMENTS = 4000  # the style notebook's segments per epoch
+BASELINE = {"layers": 2, "channels": 96, "epochs": 8}  # the judge of earlier versions
+
+
+def judge_trio(styles, epochs: int, seed: int, data_dir, layers=None, channels=None) -> dict:
+    """Train the judge on ``styles`` and score it on their held-out test segments."""
+    splits = build_splits(DataConfig(styles=tuple(styles), balance_styles=True, epoch_segments=EPOCH_SEGMENTS),
+                          data_dir, progress=False)
+    start = time.time()
+    with tempfile.TemporaryDirectory() as folder:
+        judge = train_judge(splits, RunFolder(folder), epochs, epoch_segments=EPOCH_SEGMENTS, seed=seed,
+                            layers=layers, channels=channels)
+    probs = metrics.predict(judge, splits.test.grids())
+    names, labels = splits.styles, splits.test.style
+    guess = probs.argmax(1)
+    confusion = {name: {other: float((guess[labels == k] == j).mean()) if (labels == k).any() else None
+                        for j, other in enumerate(names)} for k, name in enumerate(names)}
+    accuracy = metrics.per_style_accuracy(probs, labels, names)
+    shape = judge.config
+    return {"styles": names, "seed": seed, "epochs": epochs, "layers": shape.layers, "channels": shape.channels,
+            "train_seconds": round(time.time() - start, 1),
+            "test_segments": {name: int((labels == k).sum()) for k, name in enumerate(names)},
+            "accuracy": accuracy, "worst": min(accuracy[name] for name in names), "confusion": confusion}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trio", nargs="+", action="append", help="styles judged together (repeatable)")
+    parser.add_argument("--epochs", type=int, default=JUDGE_EPOCHS,
+                        help="judge epochs (default: the style notebook's JUDGE_EPOCHS, %(default)s)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--baseline", action="store_true", help="also score the judge of earlier versions")
+    parser.add_argument("--data-dir", help="data folder of the dataset cache (default: data/ of the repository)")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs must be positive, got {args.epochs}")
+    trios = args.trio or TRIOS
+    data_dir = args.data_dir or repo_root() / "data"
+    judges = {"default": {"epochs": args.epochs}, **({"baseline": BASELINE} if args.baseline else {})}
+    rows = []
+    for styles in trios:
+        for name, judge in judges.items():
+            for seed in args.seeds:
+                rows.append(dict(judge=name, **judge_trio(styles, judge["epochs"], seed, data_dir,
+                                                          judge.get("layers"), judge.get("channels"))))
+                print(json.dumps({k: rows[-1][k] for k in ("styles", "judge", "seed", "accuracy", "worst")}),
+                      flush=True)
+    result = {"machine": describe(),
+              "command": "python -m bench.bench_judge " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "target": "every style >= 0.90 on real held-out segments", "trios": rows,
+              "default_reaches_target": bool(np.all([row["worst"] >= 0.90 for row in rows
+                                                     if row["judge"] == "default"]))}
+    return write_results(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
