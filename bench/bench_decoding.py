@@ -129,7 +129,7 @@ def main(argv=None) -> dict:
     result = measure(model, test[picks], labels, args.candidates, args.seed)
     result = {"machine": describe(), "model": str(args.model), "steps": card.get("steps"),
               "decoder": model.config.decoder, "chords": model.config.chords,
-              "command": "python -m bench.bench_decoding " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": " ".join(["python -m bench.bench_decoding", *(argv if argv is not None else sys.argv[1:])]),
               **result}
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
     return write_results(result, args.out)

@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
                 print(json.dumps({k: rows[-1][k] for k in ("styles", "judge", "seed", "accuracy", "worst")}),
                       flush=True)
     result = {"machine": describe(),
-              "command": "python -m bench.bench_judge " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": " ".join(["python -m bench.bench_judge", *(argv if argv is not None else sys.argv[1:])]),
               "target": "every style >= 0.90 on real held-out segments", "trios": rows,
               "default_reaches_target": bool(np.all([row["worst"] >= 0.90 for row in rows
                                                      if row["judge"] == "default"]))}

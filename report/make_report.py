@@ -307,10 +307,10 @@ def table_long_run(c) -> str:
                     + [_f(curve[i]["free_f1"]) for i in marks]])
     d, rec = r["diagnostics"], r["reconstruction"]
     test = _table(["held-out Bach", "frame F1", "onset F1", "note F1", "teacher-forced frame F1",
-                   "P(onset) at real onsets", "worst sample stat (sd)"],
+                   "P(onset) at real onsets", "KL (nats)", "worst sample stat (sd)"],
                   [[f"epoch {r['epochs_done']} of {r['epochs_planned']}, {r['steps']:,} steps (threshold "
                     f"{r['threshold']})", _f(rec["frame_f1"]), _f(rec["onset_f1"]), _f(rec["note_f1"]),
-                    _f(d["teacher_forced"]["frame_f1"]), _f(d["onset_probability"]["median"], 2),
+                    _f(d["teacher_forced"]["frame_f1"]), _f(d["onset_probability"]["median"], 2), _f(r["kl"], 1),
                     _f(r["worst_sample_distance"], 2)]])
     return (probe + "\n\n" + test + f"\n\nOne run, {r['device']}, {_minutes(r['train_seconds'])} of training; "
             "best.pt is the epoch with the best probe.")
@@ -335,7 +335,7 @@ def table_decoding(c) -> str:
             + f"\n\nReal segments: {_f(d['real']['notes_per_step'], 1)} notes per step. Log-likelihood under the "
             f"decoder given the code (nats per segment, mean): the real segments {_f(ll['real'], 0)}, the best "
             f"threshold's decodes {_f(ll['best_threshold'], 0)}, threshold 0.5 {_f(ll['threshold_0.5'], 0)}, "
-            f"Bernoulli draws {_f(ll['bernoulli'], 0)}. Model {d['model']} ({d['decoder']}, {d['chords']} cells, "
+            f"Bernoulli draws {_f(ll['bernoulli'], 0)}. Model: {d['model']} ({d['decoder']}, {d['chords']} cells, "
             f"{d['steps'] or 0:,} steps), {d['segments']} held-out segments; `{d['command']}`.")
 
 

@@ -23,7 +23,7 @@ def test_a_missing_block_is_named():
 def test_the_committed_report_and_readme_have_every_block():
     root = Path(__file__).resolve().parents[1]
     for name in ("data", "runs", "reconstruction", "posterior", "statistics", "distances", "style", "style_statistics",
-                 "speed", *make_report.FINDINGS):
+                 "speed", "ablation", "long_run", "decoding", "judge", "style_vocal", *make_report.FINDINGS):
         assert f"<!-- begin: {name} -->" in (root / "report" / "report.md").read_text()
     assert "<!-- begin: headline -->" in (root / "README.md").read_text()
 
