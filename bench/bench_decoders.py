@@ -38,6 +38,8 @@ RESULTS = ROOT / "bench" / "results" / "ablation.json"
 DESIGNS = {
     "seed": ("seed decoder (z -> LSTM -> notes)", {"decoder": "seed"}, {}),
     "autoregressive": ("autoregressive, independent cells", {"decoder": "autoregressive"}, {}),
+    "seed-nade": ("seed decoder + chord model (NADE): chords, and no past to drift on",
+                  {"decoder": "seed", "chords": "nade"}, {}),
     "ar-nade": ("autoregressive + chord model (NADE)", {"decoder": "autoregressive", "chords": "nade"}, {}),
     "ar-nade-ss": ("autoregressive + NADE + scheduled sampling 0.5",
                    {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5}, {}),

@@ -128,7 +128,9 @@ def frame_scores(real, decoded, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
 
     All segments are laid end to end and scored as one sequence of frames by
     ``mir_eval.multipitch`` (micro-averaged): ``precision`` TP/(TP+FP),
-    ``recall`` TP/(TP+FN), ``f1``, and ``accuracy`` TP/(TP+FP+FN).
+    ``recall`` TP/(TP+FN), ``f1``, and ``accuracy`` TP/(TP+FP+FN). A test set
+    longer than ``mir_eval`` accepts in one sequence is scored in pieces of
+    whole segments whose counts are summed.
     """
     real, decoded = np.asarray(real) != 0, np.asarray(decoded) != 0
     if real.shape != decoded.shape or real.ndim != 4:
@@ -140,13 +142,22 @@ def frame_scores(real, decoded, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
         frames = grids[:, :, FRAME].reshape(-1, grids.shape[-1])
         return [hz[np.flatnonzero(f)] for f in frames]
 
-    times = np.arange(real.shape[0] * real.shape[1]) * step
-    with warnings.catch_warnings():  # mir_eval warns about empty references/estimates; zeros are right then
-        warnings.simplefilter("ignore")
-        precision, recall, accuracy = mir_eval.multipitch.metrics(times, frequencies(real), times,
-                                                                  frequencies(decoded))[:3]
-    return {"precision": float(precision), "recall": float(recall), "f1": _f1(precision, recall),
-            "accuracy": float(accuracy)}
+    per_piece = max(1, int(mir_eval.multipitch.MAX_TIME / (step * real.shape[1])) - 1)  # segments
+    true_positives = 0
+    for start in range(0, len(real), per_piece):
+        ref, est = real[start:start + per_piece], decoded[start:start + per_piece]
+        times = np.arange(ref.shape[0] * ref.shape[1]) * step
+        with warnings.catch_warnings():  # mir_eval warns about empty references/estimates; zeros are right then
+            warnings.simplefilter("ignore")
+            precision, recall = mir_eval.multipitch.metrics(times, frequencies(ref), times, frequencies(est))[:2]
+        n_est, n_ref = int(est[:, :, FRAME].sum()), int(ref[:, :, FRAME].sum())
+        true_positives += round(precision * n_est) if n_est else round(recall * n_ref)
+    n_est, n_ref = int(decoded[:, :, FRAME].sum()), int(real[:, :, FRAME].sum())
+    precision = true_positives / n_est if n_est else 0.0
+    recall = true_positives / n_ref if n_ref else 0.0
+    union = n_est + n_ref - true_positives
+    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall),
+            "accuracy": true_positives / union if union else 0.0}
 
 
 def _intervals(grid, fmt: GridFormat):

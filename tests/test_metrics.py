@@ -89,3 +89,17 @@ def test_notes_per_bar_follow_the_metre():
     assert musicstats.segment_statistics(g, WIDE)["notes_per_bar"] == 4  # 24 steps: 1.5 bars of 4/4
     three = GridFormat(low=48, high=84, time_signature=(3, 4))
     assert musicstats.segment_statistics(g, three)["notes_per_bar"] == 3  # 2 bars of 3/4
+
+
+def test_frame_scores_of_a_test_set_longer_than_mir_eval_takes_at_once():
+    # 4,000 segments of 64 steps at 125 ms last 32,000 s, past mir_eval's 30,000 s: scored in pieces, counts summed.
+    rng = np.random.default_rng(0)
+    real = np.zeros((4000, 64, 2, 12), bool)
+    real[:, :, 0] = rng.random((4000, 64, 12)) < 0.2
+    decoded = real.copy()
+    decoded[:, :, 0] ^= rng.random((4000, 64, 12)) < 0.1
+    tp = int((real[:, :, 0] & decoded[:, :, 0]).sum())
+    n_real, n_decoded = int(real[:, :, 0].sum()), int(decoded[:, :, 0].sum())
+    scores = metrics.frame_scores(real, decoded, FMT)
+    assert scores["precision"] == pytest.approx(tp / n_decoded) and scores["recall"] == pytest.approx(tp / n_real)
+    assert scores["accuracy"] == pytest.approx(tp / (n_real + n_decoded - tp))
