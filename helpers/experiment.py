@@ -36,6 +36,7 @@ from .train import (CheckpointError, TrainConfig, autocast_dtype, check_plan, lo
 GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the device
 PROBE_SEGMENTS = 64  # validation segments decoded freely after epochs (free_running_probe)
 PROBES = 50  # at most about this many probes in a run
+PROBE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)  # the probe's figure is its best frame F1 over these
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
 
 
@@ -401,11 +402,15 @@ def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, 
 
 def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
     """``probe(model, epoch, epochs) -> {"free_f1": ...}``: the frame F1 of ``n`` fixed validation segments
-    encoded and decoded freely (threshold 0.5), measured after epochs (:func:`helpers.train.train`): every
-    epoch of a plan of up to :data:`PROBES` epochs, else about :data:`PROBES` times, always after the last.
+    encoded and decoded freely, at the best of :data:`PROBE_THRESHOLDS` (as the evaluation chooses its
+    threshold), measured after epochs (:func:`helpers.train.train`): every epoch of a plan of up to
+    :data:`PROBES` epochs, else about :data:`PROBES` times, always after the last.
 
     Teacher-forced figures (the ELBO) can stop improving while free-running
-    reconstructions still do; this is the figure the music depends on.
+    reconstructions still do; this is the figure the music depends on. A
+    cautious decoder (the seed decoder's notes stay below 0.5 for many
+    epochs) would score nothing at one threshold of 0.5 however much it
+    learns, and keep its first epoch as the best.
     """
     from . import generate, metrics
 
@@ -415,9 +420,10 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
     def probe(model, epoch, epochs):
         if epoch % max(1, -(-epochs // PROBES)) and epoch < epochs:
             return {}
-        conditioned = model.config.n_styles
-        rebuilt = generate.reconstruct(model, grids, styles if conditioned else None, "threshold", 0.5)
-        return {"free_f1": metrics.frame_scores(grids, rebuilt, model.config.format)["f1"]}
+        style = styles if model.config.n_styles else None
+        codes = generate.encode(model, grids, style)
+        return {"free_f1": max(metrics.frame_scores(grids, generate.decode(model, codes, style, "threshold", th),
+                                                    model.config.format)["f1"] for th in PROBE_THRESHOLDS)}
 
     return probe
 
@@ -445,7 +451,9 @@ def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batc
         config = ClassifierConfig.from_dict(load_checkpoint(run.judge / "last.pt")["model_config"])
     judge = StyleClassifier(config)
     train_loader = make_loader(splits.train, batch_size, balance_styles=True, epoch_size=epoch_segments)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, monitor="loss")
+    # best.pt by validation accuracy: the loss of a classifier grown confident rises on a few held-out pieces while
+    # its accuracy still improves, and picked an early, weaker judge
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, monitor="acc")
     train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False), config,
           run.judge, device=device, progress=False)
     return judge.eval()

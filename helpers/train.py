@@ -441,7 +441,7 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
                              f"{sorted(k.removeprefix('train_') for k in row if k.startswith('train_'))}")
         if figure != math.inf and higher_is_better(config.monitor):
             figure = -figure  # best holds the smaller-is-better form
-        improved = figure < best
+        improved = figure != math.inf and figure <= best  # a tie goes to the later, more trained epoch
         best = min(best, figure)
         if main:
             payload = checkpoint()

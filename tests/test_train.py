@@ -185,3 +185,45 @@ def test_a_resumed_run_keeps_its_plan_unless_extended(tmp_path):
     with pytest.raises(ValueError, match="cannot shorten"):
         train(new_model(), make_step(LossConfig()), *loaders(), TrainConfig(epochs=3, extend=True), tmp_path,
               device=CPU, progress=False)
+
+
+def test_best_checkpoint_follows_the_probe_skips_its_gaps_and_takes_the_later_of_ties(tmp_path):
+    figures = {2: 0.3, 3: 0.3, 4: 0.1}  # epoch 1 is not probed; epochs 2 and 3 tie at the best figure
+
+    def probe(model, epoch, epochs):
+        return {"free_f1": figures[epoch]} if epoch in figures else {}
+
+    model = new_model()
+    history = train(model, make_step(LossConfig(beta_warmup=5)), *loaders(),
+                    TrainConfig(epochs=4, warmup_steps=3, monitor="free_f1"), tmp_path, device=CPU, progress=False,
+                    probe=probe)
+    assert [row.get("valid_free_f1") for row in history] == [None, 0.3, 0.3, 0.1]
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 3
+
+
+def test_the_probe_scores_a_cautious_decoder_at_its_best_threshold():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from helpers import experiment
+
+    model = GridVAE(replace(PRESETS["smoke"], format=FMT, decoder="seed")).eval()
+    with torch.no_grad():  # every cell at probability 0.25: silent at 0.5, every note at 0.2
+        for p in model.parameters():
+            p.zero_()
+        model.to_logits.bias.fill_(float(np.log(0.25 / 0.75)))
+    grids = np.zeros((4, T, 2, P), bool)
+    grids[:, :, 0] = True
+    grids[:, 0, 1] = True
+    class Valid:  # the part of a SegmentDataset the probe reads
+        style = np.zeros(4, int)
+
+        def __len__(self):
+            return len(grids)
+
+        def grids(self, picks):
+            return grids[picks]
+
+    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid()), n=4)
+    assert probe(model, 1, 1)["free_f1"] == pytest.approx(1.0)
