@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "ablation.json"
 
+VOCAL_TRIO = ("palestrina", "monteverdi", "trecento")  # close styles: three repertoires of vocal polyphony
 # name -> (label, changes to the model, changes to the loss[, changes to the data]); "style-*" designs use the
 # style notebook's experiment
 DESIGNS = {
@@ -54,7 +55,9 @@ DESIGNS = {
                    {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5, "style_latent": 8,
                     "style_adversary": 1.0}, {}),
     "style-vocal": ("style: the notebook's default model on the vocal trio palestrina / monteverdi / trecento",
-                    {}, {}, {"styles": ("palestrina", "monteverdi", "trecento")}),
+                    {}, {}, {"styles": VOCAL_TRIO}),
+    "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
+                         {"style_latent": 8, "style_adversary": 1.0}, {}, {"styles": VOCAL_TRIO}),
 }
 
 

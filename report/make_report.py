@@ -261,9 +261,11 @@ def table_style_vocal(c) -> str:
     a = c["bench"].get("style_vocal")
     if not a or not a.get("runs"):
         return "(not measured: run `python -m bench.bench_decoders --only style-vocal --seeds 0`)"
-    r = a["runs"][0]
-    return (_table_style_runs(a, judge=True) + f"\n\n{r['device']}, {_minutes(r['train_seconds'])} of training, "
-            f"{r['epochs_done']} epochs; transfers are means over the six directions, with the weakest.")
+    runs = a["runs"]
+    return (_table_style_runs(a, judge=True) + f"\n\n{runs[0]['device']}, at most "
+            f"{_minutes(max(r['train_seconds'] for r in runs))} of training and "
+            f"{max(r['epochs_done'] for r in runs)} epochs per run; each run's own judge; transfers are means over "
+            "the six directions, with the weakest.")
 
 
 def table_ablation(c) -> str:
