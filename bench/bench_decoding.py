@@ -41,24 +41,17 @@ import torch
 from bench.machine import describe, write_results
 from helpers import generate, metrics, pretrained
 from helpers.colab import repo_root
-from helpers.evaluation import THRESHOLDS
+from helpers.evaluation import THRESHOLDS, forced_logits
 from helpers.experiment import build_splits
 
 RESULTS = Path(__file__).parent / "results" / "decoding.json"
 
 
-@torch.no_grad()
-def log_likelihood(model, z, grids, style=None, batch_size: int = 256) -> np.ndarray:
+def log_likelihood(model, z, grids, style=None) -> np.ndarray:
     """``log p(grid | z)`` of each grid ``(N, T, 2, P)`` under the decoder, teacher-forced, in nats ``(N,)``."""
-    device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(grids), batch_size):
-        x = torch.as_tensor(np.asarray(grids[i:i + batch_size]), dtype=torch.float32, device=device)
-        s = None if style is None else torch.as_tensor(style[i:i + batch_size], device=device)
-        logits = model.decode(z[i:i + batch_size].to(device), s, target=x, steps=x.shape[1]).float()
-        nll = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
-        out.append(-nll.sum((1, 2, 3)).cpu())
-    return torch.cat(out).numpy()
+    nll = [torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum((1, 2, 3)).cpu()
+           for x, logits in forced_logits(model, grids, style, codes=z)]
+    return -torch.cat(nll).numpy()
 
 
 def measure(model, grids, labels=None, candidates: int = 16, seed: int = 0) -> dict:

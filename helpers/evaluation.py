@@ -200,19 +200,24 @@ ONSET_CONFIDENT = 0.3  # an onset probability above this counts as heard
 
 
 @torch.no_grad()
-def teacher_forced(model, grids, labels=None, codes=None, batch_size: int = 256) -> np.ndarray:
-    """The decoder's probabilities ``(N, T, 2, P)`` for grids ``(N, T, 2, P)`` encoded to their posterior means
-    (or given ``codes`` (N, latent)), with every previous step (and, for a chord model, every cell before)
-    the true one."""
+def forced_logits(model, grids, labels=None, codes=None, batch_size: int = 256):
+    """Batch by batch, ``(x, logits)``: grids ``(N, T, 2, P)`` as a float tensor and the decoder's logits for them,
+    each grid encoded to its posterior mean (or given ``codes`` (N, latent)), with every previous step (and, for
+    a chord model, every cell before) the true one."""
     model.eval()
     device = next(model.parameters()).device
-    out = []
     for i in range(0, len(grids), batch_size):
         x = torch.as_tensor(np.asarray(grids[i:i + batch_size]), dtype=torch.float32, device=device)
         style = None if labels is None else torch.as_tensor(labels[i:i + batch_size], device=device)
         mu = model.encode(x, style)[0] if codes is None else codes[i:i + batch_size].to(device)
-        out.append(torch.sigmoid(model.decode(mu, style, target=x, steps=x.shape[1]).float()).cpu())
-    return torch.cat(out).numpy()
+        yield x, model.decode(mu, style, target=x, steps=x.shape[1]).float()
+
+
+def teacher_forced(model, grids, labels=None, codes=None, batch_size: int = 256) -> np.ndarray:
+    """The decoder's probabilities ``(N, T, 2, P)`` for grids ``(N, T, 2, P)``, teacher-forced
+    (:func:`forced_logits`)."""
+    return torch.cat([torch.sigmoid(logits).cpu()
+                      for _, logits in forced_logits(model, grids, labels, codes, batch_size)]).numpy()
 
 
 def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None, seed: int = 0, codes=None,

@@ -143,16 +143,16 @@ def frame_scores(real, decoded, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
         return [hz[np.flatnonzero(f)] for f in frames]
 
     per_piece = max(1, int(mir_eval.multipitch.MAX_TIME / (step * real.shape[1])) - 1)  # segments
-    true_positives = 0
+    true_positives = n_est = n_ref = 0
     for start in range(0, len(real), per_piece):
         ref, est = real[start:start + per_piece], decoded[start:start + per_piece]
         times = np.arange(ref.shape[0] * ref.shape[1]) * step
         with warnings.catch_warnings():  # mir_eval warns about empty references/estimates; zeros are right then
             warnings.simplefilter("ignore")
             precision, recall = mir_eval.multipitch.metrics(times, frequencies(ref), times, frequencies(est))[:2]
-        n_est, n_ref = int(est[:, :, FRAME].sum()), int(ref[:, :, FRAME].sum())
-        true_positives += round(precision * n_est) if n_est else round(recall * n_ref)
-    n_est, n_ref = int(decoded[:, :, FRAME].sum()), int(real[:, :, FRAME].sum())
+        piece_est, piece_ref = int(est[:, :, FRAME].sum()), int(ref[:, :, FRAME].sum())
+        true_positives += round(precision * piece_est) if piece_est else round(recall * piece_ref)
+        n_est, n_ref = n_est + piece_est, n_ref + piece_ref
     precision = true_positives / n_est if n_est else 0.0
     recall = true_positives / n_ref if n_ref else 0.0
     union = n_est + n_ref - true_positives
