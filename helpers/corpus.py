@@ -194,6 +194,34 @@ def _export_star(args):
     return (item[0], *export_item(item, out))
 
 
+def _export_styles(out: Path, todo, wanted: dict, max_per_style, workers, progress, done: dict) -> None:
+    """Export the styles ``todo`` afresh, each one's record into ``done``."""
+    from multiprocessing import Pool
+
+    from tqdm.auto import tqdm
+
+    if not todo:
+        return
+    items = corpus_items(todo, max_per_style)
+    root = corpus_root()
+    for style in todo:  # a fresh export leaves no file of an older one behind
+        shutil.rmtree(out / style, ignore_errors=True)
+    items.sort(key=lambda it: -os.path.getsize(root / it[1]))  # big files first balances the pool
+    records = {style: dict(wanted, files=0, skipped=[]) for style in todo}
+    workers = min(workers or os.cpu_count() or 1, max(len(items), 1))
+    with Pool(workers) as pool:
+        jobs = pool.imap_unordered(_export_star, [(it, str(out)) for it in items])
+        for style, written, skipped in tqdm(jobs, total=len(items), desc="music21 corpus -> MIDI",
+                                            disable=not progress):
+            records[style]["files"] += len(written)
+            records[style]["skipped"] += skipped
+    for style, record in records.items():
+        record["skipped"].sort()
+        (out / style).mkdir(parents=True, exist_ok=True)
+        (out / style / "export.json").write_text(json.dumps(record, indent=1))
+        done[style] = record
+
+
 def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAULT_MAX_PER_STYLE,
                   workers: int | None = None, progress: bool = True) -> dict:
     """Export the chosen styles of the music21 corpus to MIDI, each style once.
@@ -219,38 +247,27 @@ def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAUL
         ``{"styles": [...], "files": n, "skipped": [[file, reason], ...]}`` over all the styles.
     """
     import music21
-    from multiprocessing import Pool
 
-    from tqdm.auto import tqdm
+    from .data import exclusive
 
     out = Path(out)
     wanted = {"max_per_style": max_per_style or 0, "music21": music21.__version__, "version": EXPORT_VERSION}
-    done, todo = {}, []
-    for style in styles:
-        marker = out / style / "export.json"
-        record = json.loads(marker.read_text()) if marker.exists() else {}
-        if {k: record.get(k) for k in wanted} == wanted:
-            done[style] = record
-        else:
-            todo.append(style)
+
+    def missing():
+        done, todo = {}, []
+        for style in styles:
+            marker = out / style / "export.json"
+            record = json.loads(marker.read_text()) if marker.exists() else {}
+            if {k: record.get(k) for k in wanted} == wanted:
+                done[style] = record
+            else:
+                todo.append(style)
+        return done, todo
+
+    done, todo = missing()
     if todo:
-        items = corpus_items(todo, max_per_style)
-        root = corpus_root()
-        for style in todo:  # a fresh export leaves no file of an older one behind
-            shutil.rmtree(out / style, ignore_errors=True)
-        items.sort(key=lambda it: -os.path.getsize(root / it[1]))  # big files first balances the pool
-        records = {style: dict(wanted, files=0, skipped=[]) for style in todo}
-        workers = min(workers or os.cpu_count() or 1, max(len(items), 1))
-        with Pool(workers) as pool:
-            jobs = pool.imap_unordered(_export_star, [(it, str(out)) for it in items])
-            for style, written, skipped in tqdm(jobs, total=len(items), desc="music21 corpus -> MIDI",
-                                                disable=not progress):
-                records[style]["files"] += len(written)
-                records[style]["skipped"] += skipped
-        for style, record in records.items():
-            record["skipped"].sort()
-            (out / style).mkdir(parents=True, exist_ok=True)
-            (out / style / "export.json").write_text(json.dumps(record, indent=1))
-            done[style] = record
+        with exclusive(out / ".music21-export"):
+            done, todo = missing()  # another process may have exported them while this one waited
+            _export_styles(out, todo, wanted, max_per_style, workers, progress, done)
     return {"styles": list(styles), "files": sum(done[s]["files"] for s in styles),
             "skipped": [tuple(x) for s in styles for x in done[s]["skipped"]]}

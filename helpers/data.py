@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
@@ -346,6 +347,28 @@ def _read_shards(jobs, shards: Path, workers: int, progress: bool, desc: str) ->
             pool.terminate()
 
 
+@contextmanager
+def exclusive(target: Path):
+    """Hold the building of ``target`` for this process: another process building the same thing (a second
+    notebook, the ranks of a multi-GPU run, benches side by side) waits here, then finds it built."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): builds side by side are not guarded
+        yield
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process building {target}", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def build_from_folder(root, cache_dir, styles=None, steps_per_quarter: int = STEPS_PER_QUARTER,
                       seed: int = 0, fractions=(0.8, 0.1, 0.1), max_steps: int = MAX_STEPS,
                       workers: int | None = None, progress: bool = True, extra_skipped=()) -> PieceSet:
@@ -365,7 +388,16 @@ def build_from_folder(root, cache_dir, styles=None, steps_per_quarter: int = STE
         return PieceSet.load(cache)
     if not files:
         raise DatasetError(f"{root}: no MIDI files (*.mid, *.midi) in it or its style folders")
+    with exclusive(cache):
+        if (cache / "meta.json").exists():  # built by another process while this one waited
+            return PieceSet.load(cache)
+        return _build_cache(root, cache, files, skipped, settings, key, seed, fractions, workers, progress,
+                            extra_skipped)
 
+
+def _build_cache(root: Path, cache: Path, files, skipped, settings, key, seed, fractions, workers, progress,
+                 extra_skipped) -> PieceSet:
+    steps_per_quarter, max_steps = settings["steps_per_quarter"], settings["max_steps"]
     shards = cache / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     jobs = [(str(p), steps_per_quarter, max_steps) for _, p in files]

@@ -282,3 +282,28 @@ def test_a_loaded_cache_is_memory_mapped_and_reading_it_does_not_grow_memory(tmp
 
     few, many = peak_reading(20), peak_reading(len(segments) * 3)
     assert many < 2 * few + 200_000, (few, many)  # reading every piece three times holds no more than a few
+
+
+def _build_in_child(root, cache_dir, out):
+    pieces = build_from_folder(root, cache_dir, workers=1, progress=False)
+    out.put((pieces.names, pieces.notes.sum().item()))
+
+
+def test_processes_building_one_cache_at_once_all_get_it(tmp_path, monkeypatch):
+    """Three processes asked for the same new cache at once: one builds it, the others wait and load it
+    (before, they removed each other's shards and failed)."""
+    import multiprocessing
+
+    root = many_files(tmp_path / "many", 60)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    monkeypatch.setattr(data, "SHARD_FILES", 5)  # many shards: a long window for the processes to collide in
+    children = [ctx.Process(target=_build_in_child, args=(root, tmp_path / "cache", out)) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+    assert [child.exitcode for child in children] == [0, 0, 0]
+    results = [out.get(timeout=5) for _ in children]
+    straight = build_from_folder(root, tmp_path / "alone", workers=1, progress=False)
+    assert all(r == (straight.names, straight.notes.sum().item()) for r in results)
