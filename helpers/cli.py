@@ -48,7 +48,9 @@ def _init_process_group() -> tuple[int, int, torch.device]:
         device = torch.device("cuda", local)
     else:
         device = torch.device("cpu")
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    # On GPUs the model's gradients go through NCCL; the epoch figures and the probe's, which are small CPU
+    # objects, through gloo (NCCL carries only CUDA tensors).
+    dist.init_process_group("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo")
     return dist.get_rank(), dist.get_world_size(), device
 
 

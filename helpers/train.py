@@ -254,6 +254,15 @@ def barrier() -> None:
         dist.barrier()
 
 
+def _from_rank0(value):
+    """Rank 0's ``value`` (a small picklable object) in every process of the group."""
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 class _Means:
     """Running means of a step's figures, weighted by batch size."""
 
@@ -426,10 +435,13 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         if valid_loader is not None:
             valid = evaluate(model, step_fn, valid_loader, device, step, amp_dtype)
             row.update({f"valid_{k}": v for k, v in valid.items()})
-        if probe is not None:
-            model.eval()
-            with torch.no_grad():
-                row.update({f"valid_{k}": float(v) for k, v in probe(model, epoch + 1, config.epochs).items()})
+        if probe is not None:  # measured once, by rank 0 (every rank holds the same weights), then shared
+            found = None
+            if main:
+                model.eval()
+                with torch.no_grad():
+                    found = {f"valid_{k}": float(v) for k, v in probe(model, epoch + 1, config.epochs).items()}
+            row.update(_from_rank0(found) if world > 1 else found)
         row["seconds"] = time.perf_counter() - start
         epoch += 1
         history.append(row)

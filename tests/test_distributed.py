@@ -88,4 +88,6 @@ def test_two_processes_train_like_one_with_the_whole_batch_and_resume(corpus):
     # Run again with a longer plan: it resumes from last.pt instead of starting over.
     more = launch(tmp_path, run.spec, "two", 2, "--epochs", "3", "--extend")
     assert "resuming" in more and "after epoch 2 of 3" in more
-    assert [row["epoch"] for row in json.loads(run.history.read_text())] == [1, 2, 3]
+    history = json.loads(run.history.read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert all(0 <= row["valid_free_f1"] <= 1 for row in history)  # rank 0's probe, shared with rank 1
