@@ -84,7 +84,7 @@ def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
             for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation",
-                         "ablation_long", "decoding", "judge", "style_vocal")}
+                         "ablation_long", "ablation_gpu", "decoding", "judge", "style_vocal")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -268,9 +268,10 @@ def table_style_vocal(c) -> str:
             "the six directions, with the weakest.")
 
 
-def table_ablation(c) -> str:
-    """The decoder ablation (``python -m bench.bench_decoders``), one row per design, means over seeds."""
-    a = c["bench"].get("ablation")
+def table_ablation(c, key: str = "ablation") -> str:
+    """A decoder ablation (``python -m bench.bench_decoders``, ``bench/results/<key>.json``), one row per design,
+    means over seeds, then one row per style run."""
+    a = c["bench"].get(key)
     if not a or not a.get("designs"):
         return "(not measured: run `python -m bench.bench_decoders`)"
     rows = []
@@ -285,9 +286,11 @@ def table_ablation(c) -> str:
     table = _table(["design", "seeds", "steps", "free-running frame F1 (per seed)", "onset F1", "note F1",
                     "teacher-forced frame F1", "shuffled codes", "P(onset) at real onsets", "worst sample stat (sd)"],
                    rows)
-    style = _table_style_runs(a)
+    style = _table_style_runs(a, judge=key != "ablation")
     if style:
         table += "\n\n" + style
+    if "conditions" in a:
+        return table + f"\n\nThe runs: {a['conditions']}. Held-out segments of each run's own styles."
     device = a["runs"][0]["device"] if a["runs"] else "?"
     minutes = max(r["train_seconds"] for r in a["runs"]) / 60
     stopped = sum(r["stopped_by_time"] for r in a["runs"])
@@ -782,7 +785,7 @@ def main(argv=None) -> int:
     blocks = {"data": table_data(c), "runs": table_runs(c), "reconstruction": table_reconstruction(c),
               "posterior": table_posterior(c), "statistics": table_statistics(c), "distances": table_distances(c),
               "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c),
-              "ablation": table_ablation(c), "long_run": table_long_run(c), "decoding": table_decoding(c),
+              "ablation": table_ablation(c), "ablation_gpu": table_ablation(c, "ablation_gpu"), "long_run": table_long_run(c), "decoding": table_decoding(c),
               "judge": table_judge(c), "style_vocal": table_style_vocal(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
