@@ -194,6 +194,15 @@ def _export_star(args):
     return (item[0], *export_item(item, out))
 
 
+def export_folder(max_per_style: int | None) -> str:
+    """The data folder's subfolder of an export with this file limit: ``music21`` for the default limit,
+    ``music21-<limit>`` (``music21-all`` without one) for any other, so that a small trial run never
+    replaces the default export, nor the default run a trial's."""
+    if max_per_style == DEFAULT_MAX_PER_STYLE:
+        return "music21"
+    return f"music21-{max_per_style or 'all'}"
+
+
 def _export_styles(out: Path, todo, wanted: dict, max_per_style, workers, progress, done: dict) -> None:
     """Export the styles ``todo`` afresh, each one's record into ``done``."""
     from multiprocessing import Pool

@@ -460,7 +460,8 @@ def build(source: str = "music21", out=DEFAULT_DATA_DIR, styles=None, steps_per_
         ``"music21"`` (the embedded corpus), a folder of style subfolders, or
         a zip/tar archive (path or URL).
     out : path
-        Data folder: corpus export, downloads, extracted archives, ``cache/``.
+        Data folder: corpus export (``music21/``, or ``music21-<limit>/`` with
+        another file limit), downloads, extracted archives, ``cache/``.
     styles : sequence of str, optional
         Styles to keep (corpus: keys of ``helpers.corpus.STYLES``; folder:
         subfolder names). Default: the corpus defaults, or every subfolder.
@@ -486,9 +487,10 @@ def build(source: str = "music21", out=DEFAULT_DATA_DIR, styles=None, steps_per_
     if str(source) == "music21":
         styles = tuple(styles or corpus.DEFAULT_STYLES)
         limit = corpus.DEFAULT_MAX_PER_STYLE if max_per_style is None else max_per_style
-        export = corpus.export_corpus(out / "music21", styles, limit, workers, progress)
+        folder = out / corpus.export_folder(limit)
+        export = corpus.export_corpus(folder, styles, limit, workers, progress)
         extra = [tuple(s) for s in export["skipped"]]
-        return build_from_folder(out / "music21", styles=styles, extra_skipped=extra, **common)
+        return build_from_folder(folder, styles=styles, extra_skipped=extra, **common)
     if archive.is_url(source) or archive.is_archive(source):
         root = archive.fetch_archive(source, out, sha256)
         return build_from_folder(root, styles=styles, **common)

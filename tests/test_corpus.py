@@ -120,6 +120,11 @@ def test_corpus_source_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "music21" / "bach" / "bwv1.6.mid").stat().st_mtime_ns == stamp  # not exported twice
     with pytest.raises(ValueError, match="unknown corpus style"):
         build("music21", tmp_path, styles=["polka"], progress=False)
+    # Another file limit (a SMOKE run's) exports beside the default export and leaves it as it was.
+    small = build("music21", tmp_path, styles=["bach"], max_per_style=2, progress=False)
+    assert len(small) == 2 and len(list((tmp_path / "music21-2" / "bach").glob("*.mid"))) == 2
+    assert (tmp_path / "music21" / "bach" / "bwv1.6.mid").stat().st_mtime_ns == stamp
+    assert len(build("music21", tmp_path, styles=["bach"], progress=False)) == 4
 
 
 def test_default_styles_exist_in_the_corpus():
