@@ -165,8 +165,8 @@ spec = Experiment(
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
     train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND,
                       monitor="free_f1"))  # best.pt: the epoch whose free-running reconstructions score best
-if SMOKE:  # small enough for a CPU in about a minute; used by the tests
-    spec, RUN_NAME = spec.smoke(), RUN_NAME + "-smoke"
+if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
+    spec, RUN_NAME = spec.validate().smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
 device = pick_device()
 colab.check_runtime(device)

@@ -95,6 +95,15 @@ def test_style_notebook_runs_headless(tmp_path):
     assert (run / "latent_map.png").is_file() and "latent classifier accuracy" in text
 
 
+@pytest.mark.parametrize("name, setting, message", [("01_basic_vae", {"LATENT": -1}, "VAEConfig.latent"),
+                                                     ("02_style_vae", {"BETA": -0.5}, "LossConfig.beta")])
+def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
+    """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
+    with pytest.raises(Exception, match=message):
+        run_notebook(name, tmp_path, **setting)
+    assert not (tmp_path / "data").exists()  # refused before anything was built
+
+
 # --------------------------------------------------------------------------- a simulated Colab runtime
 
 COLAB_STAND_IN = {
