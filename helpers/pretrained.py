@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -126,6 +126,24 @@ def load(name, map_location="cpu", folder=None):
         judge.load_state_dict(payload["judge"]["model"])
         judge = judge.to(map_location).eval()
     return model.to(map_location).eval(), spec, payload["card"], judge
+
+
+def differences(asked, used) -> list[str]:
+    """The data, model and loss settings where the ``asked`` experiment (a notebook's parameters) and the
+    ``used`` one (a loaded model's own) differ: a loaded model keeps its own, and these lines say which.
+
+    Left out: what the data decide (the pitch window, the grid format, the number of styles) and the
+    training plan, which a trained model no longer needs.
+    """
+    derived = {"window", "format", "n_styles"}
+    lines = []
+    for part in ("data", "model", "loss"):
+        mine, theirs = getattr(asked, part), getattr(used, part)
+        for f in fields(mine):
+            value, kept = getattr(mine, f.name), getattr(theirs, f.name)
+            if f.name not in derived and value != kept:
+                lines.append(f"{part}.{f.name}: {value!r} here, {kept!r} in the model")
+    return lines
 
 
 def describe(card: dict) -> str:

@@ -168,10 +168,13 @@ colab.check_runtime(device)
 run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
 spec = spec.validate().for_device(device, run)
 if PRETRAINED:
+    asked = spec
     model, spec, card, _ = pretrained.load("basic" if PRETRAINED is True else PRETRAINED, device)
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     print(pretrained.describe(card))
+    for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
+        print("  not used:", line)
     THRESHOLD = card["scores"].get("threshold", 0.5)  # chosen on validation when it was trained
 
 # %% [markdown]

@@ -173,11 +173,14 @@ colab.check_runtime(device)
 run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
 spec = spec.validate().for_device(device, run)
 if PRETRAINED:
+    asked = spec
     model, spec, card, judge = pretrained.load("style" if PRETRAINED is True else PRETRAINED, device)
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     names = list(spec.data.styles)  # label k is names[k]
     print(pretrained.describe(card))
+    for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
+        print("  not used:", line)
     if judge is None:  # a run trained without its judge (python -m helpers.cli): train one on its data
         splits = experiment.build_splits(spec.data, run.data_dir)
         judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,

@@ -194,10 +194,11 @@ def test_basic_notebook_in_colab_installs_from_repo_keeps_runs_on_drive_and_resu
 def test_style_notebook_in_colab_pretrained_without_drive(tmp_path, colab, monkeypatch):
     monkeypatch.setenv("COLAB_SIM_DECLINE", "1")
     text = run_notebook("02_style_vae", tmp_path, cwd=colab["content"], local=False, REPO=colab["repo"],
-                        PRETRAINED=True)
+                        PRETRAINED=True, STYLES="bach,folk")
     assert "Google Drive was not mounted" in text and "vanish" in text
     run = colab["content"] / "gridvae" / "runs" / "style-smoke-pretrained"
     assert "shipped model 'style'" in text and "first audio" in text
+    assert "not used: data.styles: ('bach', 'folk') here, ('bach', 'folk', 'palestrina') in the model" in text
     assert not (run / "last.pt").exists()  # nothing trained
     summary = json.loads((run / "summary.json").read_text())
     assert summary["pretrained"] and set(summary["generated_accuracy"]) == {"bach", "folk", "palestrina"}

@@ -65,3 +65,15 @@ def test_the_shipped_models_load_and_generate(name):
 
 def test_shipped_files_stay_small():
     assert sum(pretrained.path(name).stat().st_size for name in pretrained.NAMES) <= 10e6
+
+
+def test_differences_name_the_settings_a_loaded_model_overrides():
+    from dataclasses import replace
+
+    _, used, _, _ = pretrained.load("style")
+    assert pretrained.differences(used, used) == []
+    asked = replace(used, data=replace(used.data, styles=("bach", "folk"), segment_bars=8, window=None),
+                    model=replace(used.model, latent=64, n_styles=2), train=replace(used.train, epochs=3))
+    lines = pretrained.differences(asked, used)
+    assert [line.split(":")[0] for line in lines] == ["data.styles", "data.segment_bars", "model.latent"]
+    assert "('bach', 'folk') here, ('bach', 'folk', 'palestrina') in the model" in lines[0]
