@@ -307,3 +307,14 @@ def test_processes_building_one_cache_at_once_all_get_it(tmp_path, monkeypatch):
     results = [out.get(timeout=5) for _ in children]
     straight = build_from_folder(root, tmp_path / "alone", workers=1, progress=False)
     assert all(r == (straight.names, straight.notes.sum().item()) for r in results)
+
+
+def test_a_file_system_without_locks_still_builds(tmp_path, monkeypatch):
+    import fcntl
+
+    def refuse(*args):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    root = many_files(tmp_path / "many", 4)
+    assert len(build_from_folder(root, tmp_path / "cache", workers=1, progress=False)) == 4
