@@ -491,9 +491,11 @@ def finding_beta(c) -> str:
     f1 = {n: e["reconstruction"]["frame_f1"] for n, e in got.items()}
     elbo = {n: e["test_nll"]["elbo"] for n, e in got.items()}
     best = min(elbo, key=elbo.get)
+    epochs = ", ".join(f"`{n}` {e['epoch']}" for n, e in got.items())
     return (f"- Frame F1 of the {len(got)} settings: {min(f1.values()):.3f} to {max(f1.values()):.3f}.\n"
             f"- Test -ELBO: {min(elbo.values()):.1f} to {max(elbo.values()):.1f} nats per segment; the lowest, "
-            f"`{best}`.")
+            f"`{best}`.\n"
+            f"- The epoch of each `best.pt` (the best free-running probe), whose figures these are: {epochs}.")
 
 
 def _close_and_far(stats: dict, limit: float = 0.5) -> tuple[list, list]:
