@@ -37,6 +37,9 @@ GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the dev
 PROBE_SEGMENTS = 64  # validation segments decoded freely after epochs (free_running_probe)
 PROBES = 50  # at most about this many probes in a run
 PROBE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)  # the probe's figure is its best frame F1 over these
+# best.pt is the latest epoch whose probe is within this of the best probe so far: the probe's noise on its
+# segments is about this large, and a flat probe that peaked early used to keep an undertrained epoch
+PROBE_TOLERANCE = 0.01
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
 
 
@@ -105,7 +108,8 @@ class Experiment:
     loss: LossConfig = field(default_factory=LossConfig)
     # best.pt is the epoch whose free-running reconstructions are best: the ELBO stops improving long
     # before they do (see helpers.experiment.free_running_probe)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(monitor="free_f1"))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(monitor="free_f1",
+                                                                   monitor_tolerance=PROBE_TOLERANCE))
 
     def validate(self) -> "Experiment":
         """Check every setting (each message names its field) before any data is built or step trained.

@@ -70,6 +70,8 @@ class TrainConfig:
     precision: str = "auto"      # "auto", "fp32", "fp16" or "bf16" on a GPU (see autocast_dtype); fp32 on a CPU
     seed: int = 0                # seeds torch, numpy and random at the start of a fresh run
     monitor: str = "elbo"        # validation figure that picks best.pt (lower is better; higher for *f1, *acc)
+    monitor_tolerance: float = 0.0  # an epoch within this of the best figure so far also counts as best: the
+                                    # later, more trained one is kept (a noisy figure that peaks early)
     extend: bool = False         # on resume, let ``epochs`` differ from the checkpoint's plan
 
     def validate(self) -> "TrainConfig":
@@ -87,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if not isinstance(self.monitor_tolerance, (int, float)) or not 0 <= self.monitor_tolerance < math.inf:
+            raise ValueError(f"TrainConfig.monitor_tolerance must be a number >= 0, got {self.monitor_tolerance!r}")
         if not isinstance(self.monitor, str) or not self.monitor:
             raise ValueError(f"TrainConfig.monitor must name a figure of the step function, got {self.monitor!r}")
         return self
@@ -453,7 +457,8 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
                              f"{sorted(k.removeprefix('train_') for k in row if k.startswith('train_'))}")
         if figure != math.inf and higher_is_better(config.monitor):
             figure = -figure  # best holds the smaller-is-better form
-        improved = figure != math.inf and figure <= best  # a tie goes to the later, more trained epoch
+        # a tie, or a figure within the tolerance of the best so far, goes to the later, more trained epoch
+        improved = figure != math.inf and figure <= best + config.monitor_tolerance
         best = min(best, figure)
         if main:
             payload = checkpoint()

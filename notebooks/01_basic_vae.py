@@ -159,7 +159,9 @@ spec = Experiment(
                  chords=CHORDS, scheduled_sampling=SCHEDULED_SAMPLING),
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS),
     train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND,
-                      monitor="free_f1"))  # best.pt: the epoch whose free-running reconstructions score best
+                      # best.pt: the latest epoch whose free-running reconstructions score within the probe's
+                      # noise of the best
+                      monitor="free_f1", monitor_tolerance=experiment.PROBE_TOLERANCE))
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME, N_SAMPLES = spec.validate().smoke(), RUN_NAME + "-smoke", 2
 generate.check_mode(DECODE)

@@ -164,7 +164,9 @@ spec = Experiment(
                  style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
     train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND,
-                      monitor="free_f1"))  # best.pt: the epoch whose free-running reconstructions score best
+                      # best.pt: the latest epoch whose free-running reconstructions score within the probe's
+                      # noise of the best
+                      monitor="free_f1", monitor_tolerance=experiment.PROBE_TOLERANCE))
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME = spec.validate().smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2

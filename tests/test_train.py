@@ -201,6 +201,25 @@ def test_best_checkpoint_follows_the_probe_skips_its_gaps_and_takes_the_later_of
     assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 3
 
 
+@pytest.mark.parametrize("tolerance, kept", [(0.0, 2), (0.01, 4)])
+def test_best_checkpoint_is_the_latest_epoch_within_the_tolerance_of_the_best(tmp_path, tolerance, kept):
+    """A probe that peaks early and then stays within its noise: with a tolerance, the more trained epoch is kept."""
+    figures = {1: 0.30, 2: 0.36, 3: 0.355, 4: 0.352, 5: 0.34}
+
+    def probe(model, epoch, epochs):
+        return {"free_f1": figures[epoch]}
+
+    train(new_model(), make_step(LossConfig(beta_warmup=5)), *loaders(),
+          TrainConfig(epochs=5, warmup_steps=3, monitor="free_f1", monitor_tolerance=tolerance), tmp_path,
+          device=CPU, progress=False, probe=probe)
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == kept
+
+
+def test_a_negative_monitor_tolerance_is_refused():
+    with pytest.raises(ValueError, match="monitor_tolerance"):
+        TrainConfig(monitor_tolerance=-0.1).validate()
+
+
 def test_the_probe_scores_a_cautious_decoder_at_its_best_threshold():
     from types import SimpleNamespace
 
