@@ -203,14 +203,14 @@ def export_folder(max_per_style: int | None) -> str:
     return f"music21-{max_per_style or 'all'}"
 
 
-def _export_styles(out: Path, todo, wanted: dict, max_per_style, workers, progress, done: dict) -> None:
-    """Export the styles ``todo`` afresh, each one's record into ``done``."""
+def _export_styles(out: Path, todo, wanted: dict, max_per_style, workers, progress) -> dict:
+    """Export the styles ``todo`` afresh; returns each one's record (``export.json``)."""
     from multiprocessing import Pool
 
     from tqdm.auto import tqdm
 
     if not todo:
-        return
+        return {}
     items = corpus_items(todo, max_per_style)
     root = corpus_root()
     for style in todo:  # a fresh export leaves no file of an older one behind
@@ -228,7 +228,7 @@ def _export_styles(out: Path, todo, wanted: dict, max_per_style, workers, progre
         record["skipped"].sort()
         (out / style).mkdir(parents=True, exist_ok=True)
         (out / style / "export.json").write_text(json.dumps(record, indent=1))
-        done[style] = record
+    return records
 
 
 def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAULT_MAX_PER_STYLE,
@@ -277,6 +277,6 @@ def export_corpus(out, styles=DEFAULT_STYLES, max_per_style: int | None = DEFAUL
     if todo:
         with exclusive(out / ".music21-export"):
             done, todo = missing()  # another process may have exported them while this one waited
-            _export_styles(out, todo, wanted, max_per_style, workers, progress, done)
+            done.update(_export_styles(out, todo, wanted, max_per_style, workers, progress))
     return {"styles": list(styles), "files": sum(done[s]["files"] for s in styles),
             "skipped": [tuple(x) for s in styles for x in done[s]["skipped"]]}

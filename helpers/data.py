@@ -395,12 +395,12 @@ def build_from_folder(root, cache_dir, styles=None, steps_per_quarter: int = STE
     with exclusive(cache):
         if (cache / "meta.json").exists():  # built by another process while this one waited
             return PieceSet.load(cache)
-        return _build_cache(root, cache, files, skipped, settings, key, seed, fractions, workers, progress,
-                            extra_skipped)
+        return _build_cache(root, cache, files, skipped, settings, key, workers, progress, extra_skipped)
 
 
-def _build_cache(root: Path, cache: Path, files, skipped, settings, key, seed, fractions, workers, progress,
+def _build_cache(root: Path, cache: Path, files, skipped, settings: dict, key: str, workers, progress,
                  extra_skipped) -> PieceSet:
+    """Read ``files`` into the cache folder ``cache`` (see :func:`build_from_folder`), with ``settings``."""
     steps_per_quarter, max_steps = settings["steps_per_quarter"], settings["max_steps"]
     shards = cache / "shards"
     shards.mkdir(parents=True, exist_ok=True)
@@ -439,7 +439,7 @@ def _build_cache(root: Path, cache: Path, files, skipped, settings, key, seed, f
     style = np.searchsorted(used, style).astype(np.int16)
     pieces = PieceSet(
         styles=[style_names[k] for k in used], names=names, style=style, n_steps=index["n_steps"],
-        split=split_pieces(style, names, seed, fractions),
+        split=split_pieces(style, names, settings["seed"], settings["fractions"]),
         notes=np.load(cache / "notes.npy", mmap_mode="r"),
         note_offsets=np.concatenate([[0], np.cumsum(index["n_notes"])]).astype(np.int64),
         downbeats=np.load(cache / "downbeats.npy", mmap_mode="r"),
