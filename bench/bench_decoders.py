@@ -70,10 +70,9 @@ DESIGNS = {
 
 def base_spec(style: bool):
     """The basic (or style) notebook's default experiment."""
-    from helpers.experiment import PROBE_TOLERANCE, DataConfig, Experiment
+    from helpers.experiment import DataConfig, Experiment, vae_train_config
     from helpers.losses import LossConfig
     from helpers.models import preset
-    from helpers.train import TrainConfig
 
     if style:
         data = DataConfig(styles=("bach", "folk", "palestrina"), balance_styles=True, epoch_segments=4000)
@@ -83,8 +82,7 @@ def base_spec(style: bool):
         data = DataConfig(styles=("bach",))
         model = preset("autoregressive", enc_hidden=128, latent=32, dec_hidden=256, dec_input=128)
         loss = LossConfig(beta=0.5, beta_warmup=1000, free_bits=0.25)
-    return Experiment(data, model, loss, TrainConfig(batch_size=64, lr=1e-3, monitor="free_f1",
-                                                     monitor_tolerance=PROBE_TOLERANCE))
+    return Experiment(data, model, loss, vae_train_config(batch_size=64, lr=1e-3))
 
 
 def design_spec(name: str, seed: int, epochs: int):

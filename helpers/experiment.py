@@ -99,6 +99,13 @@ class DataConfig:
         return cls(**d)
 
 
+def vae_train_config(**settings) -> TrainConfig:
+    """A VAE's :class:`TrainConfig` with ``settings``: best.pt is the latest epoch whose free-running
+    reconstructions (:func:`free_running_probe`) score within :data:`PROBE_TOLERANCE` of the best; the ELBO
+    stops improving long before they do."""
+    return TrainConfig(monitor="free_f1", monitor_tolerance=PROBE_TOLERANCE, **settings)
+
+
 @dataclass
 class Experiment:
     """Everything a run is made of; :meth:`to_dict` goes into every checkpoint (see :func:`train_vae`)."""
@@ -106,10 +113,7 @@ class Experiment:
     data: DataConfig = field(default_factory=DataConfig)
     model: VAEConfig = field(default_factory=VAEConfig)
     loss: LossConfig = field(default_factory=LossConfig)
-    # best.pt is the epoch whose free-running reconstructions are best: the ELBO stops improving long
-    # before they do (see helpers.experiment.free_running_probe)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(monitor="free_f1",
-                                                                   monitor_tolerance=PROBE_TOLERANCE))
+    train: TrainConfig = field(default_factory=vae_train_config)
 
     def validate(self) -> "Experiment":
         """Check every setting (each message names its field) before any data is built or step trained.

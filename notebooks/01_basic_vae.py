@@ -150,7 +150,7 @@ from helpers import colab, evaluation, experiment, generate, own_midi, pretraine
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig, active_dimensions
 from helpers.models import count_parameters, preset
-from helpers.train import TrainConfig, pick_device
+from helpers.train import pick_device
 
 spec = Experiment(
     data=DataConfig(source=SOURCE, styles=STYLES, max_per_style=MAX_PER_STYLE, steps_per_quarter=STEPS_PER_QUARTER,
@@ -158,10 +158,9 @@ spec = Experiment(
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
                  chords=CHORDS, scheduled_sampling=SCHEDULED_SAMPLING),
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS),
-    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND,
-                      # best.pt: the latest epoch whose free-running reconstructions score within the probe's
-                      # noise of the best
-                      monitor="free_f1", monitor_tolerance=experiment.PROBE_TOLERANCE))
+    # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
+    train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,
+                                      extend=EXTEND))
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME, N_SAMPLES = spec.validate().smoke(), RUN_NAME + "-smoke", 2
 generate.check_mode(DECODE)

@@ -153,7 +153,7 @@ from helpers import colab, evaluation, experiment, generate, metrics, own_midi, 
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig, active_dimensions
 from helpers.models import count_parameters, preset
-from helpers.train import TrainConfig, pick_device
+from helpers.train import pick_device
 
 spec = Experiment(
     data=DataConfig(source=SOURCE, styles=STYLES, max_per_style=MAX_PER_STYLE, steps_per_quarter=STEPS_PER_QUARTER,
@@ -163,10 +163,9 @@ spec = Experiment(
                  chords=CHORDS, scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
                  style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
-    train=TrainConfig(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED, extend=EXTEND,
-                      # best.pt: the latest epoch whose free-running reconstructions score within the probe's
-                      # noise of the best
-                      monitor="free_f1", monitor_tolerance=experiment.PROBE_TOLERANCE))
+    # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
+    train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,
+                                      extend=EXTEND))
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME = spec.validate().smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
