@@ -24,6 +24,18 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   Boulanger-Lewandowski et al.'s RNN-NADE). A step's notes are then a chord
   drawn as a whole: a probability spread over two pitches picks one of them
   instead of neither.
+- How a note lasts (``notes``): ``"frames"``, each step's frame chosen on its
+  own while the note sounds (a note breaks off wherever one frame is
+  missed), or ``"whole"``: at a note's start the decoder gives a
+  distribution over its length (1 to ``T`` steps, per pitch, from its state
+  at that step), and the note goes on at each later step with the
+  probability that a note of that length goes on (``P(L > a | L >= a)`` at
+  age ``a``). Drawn step by step, that is the length drawn at the onset. The
+  model is still a distribution over cells, so the loss, the ELBO and the
+  diagnostics read it unchanged: an onset's frame is certain, a frame after
+  silence is the model's own cell, and a sounding note's next frame is its
+  length's continuation. A decoder with no past (``seed``) then keeps its
+  notes whole.
 - Scheduled sampling (``scheduled_sampling``, training only): in two passes,
   a share of the previous steps the decoder hears is replaced by its own
   draws from the first (teacher-forced) pass, so it learns to go on from its
@@ -50,6 +62,8 @@ from .pianoroll import FRAME, ONSET, GridFormat
 
 DECODERS = ("seed", "autoregressive", "hierarchical")
 CHORDS = ("independent", "nade")
+NOTES = ("frames", "whole")
+CERTAIN = 30.0  # a logit for a cell the notes before it decide (sigmoid(30) = 1 - 1e-13)
 OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
 
 
@@ -67,6 +81,8 @@ class VAEConfig:
     decoder: str = "seed"         # "seed", "autoregressive" or "hierarchical"
     chords: str = "independent"   # the notes of a step: "independent" Bernoullis or jointly ("nade")
     nade_hidden: int = 64         # hidden units of the chord model (chords="nade")
+    notes: str = "frames"         # how a note lasts: its "frames" chosen step by step, or "whole" (length at onset)
+    length_rank: int = 16         # size of the pitch and length codes of the note-length model (notes="whole")
     scheduled_sampling: float = 0.0  # share of previous steps replaced by the decoder's own draws in training
     dropout: float = 0.1          # between encoder layers and before the output layer
     n_styles: int = 0             # 0: unconditioned; else the number of styles
@@ -91,7 +107,7 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.format must be a GridFormat, got {type(self.format).__name__}")
         self.format.validate()
         positive = ("enc_hidden", "enc_layers", "latent", "dec_hidden", "dec_input", "style_dim",
-                    "classifier_hidden", "nade_hidden")
+                    "classifier_hidden", "nade_hidden", "length_rank")
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"VAEConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -99,6 +115,11 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.chords not in CHORDS:
             raise ValueError(f"VAEConfig.chords must be one of {CHORDS}, got {self.chords!r}")
+        if self.notes not in NOTES:
+            raise ValueError(f"VAEConfig.notes must be one of {NOTES}, got {self.notes!r}")
+        if self.notes == "whole" and self.chords != "independent":
+            raise ValueError("VAEConfig.notes='whole' draws each note's length at its onset; it goes with "
+                             "chords='independent', not with the chord model's frame-by-frame cells")
         for name, top in (("dropout", 1.0), ("scheduled_sampling", 1.0 + 1e-9)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < top:  # also refuses nan
@@ -207,6 +228,41 @@ class ChordNADE(nn.Module):
         return cells, logits
 
 
+class NoteLengths(nn.Module):
+    """How long a note lasts, decided at its start: a distribution over ``1..K`` steps per pitch.
+
+    The decoder's state at the note's first step gives a code per pitch
+    (``keys``, ``(.., P, rank)``); each length has a learnt code, and each
+    pitch a learnt bias per length, so ``log P(L = k) = log_softmax(key .
+    length_k + bias_p,k)``. A note is then continued step by step with the
+    probability :meth:`continuation` gives, which draws exactly that length.
+    """
+
+    def __init__(self, state_size: int, n_pitches: int, max_steps: int, rank: int):
+        super().__init__()
+        self.n_pitches, self.max_steps, self.rank = n_pitches, max_steps, rank
+        self.to_keys = nn.Linear(state_size, n_pitches * rank)
+        self.codes = nn.Parameter(torch.randn(max_steps, rank) * 0.1)
+        # Start near the data: most notes last a few steps (geometric, half gone after about 3).
+        self.bias = nn.Parameter(-0.25 * torch.arange(max_steps, dtype=torch.float32).expand(n_pitches, -1).clone())
+
+    def keys(self, state: torch.Tensor) -> torch.Tensor:
+        """``(.., P, rank)`` from the decoder's state ``(.., H)``."""
+        return self.to_keys(state).unflatten(-1, (self.n_pitches, self.rank))
+
+    def log_pmf(self, keys: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        """``log P(L = k)`` for ``k = 1..K``, ``(N, K)``, from keys ``(N, rank)`` of pitches ``(N,)``."""
+        return torch.log_softmax(keys.float() @ self.codes.float().T + self.bias[pitch].float(), dim=-1)
+
+    @staticmethod
+    def continuation(log_pmf: torch.Tensor, age: torch.Tensor) -> torch.Tensor:
+        """The logit that a note that has sounded ``age`` steps (``(N,)``, >= 1) sounds one more:
+        ``log P(L > a) - log P(L = a)``. An age past ``K`` counts as ``K - 1``."""
+        a = age.clamp(1, log_pmf.shape[-1] - 1).long()[:, None]
+        log_survival = torch.logcumsumexp(log_pmf.flip(-1), dim=-1).flip(-1)  # [k - 1]: log P(L >= k)
+        return (log_survival.gather(1, a) - log_pmf.gather(1, a - 1))[:, 0]
+
+
 class _ReverseGradient(torch.autograd.Function):
     """Identity forward; the gradient times ``-scale`` backward (the adversary's hold on the encoder)."""
 
@@ -252,6 +308,8 @@ class GridVAE(nn.Module):
         # saturates the decoder LSTM into a constant output it never leaves.
         nn.init.constant_(self.to_logits.bias, OUTPUT_BIAS)
         self.chord_model = ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden) if c.chords == "nade" else None
+        self.note_lengths = (NoteLengths(c.dec_hidden, c.n_pitches, c.seq_len, c.length_rank)
+                             if c.notes == "whole" else None)
         code = c.style_latent or c.latent
         self.classifier = (nn.Sequential(nn.Linear(code, c.classifier_hidden), nn.ReLU(),
                                          nn.Linear(c.classifier_hidden, c.n_styles)) if c.n_styles else None)
@@ -330,12 +388,41 @@ class GridVAE(nn.Module):
         return torch.cat(parts, dim=-1), start
 
     def _output(self, out, cells=None):
-        """Logits ``(.., 2P)`` from decoder outputs ``(.., H)``; the chord model also reads the true ``cells``."""
+        """Logits ``(B, T, 2P)`` from decoder outputs ``(B, T, H)``; the chord model and whole notes also read the
+        true ``cells``."""
         out = self.dropout(out)
         bias = self.to_logits(out)
-        if self.chord_model is None:
-            return bias
-        return self.chord_model.logits(out, bias, cells)
+        if self.chord_model is not None:
+            return self.chord_model.logits(out, bias, cells)
+        if self.note_lengths is not None:
+            return self._whole_notes(out, bias, cells)
+        return bias
+
+    def _whole_notes(self, out, bias, cells):
+        """Whole notes, teacher-forced: every frame's logit given the true notes before it, ``(B, T, 2P)``.
+
+        Where the onset is chosen the frame is certain; where the pitch was
+        silent the step before, the frame is the model's own cell (a note with
+        no onset, as at a segment's first step); where a note sounds, its
+        frame is that note's continuation at its age, from the length
+        distribution at its start.
+        """
+        b, t, p = cells.shape[0], cells.shape[1], self.config.n_pitches
+        grid = cells.view(b, t, 2, p) > 0.5
+        frame, onset = grid[:, :, FRAME], grid[:, :, ONSET]
+        previous = torch.cat([torch.zeros_like(frame[:, :1]), frame[:, :-1]], dim=1)
+        starts = onset | (frame & ~previous)
+        steps = torch.arange(t, device=cells.device)[None, :, None].expand(b, t, p)
+        start_at = torch.where(starts, steps, torch.full_like(steps, -1)).cummax(dim=1).values
+        logits = bias.view(b, t, 2, p)
+        frames = torch.where(onset, torch.full_like(logits[:, :, FRAME], CERTAIN), logits[:, :, FRAME])
+        bi, ti, pi = (previous & ~onset).nonzero(as_tuple=True)  # a note going on
+        if len(bi):
+            si = start_at[bi, ti, pi]
+            keys = self.note_lengths.keys(out)[bi, si, pi]  # (N, rank): the state at each note's start
+            going = self.note_lengths.continuation(self.note_lengths.log_pmf(keys, pi), ti - si)
+            frames = frames.index_put((bi, ti, pi), going.to(frames.dtype))
+        return torch.stack([frames, logits[:, :, ONSET]], dim=2).view(b, t, 2 * p)
 
     def decode(self, z, style=None, target=None, steps: int | None = None, heard=None):
         """Logits ``(B, T, 2, P)`` given ``z`` (B, latent), all steps at once.
@@ -351,9 +438,9 @@ class GridVAE(nn.Module):
         c = self.config
         steps = steps or c.seq_len
         b, p = z.shape[0], c.n_pitches
-        if target is None and (c.decoder != "seed" or self.chord_model is not None):
-            raise ValueError(f"the {c.decoder} decoder with {c.chords} chords reads the true notes: pass target "
-                             "(teacher forcing), or decode freely with helpers.generate.decode")
+        if target is None and (c.decoder != "seed" or c.chords != "independent" or c.notes != "frames"):
+            raise ValueError(f"the {c.decoder} decoder with {c.chords} chords and notes by {c.notes} reads the true "
+                             "notes: pass target (teacher forcing), or decode freely with helpers.generate.decode")
         inputs, (h0, c0) = self._conditioning(z, style, steps)
         if c.decoder != "seed":
             heard = target if heard is None else heard
@@ -385,6 +472,7 @@ class GridVAE(nn.Module):
         per_bar = c.format.steps_per_bar
         state = None if hierarchical else tuple(s[None].contiguous() for s in start)
         previous = torch.zeros(b, 2 * p, device=z.device, dtype=inputs.dtype)
+        notes = _Notes(self.note_lengths, b, z.device) if self.note_lengths is not None else None
         logits = []
         for t in range(steps):
             if hierarchical and t % per_bar == 0:  # the note decoder starts again from this bar's embedding
@@ -392,7 +480,11 @@ class GridVAE(nn.Module):
             step_in = inputs[:, t] if c.decoder == "seed" else torch.cat([inputs[:, t], previous], dim=-1)
             out, state = self.decoder(step_in[:, None], state)
             bias = self.to_logits(out[:, 0])
-            if self.chord_model is None:
+            if notes is not None:
+                step = notes.logits(bias)
+                cells = choose(step)
+                notes.commit(out[:, 0], cells)
+            elif self.chord_model is None:
                 step, cells = bias, choose(bias)
             else:
                 cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell)
@@ -437,6 +529,39 @@ class GridVAE(nn.Module):
             adversary = self.adversary(rest)
         return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "style_logits": self.classify(z),
                 "adversary_logits": adversary}
+
+
+class _Notes:
+    """The notes sounding while a whole-note decoder decodes freely: each one's length distribution and age."""
+
+    def __init__(self, lengths: NoteLengths, batch: int, device):
+        self.lengths = lengths
+        p, k = lengths.n_pitches, lengths.max_steps
+        self.log_pmf = torch.zeros(batch, p, k, device=device)
+        self.age = torch.zeros(batch, p, dtype=torch.long, device=device)
+        self.sounding = torch.zeros(batch, p, dtype=torch.bool, device=device)
+        self.pitch = torch.arange(p, device=device).repeat(batch)
+
+    def logits(self, bias: torch.Tensor) -> torch.Tensor:
+        """This step's logits ``(B, 2P)``: a sounding note's frame is its continuation at its age."""
+        b, p = self.sounding.shape
+        logits = bias.view(b, 2, p).clone()
+        if self.sounding.any():
+            going = self.lengths.continuation(self.log_pmf.view(b * p, -1), self.age.view(-1)).view(b, p)
+            logits[:, FRAME] = torch.where(self.sounding, going.to(logits.dtype), logits[:, FRAME])
+        return logits.view(b, 2 * p)
+
+    def commit(self, state: torch.Tensor, cells: torch.Tensor) -> None:
+        """After the step's cells ``(B, 2P)`` are chosen: notes that start now draw their length from ``state``."""
+        b, p = self.sounding.shape
+        grid = cells.view(b, 2, p).bool()
+        frame, onset = grid[:, FRAME], grid[:, ONSET]
+        starts = onset | (frame & ~self.sounding)
+        if starts.any():
+            new = self.lengths.log_pmf(self.lengths.keys(state).reshape(b * p, -1), self.pitch).view(b, p, -1)
+            self.log_pmf = torch.where(starts[..., None], new, self.log_pmf)
+        self.age = torch.where(starts, torch.ones_like(self.age), self.age + 1)
+        self.sounding = frame
 
 
 def count_parameters(model: nn.Module) -> int:

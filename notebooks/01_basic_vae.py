@@ -75,8 +75,9 @@ TRANSPOSE = 3  #@param {type:"integer"}
 #@markdown **Model.** `PRESET`: "autoregressive" (the decoder also hears the last step), "hierarchical" (a conductor gives each bar its own start) or "seed" (z -> LSTM -> notes).
 PRESET = "autoregressive"  #@param ["autoregressive", "hierarchical", "seed"]
 CHORDS = "independent"  #@param ["independent", "nade"]
+NOTES = "frames"  #@param ["frames", "whole"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
-#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
@@ -156,7 +157,7 @@ spec = Experiment(
     data=DataConfig(source=SOURCE, styles=STYLES, max_per_style=MAX_PER_STYLE, steps_per_quarter=STEPS_PER_QUARTER,
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
-                 chords=CHORDS, scheduled_sampling=SCHEDULED_SAMPLING),
+                 chords=CHORDS, notes=NOTES, scheduled_sampling=SCHEDULED_SAMPLING),
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS),
     # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
     train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,

@@ -71,8 +71,9 @@ EPOCH_SEGMENTS = 4000  #@param {type:"integer"}
 #@markdown **Model.**
 PRESET = "autoregressive"  #@param ["autoregressive", "hierarchical", "seed"]
 CHORDS = "independent"  #@param ["independent", "nade"]
+NOTES = "frames"  #@param ["frames", "whole"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
-#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
@@ -160,7 +161,7 @@ spec = Experiment(
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED, balance_styles=True,
                     epoch_segments=EPOCH_SEGMENTS),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
-                 chords=CHORDS, scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
+                 chords=CHORDS, notes=NOTES, scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
                  style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
     # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best

@@ -192,13 +192,14 @@ def test_the_one_free_running_decoder_steps_the_seed_decoder_as_one_pass_would()
 
 # ---------------------------------------------------------------- decoders, chords, style code
 
-DESIGNS = [(d, c) for d in ("seed", "autoregressive", "hierarchical") for c in ("independent", "nade")]
+DESIGNS = ([(d, c, "frames") for d in ("seed", "autoregressive", "hierarchical") for c in ("independent", "nade")]
+           + [(d, "independent", "whole") for d in ("seed", "autoregressive", "hierarchical")])
 
 
-@pytest.mark.parametrize("decoder,chords", DESIGNS)
-def test_every_decoder_design_has_its_shapes_and_round_trips(decoder, chords, tmp_path):
+@pytest.mark.parametrize("decoder,chords,notes", DESIGNS)
+def test_every_decoder_design_has_its_shapes_and_round_trips(decoder, chords, notes, tmp_path):
     torch.manual_seed(0)
-    model = tiny(decoder=decoder, chords=chords, n_styles=3, style_latent=2)
+    model = tiny(decoder=decoder, chords=chords, notes=notes, n_styles=3, style_latent=2)
     x, style = batch()
     out = model(x, style)
     assert out["logits"].shape == (6, T, 2, P) and out["style_logits"].shape == (6, 3)
@@ -245,6 +246,51 @@ def test_chord_model_samples_what_its_logits_say():
     state, bias = torch.randn(3, 5), torch.randn(3, 8)
     cells, logits = nade.sample(state, bias, lambda cell, logit: (logit > 0).float())
     torch.testing.assert_close(nade.logits(state, bias, cells), logits)
+
+
+def whole_notes(decoder, steps_per_quarter=4):
+    """A tiny whole-note model with strong, random length distributions."""
+    torch.manual_seed(0)
+    fmt = FMT if steps_per_quarter == 4 else GridFormat(steps_per_quarter, 60, 60, segment_bars=1)
+    model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole")).eval()
+    with torch.no_grad():
+        model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
+        torch.nn.init.zeros_(model.to_logits.bias)
+    return model
+
+
+@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
+def test_whole_notes_are_a_distribution_over_grids(decoder):
+    """Summed over every grid of one pitch and 4 steps (4^4 of them), the probabilities make 1."""
+    from itertools import product
+
+    model = whole_notes(decoder, steps_per_quarter=1)  # T = 4, P = 1
+    grids = torch.tensor(list(product([0.0, 1.0], repeat=8))).view(-1, 4, 2, 1)
+    with torch.no_grad():
+        logits = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
+    log_p = -torch.nn.functional.binary_cross_entropy_with_logits(logits, grids, reduction="none").flatten(1).sum(1)
+    assert log_p.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="target"):
+        model.decode(torch.zeros(1, 8))
+
+
+@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
+def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder):
+    """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
+    decided by the notes before it), and its notes last as long as their length distribution says."""
+    model = whole_notes(decoder)
+    z = torch.randn(8, 8)
+    choose = generate._Chooser("bernoulli", 0.5, P, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        free = model.decode_steps(z, None, T, choose)
+        grids = torch.stack(choose.steps, 1).view(8, T, 2, P).float()
+        forced = model.decode(z, target=grids)
+    decided = grids[:, :, 1].bool()  # an onset's frame: certain when forced, unused when free
+    assert 0.02 < grids[:, :, 0].mean() < 0.98
+    torch.testing.assert_close(forced[:, :, 0][~decided], free[:, :, 0][~decided])
+    torch.testing.assert_close(forced[:, :, 1], free[:, :, 1])
+    notes = [np.diff(np.flatnonzero(np.r_[0, g[:, 0, p], 0]))[0::2] for g in grids.bool().numpy() for p in range(P)]
+    assert max(len(n) and n.max() for n in notes) > 1  # held notes, not one-step blips
 
 
 def test_hierarchical_decoder_restarts_at_every_bar():
@@ -316,9 +362,12 @@ def test_style_code_transfer_moves_the_classifier_to_the_target():
 
 
 @pytest.mark.parametrize("field,value", [("chords", "joint"), ("decoder", "conductor"), ("scheduled_sampling", 1.5),
-                                         ("style_latent", 8), ("style_latent", -1), ("nade_hidden", 0)])
+                                         ("style_latent", 8), ("style_latent", -1), ("nade_hidden", 0),
+                                         ("notes", "tied"), ("length_rank", 0)])
 def test_new_settings_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
         tiny(**{field: value})
+    with pytest.raises(ValueError, match="notes='whole'"):
+        tiny(notes="whole", chords="nade")
     with pytest.raises(ValueError, match="style_latent > 0"):
         tiny(n_styles=3, style_adversary=1.0)
