@@ -119,7 +119,8 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.notes must be one of {NOTES}, got {self.notes!r}")
         if self.notes == "whole" and self.chords != "independent":
             raise ValueError("VAEConfig.notes='whole' draws each note's length at its onset; it goes with "
-                             "chords='independent', not with the chord model's frame-by-frame cells")
+                             "chords='independent', not with the chord model's frame-by-frame cells: "
+                             "for chords='nade' choose notes='frames' (NOTES in the notebooks)")
         for name, top in (("dropout", 1.0), ("scheduled_sampling", 1.0 + 1e-9)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < top:  # also refuses nan

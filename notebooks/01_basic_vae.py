@@ -35,7 +35,9 @@
 # - **Encoder**: two LSTM layers read the grid; dense layers give the mean and
 #   log-variance of `z`.
 # - **Decoder**: a dense layer on `z`, one LSTM that rebuilds the steps, a
-#   dense layer to note probabilities.
+#   dense layer to note probabilities: at each step, which notes start, and
+#   for each note that starts, how long it lasts (`NOTES = "whole"`), so a
+#   note is decided whole where it begins.
 # - **Loss**: binary cross-entropy of the notes plus `beta` times the KL
 #   divergence to a standard normal, with a warm-up of `beta` and free bits so
 #   the latent code stays in use.
@@ -72,10 +74,10 @@ SEGMENT_BARS = 4  #@param {type:"integer"}
 TRANSPOSE = 3  #@param {type:"integer"}
 #@markdown Grid: steps per quarter note, bars per segment; random transposition in semitones while training.
 #@markdown ---
-#@markdown **Model.** `PRESET`: "autoregressive" (the decoder also hears the last step), "hierarchical" (a conductor gives each bar its own start) or "seed" (z -> LSTM -> notes).
-PRESET = "autoregressive"  #@param ["autoregressive", "hierarchical", "seed"]
+#@markdown **Model.** `PRESET`: "seed" (z -> LSTM -> notes), "autoregressive" (the decoder also hears the last step) or "hierarchical" (a conductor gives each bar its own start).
+PRESET = "seed"  #@param ["seed", "autoregressive", "hierarchical"]
 CHORDS = "independent"  #@param ["independent", "nade"]
-NOTES = "frames"  #@param ["frames", "whole"]
+NOTES = "whole"  #@param ["whole", "frames"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
 #@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}

@@ -69,9 +69,9 @@ EPOCH_SEGMENTS = 4000  #@param {type:"integer"}
 #@markdown Grid: steps per quarter note, bars per segment; random transposition while training; segments per epoch, every style equally frequent.
 #@markdown ---
 #@markdown **Model.**
-PRESET = "autoregressive"  #@param ["autoregressive", "hierarchical", "seed"]
+PRESET = "seed"  #@param ["seed", "autoregressive", "hierarchical"]
 CHORDS = "independent"  #@param ["independent", "nade"]
-NOTES = "frames"  #@param ["frames", "whole"]
+NOTES = "whole"  #@param ["whole", "frames"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
 #@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}

@@ -35,14 +35,18 @@ class Run:
 
 
 BASIC = "01_basic_vae"
+EARLIER = {"PRESET": "autoregressive", "NOTES": "frames"}  # the notebooks' defaults before whole notes
 RUNS = [
-    Run("basic", BASIC, "autoregressive, beta 0.5, free bits 0.25 (default)"),
-    Run("basic-seed", BASIC, "seed decoder, beta 0.5, free bits 0.25", {"PRESET": "seed"}),
-    Run("basic-fb0", BASIC, "autoregressive, beta 0.5, no free bits", {"FREE_BITS": 0.0}),
-    Run("basic-beta1", BASIC, "autoregressive, beta 1, free bits 0.25", {"BETA": 1.0}),
-    Run("basic-beta1-fb0", BASIC, "autoregressive, beta 1, no free bits (plain VAE)",
-        {"BETA": 1.0, "FREE_BITS": 0.0}),
-    Run("style", "02_style_vae", "style-conditioned, bach / folk / palestrina"),
+    Run("basic", BASIC, "seed decoder, whole notes, beta 0.5, free bits 0.25 (default)"),
+    Run("basic-ar", BASIC, "autoregressive, frames, beta 0.5, free bits 0.25 (the earlier default)", EARLIER),
+    Run("basic-seed", BASIC, "seed decoder, frames, beta 0.5, free bits 0.25", {"PRESET": "seed", "NOTES": "frames"}),
+    Run("basic-fb0", BASIC, "autoregressive, frames, beta 0.5, no free bits", {**EARLIER, "FREE_BITS": 0.0}),
+    Run("basic-beta1", BASIC, "autoregressive, frames, beta 1, free bits 0.25", {**EARLIER, "BETA": 1.0}),
+    Run("basic-beta1-fb0", BASIC, "autoregressive, frames, beta 1, no free bits (plain VAE)",
+        {**EARLIER, "BETA": 1.0, "FREE_BITS": 0.0}),
+    Run("style", "02_style_vae", "style-conditioned, bach / folk / palestrina: seed decoder, whole notes (default)"),
+    Run("style-ar", "02_style_vae", "style-conditioned, bach / folk / palestrina: autoregressive, frames "
+        "(the earlier default)", EARLIER),
 ]
 
 

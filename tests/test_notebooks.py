@@ -78,7 +78,7 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
 def test_style_notebook_runs_headless(tmp_path):
     """With every new design at once: a hierarchical decoder with a chord model, scheduled sampling, a style
     code and its adversary (the basic notebook's test runs the defaults)."""
-    text = run_notebook("02_style_vae", tmp_path, PRESET="hierarchical", CHORDS="nade", SCHEDULED_SAMPLING=0.5,
+    text = run_notebook("02_style_vae", tmp_path, PRESET="hierarchical", CHORDS="nade", NOTES="frames", SCHEDULED_SAMPLING=0.5,
                         STYLE_LATENT=2, STYLE_ADVERSARY=1.0)
     run = tmp_path / "runs" / "style-smoke"
     written = {name: sorted((run / "styles" / name).glob("*.mid")) for name in ("bach", "folk", "palestrina")}
