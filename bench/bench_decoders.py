@@ -2,6 +2,7 @@
 
     python -m bench.bench_decoders [--epochs 40] [--seeds 0 1] [--only NAME ...] [--jobs 2]
                                    [--train-minutes M] [--runs-dir runs/ablation] [--export DIR]
+                                   [--collect] [--conditions TEXT]
 
 Every design is the basic notebook's experiment (Bach; the style notebook's
 for the ``style-*`` designs) with a few settings changed (:data:`DESIGNS`).
@@ -16,7 +17,8 @@ judge's verdicts on samples, transfers and style interpolations).
 
 The figures of every run, and their mean per design, go to
 ``bench/results/ablation.json`` (``--out``); the report's ablation table is
-made from that file. ``--export DIR`` also writes each seed-0 run as a
+made from that file; ``--collect`` only gathers the runs already in ``--runs-dir``, and
+``--conditions`` says in the file how they shared the machine. ``--export DIR`` also writes each seed-0 run as a
 shipped-model file (:func:`helpers.pretrained.export`) into ``DIR``.
 """
 from __future__ import annotations
@@ -184,8 +186,9 @@ def _figures(run_dir: Path) -> dict | None:
     return row
 
 
-def collect(runs_dir: Path, out: Path) -> dict:
-    """Every finished run's figures and each design's mean over its seeds, into ``out``."""
+def collect(runs_dir: Path, out: Path, conditions: str | None = None) -> dict:
+    """Every finished run's figures and each design's mean over its seeds, into ``out``, with ``conditions``
+    (how the runs shared the machine) when given."""
     runs = [r for r in (_figures(d) for d in sorted(runs_dir.glob("*-s*"))) if r]
     designs = {}
     for name, (label, *_) in DESIGNS.items():
@@ -208,9 +211,12 @@ def collect(runs_dir: Path, out: Path) -> dict:
             "onset_p_median": mean(lambda r: r["diagnostics"]["onset_probability"]["median"]),
             "worst_sample_distance": mean(lambda r: r["worst_sample_distance"]),
             "kl": mean(lambda r: r["kl"]),
+            "elbo": mean(lambda r: r["elbo"]),
             "frame_f1_per_seed": [r["reconstruction"]["frame_f1"] for r in mine],
         }
     result = {"runs": runs, "designs": designs}
+    if conditions:
+        result["conditions"] = conditions
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     return result
@@ -226,12 +232,14 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "ablation")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--export", type=Path, default=None, help="write each seed-0 run as a shipped model here")
+    parser.add_argument("--collect", action="store_true", help="train nothing: gather the runs of --runs-dir")
+    parser.add_argument("--conditions", help="how the runs shared the machine, for the report")
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.epochs, args.runs_dir, args.train_minutes, args.export)
         return 0
-    jobs = [(name, seed) for name in (args.only or DESIGNS) for seed in args.seeds]
+    jobs = [] if args.collect else [(name, seed) for name in (args.only or DESIGNS) for seed in args.seeds]
     for name, seed in jobs:
         design_spec(name, seed, args.epochs)  # a bad design is refused before anything runs
     args.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +267,7 @@ def main(argv=None) -> int:
                 if process.returncode:
                     failed.append(f"{name}-s{seed}")
                 print(f"{name}-s{seed}: {state} after {(time.time() - start) / 60:.1f} min", flush=True)
-    result = collect(args.runs_dir, args.out)
+    result = collect(args.runs_dir, args.out, args.conditions)
     print(f"{'design':16s} {'frame':>6s} {'onset':>6s} {'note':>6s} {'forced':>6s} {'shuff':>6s} {'worst':>6s}  steps")
     for name, d in result["designs"].items():
         print(f"{name:16s} {d['frame_f1']:6.3f} {d['onset_f1']:6.3f} {d['note_f1']:6.3f} {d['teacher_forced_f1']:6.3f} "

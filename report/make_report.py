@@ -279,6 +279,7 @@ def table_ablation(c, key: str = "ablation") -> str:
     if not a or not a.get("designs"):
         return "(not measured: run `python -m bench.bench_decoders`)"
     rows = []
+    elbo = all("elbo" in d for d in a["designs"].values())  # measured by the later ablations
     for name, d in a["designs"].items():
         if name.startswith("style"):
             continue
@@ -286,10 +287,10 @@ def table_ablation(c, key: str = "ablation") -> str:
         rows.append([d["label"], str(len(d["seeds"])), f"{min(d['steps']):,}-{max(d['steps']):,}",
                      f"{_f(d['frame_f1'])} ({per_seed})", _f(d["onset_f1"]), _f(d["note_f1"]),
                      _f(d["teacher_forced_f1"]), _f(d["shuffled_f1"]), _f(d["onset_p_median"], 2),
-                     _f(d["worst_sample_distance"], 2)])
+                     _f(d["worst_sample_distance"], 2)] + ([_f(d["elbo"], 0)] if elbo else []))
     table = _table(["design", "seeds", "steps", "free-running frame F1 (per seed)", "onset F1", "note F1",
-                    "teacher-forced frame F1", "shuffled codes", "P(onset) at real onsets", "worst sample stat (sd)"],
-                   rows)
+                    "teacher-forced frame F1", "shuffled codes", "P(onset) at real onsets", "worst sample stat (sd)"]
+                   + (["test -ELBO (nats)"] if elbo else []), rows)
     style = _table_style_runs(a, judge=key != "ablation")
     if style:
         table += "\n\n" + style

@@ -42,6 +42,9 @@ def test_decoder_ablation_collects_nothing_from_an_empty_folder(tmp_path):
 
     result = bench_decoders.collect(tmp_path, tmp_path / "ablation.json")
     assert result == {"runs": [], "designs": {}} and (tmp_path / "ablation.json").is_file()
+    assert bench_decoders.main(["--collect", "--runs-dir", str(tmp_path), "--out", str(tmp_path / "a.json"),
+                                "--conditions", "one CPU"]) == 0
+    assert json.loads((tmp_path / "a.json").read_text())["conditions"] == "one CPU"
 
 
 def test_decoding_benchmark_scores_every_rule_and_the_oracle_bounds_them():
