@@ -260,8 +260,9 @@ class NoteLengths(nn.Module):
         """The logit that a note that has sounded ``age`` steps (``(N,)``, >= 1) sounds one more:
         ``log P(L > a) - log P(L = a)``. An age past ``K`` counts as ``K - 1``."""
         a = age.clamp(1, log_pmf.shape[-1] - 1).long()[:, None]
-        log_survival = torch.logcumsumexp(log_pmf.flip(-1), dim=-1).flip(-1)  # [k - 1]: log P(L >= k)
-        return (log_survival.gather(1, a) - log_pmf.gather(1, a - 1))[:, 0]
+        lengths = torch.arange(1, log_pmf.shape[-1] + 1, device=log_pmf.device)
+        longer = torch.where(lengths > a, log_pmf, torch.full_like(log_pmf, -math.inf)).logsumexp(-1)  # log P(L > a)
+        return longer - log_pmf.gather(1, a - 1)[:, 0]
 
 
 class _ReverseGradient(torch.autograd.Function):
