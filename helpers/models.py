@@ -247,6 +247,12 @@ class NoteLengths(nn.Module):
         # Start near the data: most notes last a few steps (geometric, half gone after about 3).
         self.bias = nn.Parameter(-0.25 * torch.arange(max_steps, dtype=torch.float32).expand(n_pitches, -1).clone())
 
+    @staticmethod
+    def starts(frame: torch.Tensor, onset: torch.Tensor, sounding: torch.Tensor) -> torch.Tensor:
+        """Where a note starts, and so draws its length: an onset, or a frame after silence (``sounding``: the
+        pitch's frame the step before). The teacher-forced and the step-by-step decoders both ask this."""
+        return onset | (frame & ~sounding)
+
     def keys(self, state: torch.Tensor) -> torch.Tensor:
         """``(.., P, rank)`` from the decoder's state ``(.., H)``."""
         return self.to_keys(state).unflatten(-1, (self.n_pitches, self.rank))
@@ -413,7 +419,7 @@ class GridVAE(nn.Module):
         grid = cells.view(b, t, 2, p) > 0.5
         frame, onset = grid[:, :, FRAME], grid[:, :, ONSET]
         previous = torch.cat([torch.zeros_like(frame[:, :1]), frame[:, :-1]], dim=1)
-        starts = onset | (frame & ~previous)
+        starts = self.note_lengths.starts(frame, onset, previous)
         steps = torch.arange(t, device=cells.device)[None, :, None].expand(b, t, p)
         start_at = torch.where(starts, steps, torch.full_like(steps, -1)).cummax(dim=1).values
         logits = bias.view(b, t, 2, p)
@@ -558,7 +564,7 @@ class _Notes:
         b, p = self.sounding.shape
         grid = cells.view(b, 2, p).bool()
         frame, onset = grid[:, FRAME], grid[:, ONSET]
-        starts = onset | (frame & ~self.sounding)
+        starts = self.lengths.starts(frame, onset, self.sounding)
         if starts.any():
             new = self.lengths.log_pmf(self.lengths.keys(state).reshape(b * p, -1), self.pitch).view(b, p, -1)
             self.log_pmf = torch.where(starts[..., None], new, self.log_pmf)

@@ -477,13 +477,12 @@ def finding_seed(c) -> str:
     names = [n for n in (BASIC_DEFAULT, SEED, EARLIER_BASIC) if n in r]
     if BASIC_DEFAULT not in r or len(names) < 2:
         return _missing(BASIC_DEFAULT, SEED, EARLIER_BASIC)
-    labels = {BASIC_DEFAULT: "seed, whole notes (default)", SEED: "seed, frames", EARLIER_BASIC: "autoregressive, frames"}
     rows = []
     for n in names:
         e = r[n]["eval"]
         rec, stats = e["reconstruction"], e["sample_statistics"]["all"]
         worst = max(stats, key=lambda k: stats[k]["distance"] or 0)
-        rows.append([f"`{n}`: {labels[n]}", f"{e['test_nll']['elbo']:.0f}", _f(rec["frame_f1"]), _f(rec["onset_f1"]),
+        rows.append([f"`{n}`: {r[n]['run'].label}", f"{e['test_nll']['elbo']:.0f}", _f(rec["frame_f1"]), _f(rec["onset_f1"]),
                      _f(rec["note_f1"]), f"{_f(stats['polyphony']['generated_mean'], 2)} "
                      f"({_f(stats['polyphony']['real_mean'], 2)} real)",
                      f"{_f(stats['note_length']['generated_mean'], 2)} ({_f(stats['note_length']['real_mean'], 2)} real)",

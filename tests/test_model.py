@@ -248,10 +248,9 @@ def test_chord_model_samples_what_its_logits_say():
     torch.testing.assert_close(nade.logits(state, bias, cells), logits)
 
 
-def whole_notes(decoder, steps_per_quarter=4):
+def whole_notes(decoder, fmt=FMT):
     """A tiny whole-note model with strong, random length distributions."""
     torch.manual_seed(0)
-    fmt = FMT if steps_per_quarter == 4 else GridFormat(steps_per_quarter, 60, 60, segment_bars=1)
     model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole")).eval()
     with torch.no_grad():
         model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
@@ -264,7 +263,7 @@ def test_whole_notes_are_a_distribution_over_grids(decoder):
     """Summed over every grid of one pitch and 4 steps (4^4 of them), the probabilities make 1."""
     from itertools import product
 
-    model = whole_notes(decoder, steps_per_quarter=1)  # T = 4, P = 1
+    model = whole_notes(decoder, GridFormat(1, 60, 60, segment_bars=1))  # T = 4, P = 1
     grids = torch.tensor(list(product([0.0, 1.0], repeat=8))).view(-1, 4, 2, 1)
     with torch.no_grad():
         logits = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
