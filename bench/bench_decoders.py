@@ -5,7 +5,8 @@
                                    [--collect] [--conditions TEXT]
 
 Every design is the basic notebook's experiment (Bach; the style notebook's
-for the ``style-*`` designs) with a few settings changed (:data:`DESIGNS`).
+for the ``style-*`` designs) with a few settings changed (:data:`DESIGNS`);
+the base is the notebooks' earlier default (autoregressive decoder, frames).
 Each (design, seed) trains in its own process (``--jobs`` at a time, one CPU
 thread each, all on the GPU when there is one) into ``<runs-dir>/<design>-s<seed>``,
 resuming from its ``last.pt`` when run again; ``--train-minutes`` stops a
@@ -50,6 +51,8 @@ DESIGNS = {
     "ar-whole": ("autoregressive + whole notes", {"decoder": "autoregressive", "notes": "whole"}, {}),
     "seed-whole-z64": ("seed decoder + whole notes, z 64, beta 0.2, free bits 0.5: more of the piece in z",
                        {"decoder": "seed", "notes": "whole", "latent": 64}, {"beta": 0.2, "free_bits": 0.5}),
+    "seed-nade-whole": ("seed decoder + whole notes + chord model over each step's onsets, hearing the notes held",
+                        {"decoder": "seed", "notes": "whole", "chords": "nade"}, {}),
     "ar-nade": ("autoregressive + chord model (NADE)", {"decoder": "autoregressive", "chords": "nade"}, {}),
     "ar-nade-ss": ("autoregressive + NADE + scheduled sampling 0.5",
                    {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5}, {}),
@@ -58,13 +61,13 @@ DESIGNS = {
     "ar-nade-ss-z64": ("autoregressive + NADE + scheduled sampling, z 64, beta 0.2, free bits 0.5",
                        {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5, "latent": 64},
                        {"beta": 0.2, "free_bits": 0.5}),
-    "style-default": ("style: the notebook's default model", {}, {}),
+    "style-default": ("style: the earlier default model (autoregressive, frames)", {}, {}),
     "style-allz": ("style: classifier on all of z (baseline)",
                    {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5}, {}),
     "style-code": ("style: classifier on an 8-dimensional style code + adversary",
                    {"decoder": "autoregressive", "chords": "nade", "scheduled_sampling": 0.5, "style_latent": 8,
                     "style_adversary": 1.0}, {}),
-    "style-vocal": ("style: the notebook's default model on the vocal trio palestrina / monteverdi / trecento",
+    "style-vocal": ("style: the earlier default model on the vocal trio palestrina / monteverdi / trecento",
                     {}, {}, {"styles": VOCAL_TRIO}),
     "style-seed-nade": ("style: seed decoder + chord model, classifier on all of z",
                         {"decoder": "seed", "chords": "nade"}, {}),
@@ -72,13 +75,16 @@ DESIGNS = {
                          {"decoder": "seed", "notes": "whole"}, {}),
     "style-vocal-seed-nade": ("style: seed decoder + chord model on the vocal trio",
                               {"decoder": "seed", "chords": "nade"}, {}, {"styles": VOCAL_TRIO}),
+    "style-vocal-seed-whole": ("style: seed decoder + whole notes on the vocal trio",
+                               {"decoder": "seed", "notes": "whole"}, {}, {"styles": VOCAL_TRIO}),
     "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
                          {"style_latent": 8, "style_adversary": 1.0}, {}, {"styles": VOCAL_TRIO}),
 }
 
 
 def base_spec(style: bool):
-    """The basic (or style) notebook's default experiment."""
+    """The basic (or style) notebook's experiment as it was before whole notes (autoregressive decoder, frames);
+    every later design names its decoder and notes."""
     from helpers.experiment import DataConfig, Experiment, vae_train_config
     from helpers.losses import LossConfig
     from helpers.models import preset

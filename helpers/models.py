@@ -35,7 +35,10 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   diagnostics read it unchanged: an onset's frame is certain, a frame after
   silence is the model's own cell, and a sounding note's next frame is its
   length's continuation. A decoder with no past (``seed``) then keeps its
-  notes whole.
+  notes whole. With the chord model too, the chord model decides the onsets
+  (and the frames no note decides) pitch by pitch as above, hearing besides
+  which pitches sounded the step before: a held note above a pitch comes
+  after it in the chord's order, and a new note should fit the ones held.
 - Scheduled sampling (``scheduled_sampling``, training only): in two passes,
   a share of the previous steps the decoder hears is replaced by its own
   draws from the first (teacher-forced) pass, so it learns to go on from its
@@ -117,10 +120,6 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.chords must be one of {CHORDS}, got {self.chords!r}")
         if self.notes not in NOTES:
             raise ValueError(f"VAEConfig.notes must be one of {NOTES}, got {self.notes!r}")
-        if self.notes == "whole" and self.chords != "independent":
-            raise ValueError("VAEConfig.notes='whole' draws each note's length at its onset; it goes with "
-                             "chords='independent', not with the chord model's frame-by-frame cells: "
-                             "for chords='nade' choose notes='frames' (NOTES in the notebooks)")
         for name, top in (("dropout", 1.0), ("scheduled_sampling", 1.0 + 1e-9)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < top:  # also refuses nan
@@ -193,12 +192,18 @@ class ChordNADE(nn.Module):
     ``a_i = c(h) + sum_{j<i} v_j W_j`` sums the cells already chosen, so
     ``p(v) = prod_i p(v_i | v_<i, h)`` is a proper distribution over the
     ``2^(2P)`` possible steps. With ``V = 0`` it is the independent model.
+
+    With ``hears_previous`` (whole notes) ``a`` also starts from the frames
+    of the step before, ``(.., P)``; and where the notes decide a frame (see
+    :class:`_Notes`), that frame's logit is theirs, not the chord model's.
     """
 
-    def __init__(self, state_size: int, n_pitches: int, hidden: int):
+    def __init__(self, state_size: int, n_pitches: int, hidden: int, hears_previous: bool = False):
         super().__init__()
         cells = 2 * n_pitches
+        self.n_pitches = n_pitches
         self.hidden_bias = nn.Linear(state_size, hidden)
+        self.previous = nn.Linear(n_pitches, hidden, bias=False) if hears_previous else None
         self.W = nn.Parameter(torch.randn(cells, hidden) * 0.01)
         self.V = nn.Parameter(torch.randn(cells, hidden) * 0.01)
         pitches = torch.arange(n_pitches)
@@ -206,23 +211,37 @@ class ChordNADE(nn.Module):
         self.register_buffer("order", order, persistent=False)          # NADE position -> cell
         self.register_buffer("position", torch.argsort(order), persistent=False)  # cell -> NADE position
 
-    def logits(self, state: torch.Tensor, bias: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        """Each cell's logit given the true cells before it: ``(.., 2P)`` from the state ``(.., H)``, all at once."""
+    def _start(self, state: torch.Tensor, previous) -> torch.Tensor:
+        a = self.hidden_bias(state)
+        if self.previous is not None:
+            a = a + self.previous(previous.to(a.dtype))
+        return a
+
+    def logits(self, state: torch.Tensor, bias: torch.Tensor, cells: torch.Tensor, previous=None) -> torch.Tensor:
+        """Each cell's logit given the true cells before it: ``(.., 2P)`` from the state ``(.., H)``, all at once
+        (and the frames of the step before, ``(.., P)``, for a model that hears them)."""
         v = cells[..., self.order].to(self.W.dtype)
         contribution = v.unsqueeze(-1) * self.W                       # (.., 2P, hidden)
-        a = self.hidden_bias(state).unsqueeze(-2) + contribution.cumsum(-2) - contribution  # cells before only
+        a = self._start(state, previous).unsqueeze(-2) + contribution.cumsum(-2) - contribution  # cells before only
         correction = (torch.sigmoid(a) * self.V).sum(-1)              # (.., 2P) in NADE order
         return bias + correction[..., self.position]
 
-    def sample(self, state: torch.Tensor, bias: torch.Tensor, pick) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, state: torch.Tensor, bias: torch.Tensor, pick, notes=None) -> tuple[torch.Tensor, torch.Tensor]:
         """One step's cells ``(B, 2P)``, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
 
-        Returns the cells and each cell's logit given the cells chosen before it.
+        ``notes`` (a :class:`_Notes`, whole notes) gives the frames of the
+        step before and decides the frames of the notes it holds. Returns the
+        cells and each cell's logit given the cells chosen before it.
         """
-        a = self.hidden_bias(state)
+        p = self.n_pitches
+        a = self._start(state, None if notes is None else notes.sounding)
+        going = None if notes is None else notes.going().to(bias.dtype)
         cells, logits = torch.zeros_like(bias), torch.zeros_like(bias)
         for i, cell in enumerate(self.order.tolist()):
             logit = bias[:, cell] + (torch.sigmoid(a) * self.V[i]).sum(-1)
+            if notes is not None and cell // p == FRAME:
+                pitch = cell % p
+                logit = notes.frame_logit(pitch, cells[:, ONSET * p + pitch] > 0.5, going[:, pitch], logit)
             value = pick(cell, logit).to(a.dtype)
             a = a + value[:, None] * self.W[i]
             cells[:, cell], logits[:, cell] = value, logit
@@ -315,7 +334,8 @@ class GridVAE(nn.Module):
         # prior spares the first optimiser steps from pushing every logit down, which otherwise
         # saturates the decoder LSTM into a constant output it never leaves.
         nn.init.constant_(self.to_logits.bias, OUTPUT_BIAS)
-        self.chord_model = ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden) if c.chords == "nade" else None
+        self.chord_model = (ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden, hears_previous=c.notes == "whole")
+                            if c.chords == "nade" else None)
         self.note_lengths = (NoteLengths(c.dec_hidden, c.n_pitches, c.seq_len, c.length_rank)
                              if c.notes == "whole" else None)
         code = c.style_latent or c.latent
@@ -401,7 +421,11 @@ class GridVAE(nn.Module):
         out = self.dropout(out)
         bias = self.to_logits(out)
         if self.chord_model is not None:
-            return self.chord_model.logits(out, bias, cells)
+            previous = None
+            if self.note_lengths is not None:
+                frames = cells[..., FRAME * self.config.n_pitches:(FRAME + 1) * self.config.n_pitches]
+                previous = torch.cat([torch.zeros_like(frames[:, :1]), frames[:, :-1]], dim=1)
+            bias = self.chord_model.logits(out, bias, cells, previous)
         if self.note_lengths is not None:
             return self._whole_notes(out, bias, cells)
         return bias
@@ -488,15 +512,16 @@ class GridVAE(nn.Module):
             step_in = inputs[:, t] if c.decoder == "seed" else torch.cat([inputs[:, t], previous], dim=-1)
             out, state = self.decoder(step_in[:, None], state)
             bias = self.to_logits(out[:, 0])
-            if notes is not None:
+            if self.chord_model is not None:
+                cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell, notes)
+                cells = choose.commit(cells)
+            elif notes is not None:
                 step = notes.logits(bias)
                 cells = choose(step)
-                notes.commit(out[:, 0], cells)
-            elif self.chord_model is None:
-                step, cells = bias, choose(bias)
             else:
-                cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell)
-                cells = choose.commit(cells)
+                step, cells = bias, choose(bias)
+            if notes is not None:
+                notes.commit(out[:, 0], cells)
             logits.append(step)
             previous = cells.to(inputs.dtype)
         return torch.stack(logits, dim=1).view(b, steps, 2, p)
@@ -550,14 +575,24 @@ class _Notes:
         self.sounding = torch.zeros(batch, p, dtype=torch.bool, device=device)
         self.pitch = torch.arange(p, device=device).repeat(batch)
 
+    def going(self) -> torch.Tensor:
+        """``(B, P)``: the logit that each sounding note goes on this step (its continuation at its age)."""
+        b, p = self.sounding.shape
+        return self.lengths.continuation(self.log_pmf.view(b * p, -1), self.age.view(-1)).view(b, p)
+
     def logits(self, bias: torch.Tensor) -> torch.Tensor:
         """This step's logits ``(B, 2P)``: a sounding note's frame is its continuation at its age."""
         b, p = self.sounding.shape
         logits = bias.view(b, 2, p).clone()
         if self.sounding.any():
-            going = self.lengths.continuation(self.log_pmf.view(b * p, -1), self.age.view(-1)).view(b, p)
-            logits[:, FRAME] = torch.where(self.sounding, going.to(logits.dtype), logits[:, FRAME])
+            logits[:, FRAME] = torch.where(self.sounding, self.going().to(logits.dtype), logits[:, FRAME])
         return logits.view(b, 2 * p)
+
+    def frame_logit(self, pitch: int, onset: torch.Tensor, going: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
+        """The frame's logit ``(B,)`` at ``pitch`` once its onset ``(B,)`` is chosen: certain at an onset, the
+        note's continuation ``going`` where it sounds, else ``logit`` (the chord model's own)."""
+        held = torch.where(self.sounding[:, pitch], going, logit)
+        return torch.where(onset, torch.full_like(logit, CERTAIN), held)
 
     def commit(self, state: torch.Tensor, cells: torch.Tensor) -> None:
         """After the step's cells ``(B, 2P)`` are chosen: notes that start now draw their length from ``state``."""

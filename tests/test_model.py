@@ -193,7 +193,7 @@ def test_the_one_free_running_decoder_steps_the_seed_decoder_as_one_pass_would()
 # ---------------------------------------------------------------- decoders, chords, style code
 
 DESIGNS = ([(d, c, "frames") for d in ("seed", "autoregressive", "hierarchical") for c in ("independent", "nade")]
-           + [(d, "independent", "whole") for d in ("seed", "autoregressive", "hierarchical")])
+           + [(d, c, "whole") for d in ("seed", "autoregressive", "hierarchical") for c in ("independent", "nade")])
 
 
 @pytest.mark.parametrize("decoder,chords,notes", DESIGNS)
@@ -248,36 +248,48 @@ def test_chord_model_samples_what_its_logits_say():
     torch.testing.assert_close(nade.logits(state, bias, cells), logits)
 
 
-def whole_notes(decoder, fmt=FMT):
-    """A tiny whole-note model with strong, random length distributions."""
+def whole_notes(decoder, fmt=FMT, chords="independent"):
+    """A tiny whole-note model with strong, random length distributions (and chord model)."""
     torch.manual_seed(0)
-    model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole")).eval()
+    model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole",
+                            chords=chords)).eval()
     with torch.no_grad():
         model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
         torch.nn.init.zeros_(model.to_logits.bias)
+        if model.chord_model is not None:  # strong dependence between a step's cells, and on the step before
+            for weights in (model.chord_model.V, model.chord_model.W, model.chord_model.previous.weight):
+                weights.normal_(0, 2.0)
     return model
 
 
-@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
-def test_whole_notes_are_a_distribution_over_grids(decoder):
-    """Summed over every grid of one pitch and 4 steps (4^4 of them), the probabilities make 1."""
+@pytest.mark.parametrize("decoder,chords,pitches", [("seed", "independent", 1), ("autoregressive", "independent", 1),
+                                                    ("seed", "nade", 2), ("autoregressive", "nade", 2)])
+def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches):
+    """Summed over every grid of 4 steps (4^(4P) of them), the probabilities make 1."""
     from itertools import product
 
-    model = whole_notes(decoder, GridFormat(1, 60, 60, segment_bars=1))  # T = 4, P = 1
-    grids = torch.tensor(list(product([0.0, 1.0], repeat=8))).view(-1, 4, 2, 1)
+    model = whole_notes(decoder, GridFormat(1, 60, 59 + pitches, segment_bars=1), chords)  # T = 4
+    cells = 8 * pitches
+    grids = torch.tensor(list(product([0.0, 1.0], repeat=cells))).view(-1, 4, 2, pitches)
     with torch.no_grad():
         logits = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
     log_p = -torch.nn.functional.binary_cross_entropy_with_logits(logits, grids, reduction="none").flatten(1).sum(1)
     assert log_p.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match="target"):
         model.decode(torch.zeros(1, 8))
+    if chords == "nade":  # and the pitches of a step depend on one another and on the step before
+        model.chord_model.V.data.zero_()
+        with torch.no_grad():
+            independent = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
+        assert (independent - logits).abs().max() > 0.1
 
 
-@pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
-def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder):
+@pytest.mark.parametrize("decoder,chords", [("seed", "independent"), ("autoregressive", "independent"),
+                                            ("seed", "nade"), ("autoregressive", "nade")])
+def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords):
     """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
     decided by the notes before it), and its notes last as long as their length distribution says."""
-    model = whole_notes(decoder)
+    model = whole_notes(decoder, chords=chords)
     z = torch.randn(8, 8)
     choose = generate._Chooser("bernoulli", 0.5, P, torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -366,7 +378,5 @@ def test_style_code_transfer_moves_the_classifier_to_the_target():
 def test_new_settings_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
         tiny(**{field: value})
-    with pytest.raises(ValueError, match="notes='whole'"):
-        tiny(notes="whole", chords="nade")
     with pytest.raises(ValueError, match="style_latent > 0"):
         tiny(n_styles=3, style_adversary=1.0)
