@@ -47,7 +47,8 @@ class _Chooser:
     Called with a step's logits ``(B, 2P)`` (independent cells), or cell by
     cell through :meth:`cell` and :meth:`commit` (the chord model, which
     conditions each cell on those chosen before it: a pitch's onset comes
-    before its frame).
+    before its frame), or the onsets cell by cell and then every frame
+    through :meth:`frames` (the chord model of whole notes).
     """
 
     def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None):
@@ -87,6 +88,11 @@ class _Chooser:
             self.onsets[:, pitch] = chosen
             return chosen
         return self._sounds(self.onsets[:, pitch], chosen, None if self.previous is None else self.previous[:, pitch])
+
+    def frames(self, logits: torch.Tensor) -> torch.Tensor:
+        """Every pitch's frame ``(B, P)`` at once, given their logits ``(B, P)`` and the onsets chosen by :meth:`cell`
+        (a chord model of the onsets alone)."""
+        return self._sounds(self.onsets, self._pick(torch.sigmoid(logits.float())), self.previous)
 
     def commit(self, cells: torch.Tensor) -> torch.Tensor:
         """End a step chosen cell by cell; returns its cells ``(B, 2P)``."""

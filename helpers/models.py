@@ -35,10 +35,10 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   diagnostics read it unchanged: an onset's frame is certain, a frame after
   silence is the model's own cell, and a sounding note's next frame is its
   length's continuation. A decoder with no past (``seed``) then keeps its
-  notes whole. With the chord model too, the chord model decides the onsets
-  (and the frames no note decides) pitch by pitch as above, hearing besides
-  which pitches sounded the step before: a held note above a pitch comes
-  after it in the chord's order, and a new note should fit the ones held.
+  notes whole. With the chord model too, the chord model decides a step's
+  onsets, pitch by pitch from the lowest, each given the onsets below it and
+  the notes sounding the step before: a new note is chosen against the
+  notes it joins.
 - Scheduled sampling (``scheduled_sampling``, training only): in two passes,
   a share of the previous steps the decoder hears is replaced by its own
   draws from the first (teacher-forced) pass, so it learns to go on from its
@@ -193,23 +193,30 @@ class ChordNADE(nn.Module):
     ``p(v) = prod_i p(v_i | v_<i, h)`` is a proper distribution over the
     ``2^(2P)`` possible steps. With ``V = 0`` it is the independent model.
 
-    With ``hears_previous`` (whole notes) ``a`` also starts from the frames
-    of the step before, ``(.., P)``; and where the notes decide a frame (see
-    :class:`_Notes`), that frame's logit is theirs, not the chord model's.
+    With ``onsets_only`` (whole notes, where a sounding note's frame is its
+    length's) it models the step's onsets alone, from the lowest pitch, and
+    ``a`` starts from the frames of the step before too, ``(.., P)``: a new
+    note is chosen against the notes held and those started below it. The
+    frames keep the logits ``b(h)``, which :class:`GridVAE` replaces where the
+    notes decide them.
     """
 
-    def __init__(self, state_size: int, n_pitches: int, hidden: int, hears_previous: bool = False):
+    def __init__(self, state_size: int, n_pitches: int, hidden: int, onsets_only: bool = False):
         super().__init__()
-        cells = 2 * n_pitches
         self.n_pitches = n_pitches
-        self.hidden_bias = nn.Linear(state_size, hidden)
-        self.previous = nn.Linear(n_pitches, hidden, bias=False) if hears_previous else None
-        self.W = nn.Parameter(torch.randn(cells, hidden) * 0.01)
-        self.V = nn.Parameter(torch.randn(cells, hidden) * 0.01)
         pitches = torch.arange(n_pitches)
-        order = torch.stack([ONSET * n_pitches + pitches, FRAME * n_pitches + pitches], dim=1).reshape(-1)
-        self.register_buffer("order", order, persistent=False)          # NADE position -> cell
-        self.register_buffer("position", torch.argsort(order), persistent=False)  # cell -> NADE position
+        if onsets_only:
+            order = ONSET * n_pitches + pitches
+        else:
+            order = torch.stack([ONSET * n_pitches + pitches, FRAME * n_pitches + pitches], dim=1).reshape(-1)
+        self.hidden_bias = nn.Linear(state_size, hidden)
+        self.previous = nn.Linear(n_pitches, hidden, bias=False) if onsets_only else None
+        self.W = nn.Parameter(torch.randn(len(order), hidden) * 0.01)
+        self.V = nn.Parameter(torch.randn(len(order), hidden) * 0.01)
+        self.register_buffer("order", order, persistent=False)  # NADE position -> cell
+        # before[i, j] = 1 where cell j comes before cell i: the sums over the cells before as one matmul
+        # (faster than a cumulative sum on a CPU, forward and backward)
+        self.register_buffer("before", torch.ones(len(order), len(order)).tril(-1), persistent=False)
 
     def _start(self, state: torch.Tensor, previous) -> torch.Tensor:
         a = self.hidden_bias(state)
@@ -219,29 +226,24 @@ class ChordNADE(nn.Module):
 
     def logits(self, state: torch.Tensor, bias: torch.Tensor, cells: torch.Tensor, previous=None) -> torch.Tensor:
         """Each cell's logit given the true cells before it: ``(.., 2P)`` from the state ``(.., H)``, all at once
-        (and the frames of the step before, ``(.., P)``, for a model that hears them)."""
+        (and, with ``onsets_only``, the frames of the step before, ``(.., P)``)."""
         v = cells[..., self.order].to(self.W.dtype)
-        contribution = v.unsqueeze(-1) * self.W                       # (.., 2P, hidden)
-        a = self._start(state, previous).unsqueeze(-2) + contribution.cumsum(-2) - contribution  # cells before only
-        correction = (torch.sigmoid(a) * self.V).sum(-1)              # (.., 2P) in NADE order
-        return bias + correction[..., self.position]
+        chosen_before = v.unsqueeze(-2) * self.before                  # (.., cells, cells): the cells before each
+        a = self._start(state, previous).unsqueeze(-2) + chosen_before @ self.W  # (.., cells, hidden)
+        correction = (torch.sigmoid(a) * self.V).sum(-1)              # (.., cells) in NADE order
+        return bias.index_add(bias.dim() - 1, self.order, correction.to(bias.dtype))
 
-    def sample(self, state: torch.Tensor, bias: torch.Tensor, pick, notes=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step's cells ``(B, 2P)``, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
+    def sample(self, state: torch.Tensor, bias: torch.Tensor, pick, previous=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cells the NADE models, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
 
-        ``notes`` (a :class:`_Notes`, whole notes) gives the frames of the
-        step before and decides the frames of the notes it holds. Returns the
-        cells and each cell's logit given the cells chosen before it.
+        Returns the step's cells ``(B, 2P)`` (zero where the NADE does not
+        model them) and logits: each modelled cell's given the cells chosen
+        before it, ``bias`` elsewhere.
         """
-        p = self.n_pitches
-        a = self._start(state, None if notes is None else notes.sounding)
-        going = None if notes is None else notes.going().to(bias.dtype)
-        cells, logits = torch.zeros_like(bias), torch.zeros_like(bias)
+        a = self._start(state, previous)
+        cells, logits = torch.zeros_like(bias), bias.clone()
         for i, cell in enumerate(self.order.tolist()):
             logit = bias[:, cell] + (torch.sigmoid(a) * self.V[i]).sum(-1)
-            if notes is not None and cell // p == FRAME:
-                pitch = cell % p
-                logit = notes.frame_logit(pitch, cells[:, ONSET * p + pitch] > 0.5, going[:, pitch], logit)
             value = pick(cell, logit).to(a.dtype)
             a = a + value[:, None] * self.W[i]
             cells[:, cell], logits[:, cell] = value, logit
@@ -334,7 +336,7 @@ class GridVAE(nn.Module):
         # prior spares the first optimiser steps from pushing every logit down, which otherwise
         # saturates the decoder LSTM into a constant output it never leaves.
         nn.init.constant_(self.to_logits.bias, OUTPUT_BIAS)
-        self.chord_model = (ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden, hears_previous=c.notes == "whole")
+        self.chord_model = (ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden, onsets_only=c.notes == "whole")
                             if c.chords == "nade" else None)
         self.note_lengths = (NoteLengths(c.dec_hidden, c.n_pitches, c.seq_len, c.length_rank)
                              if c.notes == "whole" else None)
@@ -494,7 +496,8 @@ class GridVAE(nn.Module):
         ``choose`` owns the rules that turn probabilities into notes (see
         :func:`helpers.generate.decode`): ``choose(logits (B, 2P)) -> cells``
         for independent cells; with the chord model, ``choose.cell(index,
-        logit (B,)) -> (B,)`` for each cell in the model's order, then
+        logit (B,)) -> (B,)`` for each cell in the model's order (with whole
+        notes, the onsets, then ``choose.frames(logits (B, P))``), then
         ``choose.commit(cells)``. Returns the logits ``(B, T, 2, P)``.
         """
         c = self.config
@@ -513,7 +516,13 @@ class GridVAE(nn.Module):
             out, state = self.decoder(step_in[:, None], state)
             bias = self.to_logits(out[:, 0])
             if self.chord_model is not None:
-                cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell, notes)
+                cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell,
+                                                      None if notes is None else notes.sounding)
+                if notes is not None:  # the onsets are chosen; now the frames, certain at an onset
+                    step = notes.logits(step).view(b, 2, p)
+                    step[:, FRAME] = torch.where(cells.view(b, 2, p)[:, ONSET] > 0.5, CERTAIN, step[:, FRAME])
+                    step = step.view(b, 2 * p)
+                    cells.view(b, 2, p)[:, FRAME] = choose.frames(step.view(b, 2, p)[:, FRAME]).to(cells.dtype)
                 cells = choose.commit(cells)
             elif notes is not None:
                 step = notes.logits(bias)
@@ -587,12 +596,6 @@ class _Notes:
         if self.sounding.any():
             logits[:, FRAME] = torch.where(self.sounding, self.going().to(logits.dtype), logits[:, FRAME])
         return logits.view(b, 2 * p)
-
-    def frame_logit(self, pitch: int, onset: torch.Tensor, going: torch.Tensor, logit: torch.Tensor) -> torch.Tensor:
-        """The frame's logit ``(B,)`` at ``pitch`` once its onset ``(B,)`` is chosen: certain at an onset, the
-        note's continuation ``going`` where it sounds, else ``logit`` (the chord model's own)."""
-        held = torch.where(self.sounding[:, pitch], going, logit)
-        return torch.where(onset, torch.full_like(logit, CERTAIN), held)
 
     def commit(self, state: torch.Tensor, cells: torch.Tensor) -> None:
         """After the step's cells ``(B, 2P)`` are chosen: notes that start now draw their length from ``state``."""
