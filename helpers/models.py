@@ -215,7 +215,7 @@ class ChordNADE(nn.Module):
         self.V = nn.Parameter(torch.randn(len(order), hidden) * 0.01)
         self.register_buffer("order", order, persistent=False)  # NADE position -> cell
         # before[i, j] = 1 where cell j comes before cell i: the sums over the cells before as one matmul
-        # (faster than a cumulative sum on a CPU, forward and backward)
+        # (faster than a cumulative sum on a CPU, forward and backward, for (.., cells, cells) of memory)
         self.register_buffer("before", torch.ones(len(order), len(order)).tril(-1), persistent=False)
 
     def _start(self, state: torch.Tensor, previous) -> torch.Tensor:
@@ -518,11 +518,11 @@ class GridVAE(nn.Module):
             if self.chord_model is not None:
                 cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell,
                                                       None if notes is None else notes.sounding)
-                if notes is not None:  # the onsets are chosen; now the frames, certain at an onset
-                    step = notes.logits(step).view(b, 2, p)
-                    step[:, FRAME] = torch.where(cells.view(b, 2, p)[:, ONSET] > 0.5, CERTAIN, step[:, FRAME])
+                if notes is not None:  # the onsets are chosen; now every frame, certain at an onset
+                    step, grid = notes.logits(step).view(b, 2, p), cells.view(b, 2, p)
+                    step[:, FRAME] = torch.where(grid[:, ONSET] > 0.5, CERTAIN, step[:, FRAME])
+                    grid[:, FRAME] = choose.frames(step[:, FRAME]).to(cells.dtype)
                     step = step.view(b, 2 * p)
-                    cells.view(b, 2, p)[:, FRAME] = choose.frames(step.view(b, 2, p)[:, FRAME]).to(cells.dtype)
                 cells = choose.commit(cells)
             elif notes is not None:
                 step = notes.logits(bias)
@@ -584,17 +584,13 @@ class _Notes:
         self.sounding = torch.zeros(batch, p, dtype=torch.bool, device=device)
         self.pitch = torch.arange(p, device=device).repeat(batch)
 
-    def going(self) -> torch.Tensor:
-        """``(B, P)``: the logit that each sounding note goes on this step (its continuation at its age)."""
-        b, p = self.sounding.shape
-        return self.lengths.continuation(self.log_pmf.view(b * p, -1), self.age.view(-1)).view(b, p)
-
     def logits(self, bias: torch.Tensor) -> torch.Tensor:
         """This step's logits ``(B, 2P)``: a sounding note's frame is its continuation at its age."""
         b, p = self.sounding.shape
         logits = bias.view(b, 2, p).clone()
         if self.sounding.any():
-            logits[:, FRAME] = torch.where(self.sounding, self.going().to(logits.dtype), logits[:, FRAME])
+            going = self.lengths.continuation(self.log_pmf.view(b * p, -1), self.age.view(-1)).view(b, p)
+            logits[:, FRAME] = torch.where(self.sounding, going.to(logits.dtype), logits[:, FRAME])
         return logits.view(b, 2 * p)
 
     def commit(self, state: torch.Tensor, cells: torch.Tensor) -> None:
