@@ -75,6 +75,8 @@ DESIGNS = {
                          {"decoder": "seed", "notes": "whole"}, {}),
     "style-vocal-seed-nade": ("style: seed decoder + chord model on the vocal trio",
                               {"decoder": "seed", "chords": "nade"}, {}, {"styles": VOCAL_TRIO}),
+    "style-seed-nade-whole": ("style: seed decoder + whole notes + chord model over each step's onsets",
+                              {"decoder": "seed", "notes": "whole", "chords": "nade"}, {}),
     "style-vocal-seed-whole": ("style: seed decoder + whole notes on the vocal trio",
                                {"decoder": "seed", "notes": "whole"}, {}, {"styles": VOCAL_TRIO}),
     "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
