@@ -422,29 +422,28 @@ class GridVAE(nn.Module):
         true ``cells``."""
         out = self.dropout(out)
         bias = self.to_logits(out)
+        previous = None  # with whole notes: each pitch's true frame the step before, (B, T, P)
+        if self.note_lengths is not None:
+            frame = cells.view(*cells.shape[:2], 2, self.config.n_pitches)[:, :, FRAME] > 0.5
+            previous = torch.cat([torch.zeros_like(frame[:, :1]), frame[:, :-1]], dim=1)
         if self.chord_model is not None:
-            previous = None
-            if self.note_lengths is not None:
-                frames = cells[..., FRAME * self.config.n_pitches:(FRAME + 1) * self.config.n_pitches]
-                previous = torch.cat([torch.zeros_like(frames[:, :1]), frames[:, :-1]], dim=1)
             bias = self.chord_model.logits(out, bias, cells, previous)
         if self.note_lengths is not None:
-            return self._whole_notes(out, bias, cells)
+            return self._whole_notes(out, bias, cells, previous)
         return bias
 
-    def _whole_notes(self, out, bias, cells):
+    def _whole_notes(self, out, bias, cells, previous):
         """Whole notes, teacher-forced: every frame's logit given the true notes before it, ``(B, T, 2P)``.
 
         Where the onset is chosen the frame is certain; where the pitch was
         silent the step before, the frame is the model's own cell (a note with
         no onset, as at a segment's first step); where a note sounds, its
         frame is that note's continuation at its age, from the length
-        distribution at its start.
+        distribution at its start. ``previous``: each pitch's true frame the step before, ``(B, T, P)``.
         """
         b, t, p = cells.shape[0], cells.shape[1], self.config.n_pitches
         grid = cells.view(b, t, 2, p) > 0.5
         frame, onset = grid[:, :, FRAME], grid[:, :, ONSET]
-        previous = torch.cat([torch.zeros_like(frame[:, :1]), frame[:, :-1]], dim=1)
         starts = self.note_lengths.starts(frame, onset, previous)
         steps = torch.arange(t, device=cells.device)[None, :, None].expand(b, t, p)
         start_at = torch.where(starts, steps, torch.full_like(steps, -1)).cummax(dim=1).values

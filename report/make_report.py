@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 FIGURES = HERE / "figures"
 BENCH = ROOT / "bench" / "results"
 BASIC_DEFAULT, SEED, STYLE = "basic", "basic-seed", "style"
-EARLIER_BASIC, EARLIER_STYLE = "basic-ar", "style-ar"  # the defaults before whole notes: autoregressive, frames
+EARLIER_BASIC = "basic-ar"  # the default before whole notes: autoregressive, frames
 
 
 # ------------------------------------------------------------------ collecting
