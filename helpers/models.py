@@ -39,6 +39,11 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   onsets, pitch by pitch from the lowest, each given the onsets below it and
   the notes sounding the step before: a new note is chosen against the
   notes it joins.
+- Positions (``positions``): the note decoder also hears, at every step,
+  where it is: the step within its bar and the bar within the segment, as
+  one-hot vectors. The seed decoder hears the same ``z`` at every step and
+  otherwise has to count the steps itself to know where in the segment a
+  note of ``z`` belongs.
 - Scheduled sampling (``scheduled_sampling``, training only): in two passes,
   a share of the previous steps the decoder hears is replaced by its own
   draws from the first (teacher-forced) pass, so it learns to go on from its
@@ -87,6 +92,7 @@ class VAEConfig:
     notes: str = "frames"         # how a note lasts: its "frames" chosen step by step, or "whole" (length at onset)
     length_rank: int = 16         # size of the pitch and length codes of the note-length model (notes="whole")
     scheduled_sampling: float = 0.0  # share of previous steps replaced by the decoder's own draws in training
+    positions: bool = False       # the decoder also hears each step's place: its step in the bar and its bar
     dropout: float = 0.1          # between encoder layers and before the output layer
     n_styles: int = 0             # 0: unconditioned; else the number of styles
     style_dim: int = 16           # size of the style embedding
@@ -114,6 +120,9 @@ class VAEConfig:
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"VAEConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("bidirectional", "positions"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"VAEConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"VAEConfig.decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.chords not in CHORDS:
@@ -329,7 +338,8 @@ class GridVAE(nn.Module):
             self.bar_embedding = nn.Linear(c.dec_hidden, c.dec_input)
             self.bar_state = nn.Linear(c.dec_input, 2 * c.dec_hidden)
         ar_in = 0 if c.decoder == "seed" else features
-        self.decoder = nn.LSTM(c.dec_input + style_in + ar_in, c.dec_hidden, batch_first=True)
+        pos_in = c.format.steps_per_bar + c.format.segment_bars if c.positions else 0
+        self.decoder = nn.LSTM(c.dec_input + style_in + pos_in + ar_in, c.dec_hidden, batch_first=True)
         self.dropout = nn.Dropout(c.dropout)
         self.to_logits = nn.Linear(c.dec_hidden, features)
         # Grids are sparse (about 7% of frames sound, 2% are onsets). Starting the output at that
@@ -415,7 +425,18 @@ class GridVAE(nn.Module):
             start = self._state(self.bar_state(embedding))
         if style_steps is not None:
             parts.append(style_steps.to(parts[0].dtype))
+        if self.config.positions:
+            parts.append(self._positions(steps, z.device, parts[0].dtype).expand(b, -1, -1))
         return torch.cat(parts, dim=-1), start
+
+    def _positions(self, steps: int, device, dtype):
+        """``(1, T, steps_per_bar + bars)``: each step's place in its bar and its bar's place in the segment,
+        one-hot (bars counted modulo the segment's, should a decoder run longer)."""
+        fmt = self.config.format
+        t = torch.arange(steps, device=device)
+        in_bar = nn.functional.one_hot(t % fmt.steps_per_bar, fmt.steps_per_bar)
+        bar = nn.functional.one_hot((t // fmt.steps_per_bar) % fmt.segment_bars, fmt.segment_bars)
+        return torch.cat([in_bar, bar], dim=-1).to(dtype)[None]
 
     def _output(self, out, cells=None):
         """Logits ``(B, T, 2P)`` from decoder outputs ``(B, T, H)``; the chord model and whole notes also read the

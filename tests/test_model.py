@@ -248,11 +248,11 @@ def test_chord_model_samples_what_its_logits_say():
     torch.testing.assert_close(nade.logits(state, bias, cells), logits)
 
 
-def whole_notes(decoder, fmt=FMT, chords="independent"):
+def whole_notes(decoder, fmt=FMT, chords="independent", positions=False):
     """A tiny whole-note model with strong, random length distributions (and chord model)."""
     torch.manual_seed(0)
     model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole",
-                            chords=chords)).eval()
+                            chords=chords, positions=positions)).eval()
     with torch.no_grad():
         model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
         torch.nn.init.zeros_(model.to_logits.bias)
@@ -284,12 +284,14 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches):
         assert (independent - logits).abs().max() > 0.1
 
 
-@pytest.mark.parametrize("decoder,chords", [("seed", "independent"), ("autoregressive", "independent"),
-                                            ("seed", "nade"), ("autoregressive", "nade")])
-def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords):
+@pytest.mark.parametrize("decoder,chords,positions", [("seed", "independent", False),
+                                                      ("autoregressive", "independent", False),
+                                                      ("seed", "nade", False), ("autoregressive", "nade", False),
+                                                      ("seed", "independent", True), ("hierarchical", "nade", True)])
+def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords, positions):
     """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
     decided by the notes before it), and its notes last as long as their length distribution says."""
-    model = whole_notes(decoder, chords=chords)
+    model = whole_notes(decoder, chords=chords, positions=positions)
     z = torch.randn(8, 8)
     choose = generate._Chooser("bernoulli", 0.5, P, torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -302,6 +304,27 @@ def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decod
     torch.testing.assert_close(forced[:, :, 1], free[:, :, 1])
     notes = [np.diff(np.flatnonzero(np.r_[0, g[:, 0, p], 0]))[0::2] for g in grids.bool().numpy() for p in range(P)]
     assert max(len(n) and n.max() for n in notes) > 1  # held notes, not one-step blips
+
+
+def test_positions_tell_the_decoder_its_step_in_the_bar_and_its_bar(tmp_path):
+    fmt = GridFormat(low=60, high=60 + P - 1, segment_bars=3)  # 3 bars of 16 steps
+    model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, positions=True)).eval()
+    heard = model._positions(48, "cpu", torch.float32)[0]  # (T, 16 + 3)
+    assert heard.shape == (48, 19) and (heard.sum(1) == 2).all()
+    steps = torch.arange(48)
+    assert (heard[:, :16].argmax(1) == steps % 16).all() and (heard[:, 16:].argmax(1) == steps // 16).all()
+    plain = GridVAE(replace(model.config, positions=False))
+    assert model.decoder.input_size == plain.decoder.input_size + 19
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        before = model.decode(z)
+        model.decoder.weight_ih_l0[:, -19:] = 0.0  # deaf to its place: another decoder
+        assert (model.decode(z) - before).abs().max() > 0
+    torch.save({"config": model.config.to_dict()}, tmp_path / "m.pt")
+    assert VAEConfig.from_dict(torch.load(tmp_path / "m.pt", weights_only=True)["config"]).positions is True
+    older = plain.config.to_dict()
+    del older["positions"]  # a checkpoint written before the field existed
+    assert VAEConfig.from_dict(older).positions is False
 
 
 def test_hierarchical_decoder_restarts_at_every_bar():
@@ -374,7 +397,8 @@ def test_style_code_transfer_moves_the_classifier_to_the_target():
 
 @pytest.mark.parametrize("field,value", [("chords", "joint"), ("decoder", "conductor"), ("scheduled_sampling", 1.5),
                                          ("style_latent", 8), ("style_latent", -1), ("nade_hidden", 0),
-                                         ("notes", "tied"), ("length_rank", 0)])
+                                         ("notes", "tied"), ("length_rank", 0), ("positions", "yes"),
+                                         ("bidirectional", 1)])
 def test_new_settings_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
         tiny(**{field: value})
