@@ -469,7 +469,7 @@ class GridVAE(nn.Module):
         steps = torch.arange(t, device=cells.device)[None, :, None].expand(b, t, p)
         start_at = torch.where(starts, steps, torch.full_like(steps, -1)).cummax(dim=1).values
         logits = bias.view(b, t, 2, p)
-        frames = torch.where(onset, torch.full_like(logits[:, :, FRAME], CERTAIN), logits[:, :, FRAME])
+        frames = _onset_sounds(logits[:, :, FRAME], onset)
         bi, ti, pi = (previous & ~onset).nonzero(as_tuple=True)  # a note going on
         if len(bi):
             si = start_at[bi, ti, pi]
@@ -540,7 +540,7 @@ class GridVAE(nn.Module):
                                                       None if notes is None else notes.sounding)
                 if notes is not None:  # the onsets are chosen; now every frame, certain at an onset
                     step, grid = notes.logits(step).view(b, 2, p), cells.view(b, 2, p)
-                    step[:, FRAME] = torch.where(grid[:, ONSET] > 0.5, CERTAIN, step[:, FRAME])
+                    step[:, FRAME] = _onset_sounds(step[:, FRAME], grid[:, ONSET] > 0.5)
                     grid[:, FRAME] = choose.frames(step[:, FRAME]).to(cells.dtype)
                     step = step.view(b, 2 * p)
                 cells = choose.commit(cells)
@@ -591,6 +591,11 @@ class GridVAE(nn.Module):
             adversary = self.adversary(rest)
         return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "style_logits": self.classify(z),
                 "adversary_logits": adversary}
+
+
+def _onset_sounds(frame_logits: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
+    """Frame logits with the frame at every onset certain: a note that starts sounds (whole notes)."""
+    return torch.where(onset, torch.full_like(frame_logits, CERTAIN), frame_logits)
 
 
 class _Notes:
