@@ -177,6 +177,9 @@ def _figures(run_dir: Path) -> dict | None:
                worst_sample_distance=max(d for group in distances.values() for d in group.values() if d is not None),
                polyphony={g: (t["polyphony"]["real_mean"], t["polyphony"]["generated_mean"])
                           for g, t in stats.items() if "polyphony" in t})
+    if "sample_statistics_style_region" in e:  # a style run's samples from each style's region of z
+        row["sample_distances_style_region"] = {group: {k: v["distance"] for k, v in table.items()}
+                                                for group, table in e["sample_statistics_style_region"].items()}
     if "style" in e:
         s = e["style"]
 
@@ -185,6 +188,8 @@ def _figures(run_dir: Path) -> dict | None:
             return sum(values) / len(values) if values else None
 
         row["style"] = {"judge_real": s["judge_real_accuracy"], "generated": s["generated_accuracy"],
+                        **({"generated_style_region": s["generated_accuracy_style_region"]}
+                           if "generated_accuracy_style_region" in s else {}),
                         "transfer": {k: mean_of(s[k]) for k in ("transfer_accuracy", "transfer_accuracy_shifted",
                                                                 "transfer_accuracy_swapped") if k in s},
                         "transfer_min": {k: min(v for r in s[k].values() for v in r.values())

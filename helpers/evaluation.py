@@ -14,7 +14,9 @@ is in it) and measures:
   accuracy and note-onset F1 are measured on the test segments
   (:func:`helpers.metrics.reconstruction_scores`);
 - samples from the prior against the real test segments, statistic by
-  statistic (:mod:`helpers.musicstats`), per style for a style model;
+  statistic (:mod:`helpers.musicstats`), per style for a style model; for a
+  style model also samples drawn from each style's region of the latent
+  space (:func:`helpers.generate.style_regions`);
 - diagnostics of the decoder (:func:`diagnostics`): teacher-forced against
   free-running scores, own codes against shuffled ones, the probability of
   the real onsets, and the free-running F1 after every epoch of training;
@@ -25,7 +27,7 @@ is in it) and measures:
   their requested style; the share of transferred test segments it
   recognises as their target style, for every pair of styles, by the
   decoder's style embedding alone and also with ``z`` moved by the difference
-  of the two styles' mean codes (:func:`helpers.generate.style_vectors`); the
+  of the two styles' mean codes (:func:`helpers.generate.style_regions`); the
   latent classifier's accuracy; and the judge's probability of the target
   style along style interpolations with one ``z``, averaged over many ``z``.
 
@@ -33,7 +35,7 @@ It writes ``eval.json`` and ``examples.npz`` (a few originals, their
 reconstructions and samples, for figures) in the run folder.
 
 The notebooks call the same public functions (:func:`choose_threshold`, :func:`reconstruction`,
-:func:`style_vectors`, :func:`interpolation_curve`, :func:`judge_style`), so
+:func:`style_regions`, :func:`interpolation_curve`, :func:`judge_style`), so
 a notebook and this module report one figure per metric.
 """
 from __future__ import annotations
@@ -56,7 +58,7 @@ EVAL_VERSION = 3  # raised whenever eval.json changes what it holds
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
 THRESHOLD_SEGMENTS = 300  # validation segments the decoding threshold is chosen on
-VECTOR_SEGMENTS = 300  # training segments per style whose mean code is that style's vector
+VECTOR_SEGMENTS = 300  # training segments per style whose codes give its region (mean code and spread)
 
 
 def _round(value, digits=4):
@@ -108,11 +110,11 @@ def reconstruction(model, valid, test, valid_labels=None, test_labels=None, thre
             "scores": metrics.reconstruction_scores(test, rebuilt, model.config.format), "rebuilt": rebuilt}
 
 
-def style_vectors(model, splits, seed: int = 0) -> torch.Tensor:
-    """Each style's mean code over up to :data:`VECTOR_SEGMENTS` training segments (see
-    :func:`helpers.generate.style_vectors`)."""
+def style_regions(model, splits, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each style's mean code and spread over up to :data:`VECTOR_SEGMENTS` training segments (see
+    :func:`helpers.generate.style_regions`)."""
     picks = splits.train.per_style(VECTOR_SEGMENTS, seed)
-    return generate.style_vectors(model, splits.train.grids(picks), splits.train.style[picks])
+    return generate.style_regions(model, splits.train.grids(picks), splits.train.style[picks])
 
 
 def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESHOLDS, seed: int = 0,
@@ -161,15 +163,22 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
                                         seed=seed, codes=mu, rebuilt=rebuilt)
     result["interpolation"] = interpolation_curve(model, real["test"], style_of("test"), threshold, paths, seed)
 
-    # Samples from the prior against real test segments (per style for a style model).
+    # Samples from the prior against real test segments (per style for a style model), and for a style model
+    # samples from each style's region too.
     groups = {name: k for k, name in enumerate(names)} if cfg.n_styles else {"all": None}
+    regions = style_regions(model, splits, seed) if cfg.n_styles else None
     result["sample_statistics"], result["samples_per_group"], samples = {}, n_samples // len(groups), {}
+    in_region = {}
     for name, k in groups.items():
+        real_group = musicstats.statistics(real["test"] if k is None else real["test"][labels["test"] == k], fmt)
         samples[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
                                         seed=seed + (k or 0))
-        real_group = real["test"] if k is None else real["test"][labels["test"] == k]
-        result["sample_statistics"][name] = musicstats.compare(musicstats.statistics(real_group, fmt),
-                                                               musicstats.statistics(samples[name], fmt))
+        result["sample_statistics"][name] = musicstats.compare(real_group, musicstats.statistics(samples[name], fmt))
+        if regions is not None:
+            in_region[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
+                                              seed=seed + k, regions=regions)
+            result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
+                real_group, musicstats.statistics(in_region[name], fmt))
 
     judge = load_judge(run, device) if cfg.n_styles else None
     if cfg.n_styles:
@@ -177,7 +186,7 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         result["latent_classifier_accuracy"] = float((latent_guess == labels["test"]).mean())
     if judge is not None:
         result["style"] = judge_style(model, judge, names, real["test"], labels["test"], samples, threshold,
-                                      transfers, paths, seed, style_vectors(model, splits, seed))
+                                      transfers, paths, seed, regions[0], in_region)
 
     picks = np.random.default_rng(seed).choice(len(real["test"]), size=min(4, len(real["test"])), replace=False)
     examples = {"originals": real["test"][picks], "reconstructions": rebuilt[picks],
@@ -297,11 +306,13 @@ def interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict
 
 
 def judge_style(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed,
-                vectors) -> dict:
+                vectors, in_region=None) -> dict:
     """What the independent judge says of the real test segments, samples, transfers and style paths.
 
-    ``samples`` maps each style name to grids generated in it; ``vectors``
-    are the styles' mean codes (:func:`style_vectors`). Transfers take up to
+    ``samples`` maps each style name to grids generated in it from the
+    prior, ``in_region`` (optional) to grids drawn from its region of the
+    latent space; ``vectors`` are the styles' mean codes (the means of
+    :func:`style_regions`). Transfers take up to
     ``transfers`` held-out segments of each style to every other, by the
     style embedding alone and with ``z`` moved too; style paths decode
     ``paths`` codes from the prior while the embedding moves.
@@ -310,6 +321,9 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
            "generated_accuracy": {name: metrics.recognised(judge, grids, names.index(name))
                                   for name, grids in samples.items()},
            "transfer_accuracy": {}, "transfer_accuracy_shifted": {}, "interpolation": {}}
+    if in_region:
+        out["generated_accuracy_style_region"] = {name: metrics.recognised(judge, grids, names.index(name))
+                                                  for name, grids in in_region.items()}
     ways = [("transfer_accuracy", None, None), ("transfer_accuracy_shifted", vectors, "shift")]
     if model.config.style_latent:
         ways.append(("transfer_accuracy_swapped", vectors, "swap"))

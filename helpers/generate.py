@@ -19,6 +19,10 @@ With a chord model (``VAEConfig.chords = "nade"``) the cells of a step are
 chosen one after another, each with its probability given the cells already
 chosen, so a step's notes are decided as one chord.
 
+A style model samples in a style from the whole prior, or, with
+``regions`` (:func:`style_regions`), from where the codes of that style's
+own pieces lie.
+
 A style model with a style code (``VAEConfig.style_latent``) keeps its style
 in the first dimensions of ``z``: :func:`transfer` replaces that code by the
 target style's mean code, and :func:`style_path` moves it along with the
@@ -136,8 +140,14 @@ def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshol
 
 @torch.no_grad()
 def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "bernoulli",
-           threshold: float = 0.5, seed: int | None = None) -> np.ndarray:
-    """``n`` new grids from the prior ``N(0, temperature^2 I)``."""
+           threshold: float = 0.5, seed: int | None = None, regions=None) -> np.ndarray:
+    """``n`` new grids from the prior ``N(0, temperature^2 I)``.
+
+    With ``regions`` (:func:`style_regions`, a style model's styles), each
+    grid's ``z`` is drawn instead from its style's region of the latent
+    space, ``N(mean, (temperature * spread)^2)``: where the codes of that
+    style's own pieces lie, not anywhere the prior puts them.
+    """
     if n < 1 or temperature <= 0:
         raise ValueError(f"need n >= 1 and temperature > 0, got n={n}, temperature={temperature}")
     generator = torch.Generator(device=_device(model))
@@ -146,16 +156,28 @@ def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "ber
     else:
         generator.seed()
     z = torch.randn(n, model.config.latent, generator=generator, device=_device(model)) * temperature
+    if regions is not None:
+        styles = _styles(model, style, n)
+        if styles is None:
+            raise ValueError("regions are where a style model's styles lie: this model has no styles")
+        if styles.is_floating_point():
+            raise ValueError("sampling from style regions needs style indices, not mixing weights")
+        means, spreads = (r.to(z.device) for r in regions)
+        z = means[styles] + spreads[styles] * z
     return decode(model, z, style, mode, threshold, generator)
 
 
 @torch.no_grad()
-def encode(model, grids, style=None) -> torch.Tensor:
-    """Posterior means ``(N, latent)`` of grids ``(N, T, 2, P)``."""
+def _posterior(model, grids, style=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and log-variances, each ``(N, latent)``, of grids ``(N, T, 2, P)``."""
     model.eval()
     x = torch.as_tensor(np.asarray(grids), dtype=torch.float32, device=_device(model))
-    mu, _ = model.encode(x, _styles(model, style, len(x)))
-    return mu
+    return model.encode(x, _styles(model, style, len(x)))
+
+
+def encode(model, grids, style=None) -> torch.Tensor:
+    """Posterior means ``(N, latent)`` of grids ``(N, T, 2, P)``."""
+    return _posterior(model, grids, style)[0]
 
 
 def reconstruct(model, grids, style=None, mode: str = "threshold", threshold: float = 0.5) -> np.ndarray:
@@ -191,19 +213,35 @@ def concatenate(grids) -> np.ndarray:
     return grids.reshape(-1, *grids.shape[2:])
 
 
-def style_vectors(model, grids, labels) -> torch.Tensor:
-    """Each style's mean posterior code, ``(n_styles, latent)``: MusicVAE's attribute vectors, for styles.
+def style_regions(model, grids, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each style's pieces lie in the latent space: ``means`` and ``spreads``, each ``(n_styles, latent)``.
 
-    ``grids`` ``(N, T, 2, P)`` are encoded with their own style ``labels`` ``(N,)``;
-    a style without grids gets the prior's mean (zeros).
+    ``grids`` ``(N, T, 2, P)`` are encoded with their own style ``labels``
+    ``(N,)``. A style's mean is its mean posterior code (MusicVAE's
+    attribute vector, for styles: :func:`transfer`, :func:`style_path`); its
+    spread is the standard deviation of its codes' posteriors taken together
+    (the variance of their means plus their mean variance), so ``N(mean,
+    spread^2)`` is the Gaussian closest to the style's part of the
+    aggregate posterior (:func:`sample` with ``regions``). A style without
+    grids gets the prior's ``(0, 1)``.
     """
+    if not model.config.n_styles:
+        raise ValueError("style regions need a style-conditioned model (VAEConfig.n_styles > 0)")
     labels = np.asarray(labels)
-    mu = encode(model, grids, labels).cpu()
-    vectors = torch.zeros(model.config.n_styles, model.config.latent)
+    mu, logvar = (t.cpu() for t in _posterior(model, grids, labels))
+    means = torch.zeros(model.config.n_styles, model.config.latent)
+    spreads = torch.ones(model.config.n_styles, model.config.latent)
     for k in range(model.config.n_styles):
-        if (labels == k).any():
-            vectors[k] = mu[torch.as_tensor(labels == k)].mean(0)
-    return vectors
+        mine = torch.as_tensor(labels == k)
+        if mine.any():
+            means[k] = mu[mine].mean(0)
+            spreads[k] = (mu[mine].var(0, unbiased=False) + logvar[mine].exp().mean(0)).sqrt()
+    return means, spreads
+
+
+def style_vectors(model, grids, labels) -> torch.Tensor:
+    """Each style's mean posterior code, ``(n_styles, latent)``: the means of :func:`style_regions`."""
+    return style_regions(model, grids, labels)[0]
 
 
 TRANSFERS = ("shift", "swap")

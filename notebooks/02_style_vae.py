@@ -258,6 +258,29 @@ latent_accuracy = float((model.classify(mu).argmax(1).cpu().numpy() == held_labe
 print(f"latent classifier accuracy on {len(held_out)} held-out segments: {latent_accuracy:.3f}; "
       f"active dimensions: {active_dimensions(mu)} of {model.config.latent}")
 fig = render.plot_latent_map(mu.cpu().numpy(), held_labels, names)
+
+# %% [markdown]
+# ## Sampling where each style lies
+# The samples above draw `z` from the whole prior, so their code may lie where
+# another style's pieces lie, and the style embedding has to win against it.
+# Here each style's region of the latent space (the mean and spread of the
+# codes of its training segments) gives the codes instead: samples from where
+# the style's own pieces lie. The judge says how many it recognises.
+
+# %%
+regions = evaluation.style_regions(model, splits, SEED)
+vectors = regions[0]  # each style's mean code: also what transfer and the style path move
+region_accuracy, region_audio = {}, {}
+for k, name in enumerate(names):
+    grids = generate.sample(model, SAMPLES_PER_STYLE, temperature=TEMPERATURE, style=k, mode="bernoulli",
+                            seed=SEED + k, regions=regions)
+    region_accuracy[name] = metrics.recognised(judge, grids, k)
+    region_audio[name] = render.save_piece(grids[0], run.outputs("style_regions"), name, fmt, QPM)["audio"]
+print("share recognised as their style, sampled from the prior / from the style's region:",
+      {name: f"{generated_accuracy[name]:.3f} / {region_accuracy[name]:.3f}" for name in names})
+for name, audio in region_audio.items():
+    print(name)
+    display(render.play(audio))
 fig.savefig(run.figure("latent_map"), dpi=100)
 
 # %% [markdown]
@@ -275,7 +298,6 @@ fig.savefig(run.figure("latent_map"), dpi=100)
 a, b = 0, len(names) - 1
 label = f"{names[a]}_to_{names[b]}"
 THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids(), splits.valid.style)
-vectors = evaluation.style_vectors(model, splits, SEED)
 source = held_out[held_labels == a][:TRANSFERS]
 by_embedding = generate.transfer(model, source, a, b, mode="threshold", threshold=THRESHOLD)
 moved_grids = generate.transfer(model, source, a, b, mode="threshold", threshold=THRESHOLD, vectors=vectors)
@@ -339,7 +361,8 @@ for f in run.media():
 render.download(run.media(), zip_as=run.root / "music.zip")
 summary = {
     "pretrained": PRETRAINED, "styles": names, "device": str(device), "judge_real_accuracy": real_accuracy,
-    "latent_classifier_accuracy": latent_accuracy, "generated_accuracy": generated_accuracy, "threshold": THRESHOLD,
+    "latent_classifier_accuracy": latent_accuracy, "generated_accuracy": generated_accuracy,
+    "generated_accuracy_style_region": region_accuracy, "threshold": THRESHOLD,
     "transfer": {"from": names[a], "to": names[b], "accuracy": transfer_accuracy,
                  "accuracy_embedding_only": embedding_accuracy},
     "interpolation_prob_b": prob_b.tolist(), "notebook_seconds": time.time() - START}

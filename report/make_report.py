@@ -192,9 +192,16 @@ def table_style_statistics(c) -> str:
     if not r:
         return "(no style run evaluated)"
     stats, names = r["eval"]["sample_statistics"], r["eval"]["styles"]
-    rows = [[label] + [f"{_f(stats[n][k]['real_mean'], 2)} / {_f(stats[n][k]['generated_mean'], 2)} "
-                       f"({_f(stats[n][k]['distance'], 2)})" for n in names] for k, label in STATISTICS.items()]
-    return _table(["statistic: real / samples (distance)"] + names, rows)
+    region = r["eval"].get("sample_statistics_style_region")
+
+    def cell(n, k):
+        text = f"{_f(stats[n][k]['real_mean'], 2)} / {_f(stats[n][k]['generated_mean'], 2)} ({_f(stats[n][k]['distance'], 2)})"
+        if region:
+            text += f" / {_f(region[n][k]['generated_mean'], 2)} ({_f(region[n][k]['distance'], 2)})"
+        return text
+
+    head = "statistic: real / samples (distance)" + (" / from the style's region (distance)" if region else "")
+    return _table([head] + names, [[label] + [cell(n, k) for n in names] for k, label in STATISTICS.items()])
 
 
 def table_style(c) -> str:
@@ -208,6 +215,10 @@ def table_style(c) -> str:
             [f"samples generated in the style, called that style ({e['samples_per_group']} per style)"]
             + [_f(s["generated_accuracy"][n]) for n in names]
             + [_f(np.mean([s["generated_accuracy"][n] for n in names]))]]
+    if "generated_accuracy_style_region" in s:
+        region = s["generated_accuracy_style_region"]
+        rows.append(["samples drawn from the style's region of z, called that style"]
+                    + [_f(region[n]) for n in names] + [_f(np.mean([region[n] for n in names]))])
     main = _table(["figure"] + names + ["all"], rows)
     shifted = s.get("transfer_accuracy_shifted", {})
     transfer = _table(["from \\ to"] + names,
@@ -233,9 +244,18 @@ def _ours_files_per_s(data: dict) -> float:
     return conv[f"ours_{workers}_workers_files_per_s"]
 
 
+def _worst_group_stat(distances) -> str:
+    """The largest distance of any style's statistic, named: ``palestrina empty beats 4.5``."""
+    worst = max(((d, group, stat) for group, table in distances.items() if group != "all"
+                 for stat, d in table.items() if d is not None), default=None)
+    return f"{worst[1]} {worst[2].replace('_', ' ')} {_f(worst[0], 1)}" if worst else "-"
+
+
 def _table_style_runs(a, judge: bool = False) -> str:
-    """One row per style run of an ablation file: samples recognised and transfers (and the judge on real music)."""
+    """One row per style run of an ablation file: samples recognised and transfers (and the judge on real music);
+    samples from each style's region where the file's runs were evaluated for them."""
     rows = []
+    regions = any("generated_style_region" in r.get("style", {}) for r in a["runs"])
     for r in a["runs"]:
         if "style" not in r:
             continue
@@ -244,19 +264,22 @@ def _table_style_runs(a, judge: bool = False) -> str:
         row = [f"{a['designs'][r['design']]['label']}, seed {r['seed']}", f"{r['steps']:,}"]
         if judge:
             row.append(", ".join(f"{k} {_f(v, 2)}" for k, v in s["judge_real"].items() if k != "all"))
-        worst = max(((d, group, stat) for group, table in r["sample_distances"].items() if group != "all"
-                     for stat, d in table.items() if d is not None), default=None)
-        row.append(f"{worst[1]} {worst[2].replace('_', ' ')} {_f(worst[0], 1)}" if worst else "-")
-        rows.append(row + [", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated"].items()),
-                           _f(transfer.get("transfer_accuracy"), 2),
+        row.append(_worst_group_stat(r["sample_distances"]))
+        row += [", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated"].items())]
+        if regions:
+            row += [_worst_group_stat(r["sample_distances_style_region"]) if "sample_distances_style_region" in r
+                    else "-", ", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated_style_region"].items())
+                    if "generated_style_region" in s else "-"]
+        rows.append(row + [_f(transfer.get("transfer_accuracy"), 2),
                            f"{_f(transfer.get('transfer_accuracy_shifted'), 2)} (min "
                            f"{_f(s['transfer_min'].get('transfer_accuracy_shifted'), 2)})",
                            f"{_f(transfer['transfer_accuracy_swapped'], 2)} (min "
                            f"{_f(s['transfer_min']['transfer_accuracy_swapped'], 2)})"
                            if "transfer_accuracy_swapped" in transfer else "-"])
     header = ["style run", "steps"] + (["judge on real test segments"] if judge else []) + [
-        "worst sample stat (sd)", "samples recognised", "transfer, embedding only", "transfer, z shifted (mean codes)",
-        "transfer, style code swapped"]
+        "worst sample stat (sd)", "samples recognised"] + (
+        ["worst sample stat, from the style's region", "recognised, from the style's region"] if regions else []) + [
+        "transfer, embedding only", "transfer, z shifted (mean codes)", "transfer, style code swapped"]
     return _table(header, rows) if rows else ""
 
 
@@ -566,12 +589,18 @@ def finding_style_statistics(c) -> str:
     r = c["runs"].get(STYLE)
     if not r:
         return _missing(STYLE)
-    stats = r["eval"]["sample_statistics"]
-    rows = sorted(((v["distance"], n, k, v) for n, group in stats.items() for k, v in group.items()
-                   if v["distance"] is not None), reverse=True)[:3]
-    return "Largest distances: " + "; ".join(
-        f"{n} {STATISTICS[k]}: real {v['real_mean']:.2f} (sd {v['real_std']:.2f}), samples {v['generated_mean']:.2f}, "
-        f"distance {d:.1f}" for d, n, k, v in rows) + "."
+    lines = []
+    for key, what in (("sample_statistics", "Samples from the prior"),
+                      ("sample_statistics_style_region", "Samples from each style's region")):
+        stats = r["eval"].get(key)
+        if not stats:
+            continue
+        rows = sorted(((v["distance"], n, k, v) for n, group in stats.items() for k, v in group.items()
+                       if v["distance"] is not None), reverse=True)[:3]
+        lines.append(f"{what}, largest distances: " + "; ".join(
+            f"{n} {STATISTICS[k]}: real {v['real_mean']:.2f} (sd {v['real_std']:.2f}), samples "
+            f"{v['generated_mean']:.2f}, distance {d:.1f}" for d, n, k, v in rows) + ".")
+    return "\n\n".join(lines)
 
 
 def finding_pretrained(c) -> str:

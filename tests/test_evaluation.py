@@ -63,7 +63,7 @@ def test_basic_run(dataset, tmp_path):
     assert set(result["sample_statistics"]["all"]) == set(STATISTICS)
     curve = result["interpolation"]
     assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
-    assert "style" not in result
+    assert "style" not in result and "sample_statistics_style_region" not in result
     examples = np.load(tmp_path / "examples.npz")
     assert examples["originals"].shape[1:] == (T, 2, splits.format.n_pitches)
     assert GridFormat.from_dict(json.loads(str(examples["format"]))) == splits.format
@@ -76,7 +76,8 @@ def test_style_run_is_judged(dataset, tmp_path):
     result = evaluation.evaluate_run(tmp_path, data_dir, n_samples=4, device=CPU, transfers=2, paths=2)
     style = result["style"]
     assert result["samples_per_group"] == 2 and set(result["sample_statistics"]) == {"chords", "line"}
-    assert set(style["generated_accuracy"]) == {"chords", "line"}
+    assert set(style["generated_accuracy"]) == set(style["generated_accuracy_style_region"]) == {"chords", "line"}
+    assert set(result["sample_statistics_style_region"]["line"]) == set(STATISTICS)
     for key in ("transfer_accuracy", "transfer_accuracy_shifted"):
         assert {a: set(row) for a, row in style[key].items()} == {"chords": {"line"}, "line": {"chords"}}
     curve = style["interpolation"]["chords->line"]

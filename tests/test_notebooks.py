@@ -90,7 +90,9 @@ def test_style_notebook_runs_headless(tmp_path):
         assert len(read_midi(midi).notes) > 0, midi.name  # loads back, with notes in it
     report = json.loads((run / "summary.json").read_text())
     assert set(report["judge_real_accuracy"]) == {"bach", "folk", "palestrina", "all"}
-    assert set(report["generated_accuracy"]) == {"bach", "folk", "palestrina"}
+    assert set(report["generated_accuracy"]) == set(report["generated_accuracy_style_region"]) == {
+        "bach", "folk", "palestrina"}
+    assert sorted(f.name for f in (run / "style_regions").glob("*.mid")) == ["bach.mid", "folk.mid", "palestrina.mid"]
     assert len(report["interpolation_prob_b"]) == 5 and 0 <= report["transfer"]["accuracy"] <= 1
     assert (run / "latent_map.png").is_file() and "latent classifier accuracy" in text
 
@@ -203,6 +205,7 @@ def test_style_notebook_in_colab_pretrained_without_drive(tmp_path, colab, monke
     summary = json.loads((run / "summary.json").read_text())
     assert summary["pretrained"] and set(summary["generated_accuracy"]) == {"bach", "folk", "palestrina"}
     assert len(list((run / "styles").rglob("*.wav"))) == 6
+    assert 0 <= min(summary["generated_accuracy_style_region"].values())
 
 
 @pytest.mark.slow

@@ -108,6 +108,34 @@ def test_style_vectors_and_shifted_transfer():
                               generate.transfer(model, grids[:2], 0, 1, threshold=0.05))
 
 
+def test_style_regions_are_the_gaussians_of_each_styles_codes_and_samples_come_from_them():
+    model = styled_model()
+    grids = np.random.default_rng(1).random((6, T, 2, P)) < 0.1
+    labels = np.array([0, 0, 1, 1, 1, 0])
+    means, spreads = generate.style_regions(model, grids, labels)
+    mu, logvar = model.eval().encode(torch.as_tensor(grids, dtype=torch.float32), torch.as_tensor(labels))
+    mine = mu.detach()[[2, 3, 4]]
+    torch.testing.assert_close(means[1], mine.mean(0))
+    torch.testing.assert_close(spreads[1] ** 2, mine.var(0, unbiased=False) + logvar.detach()[[2, 3, 4]].exp().mean(0))
+    assert torch.equal(means[2], torch.zeros(8)) and torch.equal(spreads[2], torch.ones(8))  # no grids: the prior
+    # A sample's code is mean + spread * the prior's draw, for each sample's own style.
+    far = (torch.zeros(3, 8), torch.ones(3, 8))
+    far[0][1] = 25.0
+    style = [0, 1, 0]
+    got = generate.sample(model, 3, style=style, mode="threshold", threshold=0.05, seed=3, regions=far)
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(3))
+    z[1] += 25.0
+    np.testing.assert_array_equal(got, generate.decode(model, z, style, mode="threshold", threshold=0.05))
+    assert not np.array_equal(got, generate.sample(model, 3, style=style, mode="threshold", threshold=0.05, seed=3))
+    with pytest.raises(ValueError, match="style indices"):
+        generate.sample(model, 1, style=torch.tensor([[0.5, 0.5, 0.0]]), seed=0, regions=far)
+    plain = GridVAE(replace(PRESETS["smoke"], format=FMT))
+    with pytest.raises(ValueError, match="style-conditioned"):
+        generate.style_regions(plain, grids, labels)
+    with pytest.raises(ValueError, match="no styles"):
+        generate.sample(plain, 1, seed=0, regions=far)
+
+
 def test_judge_hears_whole_phrases_and_older_judges_still_load():
     config = metrics.ClassifierConfig(n_pitches=P, n_styles=3, channels=8)
     judge = metrics.StyleClassifier(config).eval()
