@@ -29,7 +29,9 @@ is in it) and measures:
   decoder's style embedding alone and also with ``z`` moved by the difference
   of the two styles' mean codes (:func:`helpers.generate.style_regions`); the
   latent classifier's accuracy; and the judge's probability of the target
-  style along style interpolations with one ``z``, averaged over many ``z``.
+  style along style interpolations from one ``z`` (the embedding mixed, the
+  code moved by the mean codes as a transfer moves it), averaged over many
+  ``z``.
 
 It writes ``eval.json`` and ``examples.npz`` (a few originals, their
 reconstructions and samples, for figures) in the run folder.
@@ -315,7 +317,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     :func:`style_regions`). Transfers take up to
     ``transfers`` held-out segments of each style to every other, by the
     style embedding alone and with ``z`` moved too; style paths decode
-    ``paths`` codes from the prior while the embedding moves.
+    ``paths`` codes from the prior while the embedding and the code move
+    (:func:`helpers.generate.style_path` with ``vectors``).
     """
     out = {"judge_real_accuracy": metrics.per_style_accuracy(metrics.predict(judge, held_out), labels, names),
            "generated_accuracy": {name: metrics.recognised(judge, grids, names.index(name))

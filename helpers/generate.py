@@ -280,9 +280,12 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
                threshold: float = 0.5, seed: int | None = None, vectors=None) -> np.ndarray:
     """One ``z`` (latent,) decoded while the style moves from ``style_a`` to ``style_b`` in ``steps`` steps.
 
-    The style embedding is mixed linearly; for a model with a style code and
-    ``vectors`` (:func:`style_vectors`), the code moves too, from one style's
-    mean code to the other's. Returns ``(steps, T, 2, P)``. Several codes
+    The style embedding is mixed linearly. With ``vectors`` (the styles'
+    mean codes, :func:`style_vectors`) the code moves too, as :func:`transfer`
+    moves it: a model with a style code moves that code from one style's mean
+    code to the other's; a model without one moves all of ``z`` by ``t``
+    times the difference of the two mean codes, so the last step is ``z``
+    shifted into the other style. Returns ``(steps, T, 2, P)``. Several codes
     ``z`` (N, latent) are decoded in one batch: ``(N, steps, T, 2, P)``.
     """
     if steps < 2:
@@ -301,5 +304,8 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     if vectors is not None and k:
         moving = (1 - t)[:, None] * vectors[style_a, :k] + t[:, None] * vectors[style_b, :k]  # (steps, k)
         codes[:, :k] = moving.to(codes).repeat(len(starts), 1)
+    elif vectors is not None:
+        shift = t[:, None] * (vectors[style_b] - vectors[style_a])  # (steps, latent)
+        codes += shift.to(codes).repeat(len(starts), 1)
     grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator)
     return grids if z.dim() == 1 else grids.reshape(len(starts), steps, *grids.shape[1:])

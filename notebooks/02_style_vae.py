@@ -34,7 +34,7 @@
 #   makes the encoder keep a compact representation of style in `z`.
 #
 # With it the notebook **generates in a chosen style**, **moves from one style
-# to another** with the same `z`, and **transfers a piece** to another style.
+# to another** from the same `z`, and **transfers a piece** to another style.
 # An **independent style classifier**, trained only on real music, judges the
 # results. Edit the parameters, then run every cell from top to bottom (in
 # Colab: *Runtime > Run all*, on a GPU runtime). `PRETRAINED = True` skips
@@ -311,10 +311,11 @@ for i in range(min(2, len(source))):
     render.save_piece(generate.concatenate(pair), run.outputs("transfer"), f"{label}_{i + 1}", fmt, QPM)
 
 # %% [markdown]
-# ## From one style to another, same `z`
-# The style embedding moves from A to B in `INTERPOLATION_STEPS` steps while
-# `z` stays (with a style code, the code moves too, from A's mean code to
-# B's); the judge's probability of B is measured along the way.
+# ## From one style to another, from one `z`
+# The style embedding moves from A to B in `INTERPOLATION_STEPS` steps, and
+# the code with it, as transfer moves it: `z` moves by the difference between
+# B's and A's mean codes (with a style code, the code moves instead, from A's
+# mean code to B's); the judge's probability of B is measured along the way.
 
 # %%
 z = torch.randn(model.config.latent, generator=torch.Generator().manual_seed(SEED)) * TEMPERATURE

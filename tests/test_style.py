@@ -108,6 +108,20 @@ def test_style_vectors_and_shifted_transfer():
                               generate.transfer(model, grids[:2], 0, 1, threshold=0.05))
 
 
+def test_a_style_path_moves_z_as_transfer_does():
+    """Without a style code, the path's code moves by t times the difference of the mean codes: its ends are z
+    decoded in the first style, and z shifted into the second (the transfer's shift)."""
+    model = styled_model()
+    vectors = torch.zeros(3, 8)
+    vectors[2] = 25.0  # far enough to change what the decoder makes
+    z = torch.randn(2, 8)
+    path = generate.style_path(model, z, 0, 2, steps=3, mode="threshold", threshold=0.05, vectors=vectors)
+    np.testing.assert_array_equal(path[:, 0], generate.decode(model, z, 0, "threshold", 0.05))
+    np.testing.assert_array_equal(path[:, -1], generate.decode(model, z + 25.0, 2, "threshold", 0.05))
+    still = generate.style_path(model, z, 0, 2, steps=3, mode="threshold", threshold=0.05)
+    assert not np.array_equal(path[:, -1], still[:, -1])
+
+
 def test_style_regions_are_the_gaussians_of_each_styles_codes_and_samples_come_from_them():
     model = styled_model()
     grids = np.random.default_rng(1).random((6, T, 2, P)) < 0.1
