@@ -397,7 +397,9 @@ def table_speed(c) -> str:
                  ["default corpus, cold build / warm load", f"{corp['cold_build_s']:.0f} s / {corp['warm_load_s']} s",
                   f"{corp['pieces']} pieces, {len(corp['styles'])} styles", "`python -m bench.bench_data`"]]
     if t:
-        rows.append([f"training ({t['device']}), batch {t['batch_size']}",
+        model = t.get("model", {})
+        rows.append([f"training ({t['device']}), batch {t['batch_size']}"
+                     + (f", {model['decoder']} decoder, {model.get('notes', 'frames')}" if model else ""),
                      f"{t['train_function_segments_per_s']:,.1f} segments/s",
                      f"bare loop {t['bare_loop_segments_per_s']:,.1f} segments/s, ratio {t['overhead_ratio']:.2f}",
                      "`python -m bench.bench_train`"])
