@@ -170,7 +170,11 @@ def _figures(run_dir: Path) -> dict | None:
         return None
     e, info = json.loads(eval_file.read_text()), json.loads(info_file.read_text())
     stats = e["sample_statistics"]
-    distances = {group: {k: v["distance"] for k, v in table.items()} for group, table in stats.items()}
+
+    def distances_of(statistics):
+        return {group: {k: v["distance"] for k, v in table.items()} for group, table in statistics.items()}
+
+    distances = distances_of(stats)
     row = dict(info, reconstruction=e["reconstruction"], threshold=e["threshold"]["chosen"],
                diagnostics=e["diagnostics"], kl=e["test_nll"]["kl"],
                elbo=e["test_nll"]["elbo"], active_dims=e["active_dims"], sample_distances=distances,
@@ -178,8 +182,7 @@ def _figures(run_dir: Path) -> dict | None:
                polyphony={g: (t["polyphony"]["real_mean"], t["polyphony"]["generated_mean"])
                           for g, t in stats.items() if "polyphony" in t})
     if "sample_statistics_style_region" in e:  # a style run's samples from each style's region of z
-        row["sample_distances_style_region"] = {group: {k: v["distance"] for k, v in table.items()}
-                                                for group, table in e["sample_statistics_style_region"].items()}
+        row["sample_distances_style_region"] = distances_of(e["sample_statistics_style_region"])
     if "style" in e:
         s = e["style"]
 

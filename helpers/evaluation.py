@@ -170,12 +170,14 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     groups = {name: k for k, name in enumerate(names)} if cfg.n_styles else {"all": None}
     regions = style_regions(model, splits, seed) if cfg.n_styles else None
     result["sample_statistics"], result["samples_per_group"], samples = {}, n_samples // len(groups), {}
-    in_region = {}
+    in_region, real_stats, sample_stats = {}, {}, {}  # per-segment statistics, also kept for histograms
     for name, k in groups.items():
-        real_group = musicstats.statistics(real["test"] if k is None else real["test"][labels["test"] == k], fmt)
+        real_stats[name] = real_group = musicstats.statistics(
+            real["test"] if k is None else real["test"][labels["test"] == k], fmt)
         samples[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
                                         seed=seed + (k or 0))
-        result["sample_statistics"][name] = musicstats.compare(real_group, musicstats.statistics(samples[name], fmt))
+        sample_stats[name] = musicstats.statistics(samples[name], fmt)
+        result["sample_statistics"][name] = musicstats.compare(real_group, sample_stats[name])
         if regions is not None:
             in_region[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
                                               seed=seed + k, regions=regions)
@@ -194,10 +196,9 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     examples = {"originals": real["test"][picks], "reconstructions": rebuilt[picks],
                 "format": json.dumps(fmt.to_dict())}
     examples.update({f"samples_{name}": g[:4] for name, g in samples.items()})
-    for name, k in groups.items():  # per-segment statistics, for histograms
-        real_group = real["test"] if k is None else real["test"][labels["test"] == k]
-        examples[f"stats_real_{name}"] = np.stack(list(musicstats.statistics(real_group, fmt).values()), 1)
-        examples[f"stats_samples_{name}"] = np.stack(list(musicstats.statistics(samples[name], fmt).values()), 1)
+    for name in groups:  # per-segment statistics, for histograms
+        examples[f"stats_real_{name}"] = np.stack(list(real_stats[name].values()), 1)
+        examples[f"stats_samples_{name}"] = np.stack(list(sample_stats[name].values()), 1)
     if cfg.n_styles:
         examples.update(mu=mu.cpu().numpy(), labels=labels["test"])
     np.savez_compressed(run.examples, **examples)

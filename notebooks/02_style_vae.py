@@ -258,6 +258,7 @@ latent_accuracy = float((model.classify(mu).argmax(1).cpu().numpy() == held_labe
 print(f"latent classifier accuracy on {len(held_out)} held-out segments: {latent_accuracy:.3f}; "
       f"active dimensions: {active_dimensions(mu)} of {model.config.latent}")
 fig = render.plot_latent_map(mu.cpu().numpy(), held_labels, names)
+fig.savefig(run.figure("latent_map"), dpi=100)
 
 # %% [markdown]
 # ## Sampling where each style lies
@@ -281,7 +282,6 @@ print("share recognised as their style, sampled from the prior / from the style'
 for name, audio in region_audio.items():
     print(name)
     display(render.play(audio))
-fig.savefig(run.figure("latent_map"), dpi=100)
 
 # %% [markdown]
 # ## Style transfer
