@@ -79,6 +79,12 @@ DESIGNS = {
                               {"decoder": "seed", "notes": "whole", "chords": "nade"}, {}),
     "style-vocal-seed-whole": ("style: seed decoder + whole notes on the vocal trio",
                                {"decoder": "seed", "notes": "whole"}, {}, {"styles": VOCAL_TRIO}),
+    "seed-whole-ends": ("seed decoder + whole notes ended also by the onsets they meet",
+                        {"decoder": "seed", "notes": "whole", "note_ends": "onsets"}, {}),
+    "style-seed-whole-ends": ("style: seed decoder + whole notes ended also by the onsets they meet",
+                              {"decoder": "seed", "notes": "whole", "note_ends": "onsets"}, {}),
+    "style-seed-nade-whole-ends": ("style: seed decoder + whole notes ended by the onsets they meet + chord model",
+                                   {"decoder": "seed", "notes": "whole", "chords": "nade", "note_ends": "onsets"}, {}),
     "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
                          {"style_latent": 8, "style_adversary": 1.0}, {}, {"styles": VOCAL_TRIO}),
 }

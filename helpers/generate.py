@@ -93,6 +93,12 @@ class _Chooser:
             return chosen
         return self._sounds(self.onsets[:, pitch], chosen, None if self.previous is None else self.previous[:, pitch])
 
+    def step_onsets(self, logits: torch.Tensor) -> torch.Tensor:
+        """Every pitch's onset ``(B, P)`` at once, given their logits ``(B, P)``, before the frames (whole notes
+        whose ends hear the onsets of their step)."""
+        self.onsets = self._pick(torch.sigmoid(logits.float()))
+        return self.onsets
+
     def frames(self, logits: torch.Tensor) -> torch.Tensor:
         """Every pitch's frame ``(B, P)`` at once, given their logits ``(B, P)`` and the onsets chosen by :meth:`cell`
         (a chord model of the onsets alone)."""

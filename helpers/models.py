@@ -39,6 +39,16 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   onsets, pitch by pitch from the lowest, each given the onsets below it and
   the notes sounding the step before: a new note is chosen against the
   notes it joins.
+- How a note ends (``note_ends``, whole notes only): by its ``"length"``
+  alone, or ``"onsets"``: a sounding note's continuation also hears the
+  onsets chosen at its step, near it in pitch (an octave either way) and in
+  all, with weights the decoder's state gives at that step. A melody's note
+  can then end because the next one starts, rather than wherever its length
+  drawn at the onset says, so a line neither overlaps its next note nor
+  leaves a gap before it; in a chorale, a note starting in another voice
+  need not end it. A step's onsets are chosen first, then its frames (a
+  proper order within the step); the weights start at zero, so such a model
+  starts as the one with lengths alone.
 - Positions (``positions``): the note decoder also hears, at every step,
   where it is: the step within its bar and the bar within the segment, as
   one-hot vectors. The seed decoder hears the same ``z`` at every step and
@@ -71,6 +81,7 @@ from .pianoroll import FRAME, ONSET, GridFormat
 DECODERS = ("seed", "autoregressive", "hierarchical")
 CHORDS = ("independent", "nade")
 NOTES = ("frames", "whole")
+NOTE_ENDS = ("length", "onsets")
 CERTAIN = 30.0  # a logit for a cell the notes before it decide (sigmoid(30) = 1 - 1e-13)
 OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
 
@@ -91,6 +102,7 @@ class VAEConfig:
     nade_hidden: int = 64         # hidden units of the chord model (chords="nade")
     notes: str = "frames"         # how a note lasts: its "frames" chosen step by step, or "whole" (length at onset)
     length_rank: int = 16         # size of the pitch and length codes of the note-length model (notes="whole")
+    note_ends: str = "length"     # what ends a note (notes="whole"): its "length" alone, or also the "onsets" it meets
     scheduled_sampling: float = 0.0  # share of previous steps replaced by the decoder's own draws in training
     positions: bool = False       # the decoder also hears each step's place: its step in the bar and its bar
     dropout: float = 0.1          # between encoder layers and before the output layer
@@ -129,6 +141,11 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.chords must be one of {CHORDS}, got {self.chords!r}")
         if self.notes not in NOTES:
             raise ValueError(f"VAEConfig.notes must be one of {NOTES}, got {self.notes!r}")
+        if self.note_ends not in NOTE_ENDS:
+            raise ValueError(f"VAEConfig.note_ends must be one of {NOTE_ENDS}, got {self.note_ends!r}")
+        if self.note_ends != "length" and self.notes != "whole":
+            raise ValueError(f"VAEConfig.note_ends={self.note_ends!r} decides how whole notes end: it needs "
+                             f"notes='whole', got notes={self.notes!r}")
         for name, top in (("dropout", 1.0), ("scheduled_sampling", 1.0 + 1e-9)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < top:  # also refuses nan
@@ -301,6 +318,32 @@ class NoteLengths(nn.Module):
         return longer - log_pmf.gather(1, a - 1)[:, 0]
 
 
+class NoteEnds(nn.Module):
+    """How the onsets of a step end the notes that sound into it: a logit added to each one's continuation.
+
+    For a note of pitch ``i``, the onsets chosen at its step at pitches
+    ``i - reach .. i + reach``, and their number, each with a weight the
+    decoder's state gives at that step: ``sum_k w_k(h) onset[i + k] +
+    w_n(h) * sum_j onset[j]``. The weights start at zero (the length alone
+    decides); the state decides how a style's notes meet the next ones.
+    """
+
+    def __init__(self, state_size: int, reach: int = 12):
+        super().__init__()
+        self.reach = reach
+        self.weights = nn.Linear(state_size, 2 * reach + 2)  # one per pitch offset, one for the count
+        nn.init.zeros_(self.weights.weight)
+        nn.init.zeros_(self.weights.bias)
+
+    def forward(self, state: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
+        """``(.., P)`` logits from the state ``(.., H)`` and the step's onsets ``(.., P)``."""
+        w = self.weights(state)
+        onset = onset.to(w.dtype)
+        windows = nn.functional.pad(onset, (self.reach, self.reach)).unfold(-1, 2 * self.reach + 1, 1)  # (.., P, 2R+1)
+        near = windows @ w[..., :-1, None]                                                             # (.., P, 1)
+        return near[..., 0] + onset.sum(-1, keepdim=True) * w[..., -1:]
+
+
 class _ReverseGradient(torch.autograd.Function):
     """Identity forward; the gradient times ``-scale`` backward (the adversary's hold on the encoder)."""
 
@@ -350,6 +393,7 @@ class GridVAE(nn.Module):
                             if c.chords == "nade" else None)
         self.note_lengths = (NoteLengths(c.dec_hidden, c.n_pitches, c.seq_len, c.length_rank)
                              if c.notes == "whole" else None)
+        self.note_ends = NoteEnds(c.dec_hidden) if c.note_ends == "onsets" else None
         code = c.style_latent or c.latent
         self.classifier = (nn.Sequential(nn.Linear(code, c.classifier_hidden), nn.ReLU(),
                                          nn.Linear(c.classifier_hidden, c.n_styles)) if c.n_styles else None)
@@ -475,6 +519,8 @@ class GridVAE(nn.Module):
             si = start_at[bi, ti, pi]
             keys = self.note_lengths.keys(out)[bi, si, pi]  # (N, rank): the state at each note's start
             going = self.note_lengths.continuation(self.note_lengths.log_pmf(keys, pi), ti - si)
+            if self.note_ends is not None:  # and the onsets of its step (chosen before the frames)
+                going = going + self.note_ends(out, onset)[bi, ti, pi].float()
             frames = frames.index_put((bi, ti, pi), going.to(frames.dtype))
         return torch.stack([frames, logits[:, :, ONSET]], dim=2).view(b, t, 2 * p)
 
@@ -518,7 +564,9 @@ class GridVAE(nn.Module):
         for independent cells; with the chord model, ``choose.cell(index,
         logit (B,)) -> (B,)`` for each cell in the model's order (with whole
         notes, the onsets, then ``choose.frames(logits (B, P))``), then
-        ``choose.commit(cells)``. Returns the logits ``(B, T, 2, P)``.
+        ``choose.commit(cells)``; with ``note_ends`` and no chord model,
+        ``choose.step_onsets(logits (B, P))``, then the frames and the
+        commit. Returns the logits ``(B, T, 2, P)``.
         """
         c = self.config
         b, p = z.shape[0], c.n_pitches
@@ -535,12 +583,21 @@ class GridVAE(nn.Module):
             step_in = inputs[:, t] if c.decoder == "seed" else torch.cat([inputs[:, t], previous], dim=-1)
             out, state = self.decoder(step_in[:, None], state)
             bias = self.to_logits(out[:, 0])
-            if self.chord_model is not None:
-                cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell,
-                                                      None if notes is None else notes.sounding)
+            if self.chord_model is not None or self.note_ends is not None:  # the onsets first, then the frames
+                if self.chord_model is not None:
+                    cells, step = self.chord_model.sample(out[:, 0], bias, choose.cell,
+                                                          None if notes is None else notes.sounding)
+                else:
+                    step, cells = bias, torch.zeros_like(bias)
+                    onsets = choose.step_onsets(bias.view(b, 2, p)[:, ONSET])
+                    cells.view(b, 2, p)[:, ONSET] = onsets.to(cells.dtype)
                 if notes is not None:  # the onsets are chosen; now every frame, certain at an onset
                     step, grid = notes.logits(step).view(b, 2, p), cells.view(b, 2, p)
-                    step[:, FRAME] = _onset_sounds(step[:, FRAME], grid[:, ONSET] > 0.5)
+                    onset = grid[:, ONSET] > 0.5
+                    if self.note_ends is not None:  # a sounding note hears the onsets it meets
+                        step[:, FRAME] = step[:, FRAME] + torch.where(
+                            notes.sounding, self.note_ends(out[:, 0], onset).to(step.dtype), 0.0)
+                    step[:, FRAME] = _onset_sounds(step[:, FRAME], onset)
                     grid[:, FRAME] = choose.frames(step[:, FRAME]).to(cells.dtype)
                     step = step.view(b, 2 * p)
                 cells = choose.commit(cells)

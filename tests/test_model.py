@@ -248,27 +248,32 @@ def test_chord_model_samples_what_its_logits_say():
     torch.testing.assert_close(nade.logits(state, bias, cells), logits)
 
 
-def whole_notes(decoder, fmt=FMT, chords="independent", positions=False):
-    """A tiny whole-note model with strong, random length distributions (and chord model)."""
+def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_ends="length"):
+    """A tiny whole-note model with strong, random length distributions (and chord model, and note ends)."""
     torch.manual_seed(0)
     model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole",
-                            chords=chords, positions=positions)).eval()
+                            chords=chords, positions=positions, note_ends=note_ends)).eval()
     with torch.no_grad():
         model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
         torch.nn.init.zeros_(model.to_logits.bias)
+        if model.note_ends is not None:  # onsets that strongly end (or hold) the notes they meet
+            model.note_ends.weights.weight.normal_(0, 1.0), model.note_ends.weights.bias.normal_(0, 2.0)
         if model.chord_model is not None:  # strong dependence between a step's cells, and on the step before
             for weights in (model.chord_model.V, model.chord_model.W, model.chord_model.previous.weight):
                 weights.normal_(0, 2.0)
     return model
 
 
-@pytest.mark.parametrize("decoder,chords,pitches", [("seed", "independent", 1), ("autoregressive", "independent", 1),
-                                                    ("seed", "nade", 2), ("autoregressive", "nade", 2)])
-def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches):
+@pytest.mark.parametrize("decoder,chords,pitches,note_ends", [
+    ("seed", "independent", 1, "length"), ("autoregressive", "independent", 1, "length"),
+    ("seed", "nade", 2, "length"), ("autoregressive", "nade", 2, "length"),
+    ("seed", "independent", 2, "onsets"), ("seed", "nade", 2, "onsets")])
+def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, note_ends):
     """Summed over every grid of 4 steps (4^(4P) of them), the probabilities make 1."""
     from itertools import product
 
-    model = whole_notes(decoder, GridFormat(1, 60, 59 + pitches, segment_bars=1), chords)  # T = 4
+    model = whole_notes(decoder, GridFormat(1, 60, 59 + pitches, segment_bars=1), chords,
+                        note_ends=note_ends)  # T = 4
     cells = 8 * pitches
     grids = torch.tensor(list(product([0.0, 1.0], repeat=cells))).view(-1, 4, 2, pitches)
     with torch.no_grad():
@@ -282,16 +287,23 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches):
         with torch.no_grad():
             independent = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
         assert (independent - logits).abs().max() > 0.1
+    if note_ends == "onsets":  # and a note's end depends on the onsets of its step
+        torch.nn.init.zeros_(model.note_ends.weights.weight), torch.nn.init.zeros_(model.note_ends.weights.bias)
+        with torch.no_grad():
+            by_length = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
+        assert (by_length - logits).abs().max() > 0.1
 
 
-@pytest.mark.parametrize("decoder,chords,positions", [("seed", "independent", False),
-                                                      ("autoregressive", "independent", False),
-                                                      ("seed", "nade", False), ("autoregressive", "nade", False),
-                                                      ("seed", "independent", True), ("hierarchical", "nade", True)])
-def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords, positions):
+@pytest.mark.parametrize("decoder,chords,positions,note_ends", [
+    ("seed", "independent", False, "length"), ("autoregressive", "independent", False, "length"),
+    ("seed", "nade", False, "length"), ("autoregressive", "nade", False, "length"),
+    ("seed", "independent", True, "length"), ("hierarchical", "nade", True, "length"),
+    ("seed", "independent", False, "onsets"), ("seed", "nade", False, "onsets"),
+    ("autoregressive", "independent", True, "onsets")])
+def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords, positions, note_ends):
     """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
     decided by the notes before it), and its notes last as long as their length distribution says."""
-    model = whole_notes(decoder, chords=chords, positions=positions)
+    model = whole_notes(decoder, chords=chords, positions=positions, note_ends=note_ends)
     z = torch.randn(8, 8)
     choose = generate._Chooser("bernoulli", 0.5, P, torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -304,6 +316,28 @@ def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decod
     torch.testing.assert_close(forced[:, :, 1], free[:, :, 1])
     notes = [np.diff(np.flatnonzero(np.r_[0, g[:, 0, p], 0]))[0::2] for g in grids.bool().numpy() for p in range(P)]
     assert max(len(n) and n.max() for n in notes) > 1  # held notes, not one-step blips
+
+
+def test_note_ends_let_an_onset_end_the_notes_it_meets():
+    """With weights that end a note wherever another starts, and lengths that never end it, decoded notes meet
+    end to end: a line, never two notes at once unless they start together."""
+    model = whole_notes("seed", note_ends="onsets")
+    with torch.no_grad():
+        model.note_lengths.bias.fill_(0.0), model.note_lengths.bias[:, -1].fill_(50.0)  # every note: the longest
+        torch.nn.init.zeros_(model.note_ends.weights.weight), torch.nn.init.zeros_(model.note_ends.weights.bias)
+        model.note_ends.weights.bias[-1] = -100.0  # any onset at the step ends every note sounding into it
+        torch.nn.init.zeros_(model.to_logits.weight)
+        model.to_logits.bias.view(2, P)[0].fill_(-50.0)  # no note without an onset
+        model.to_logits.bias.view(2, P)[1].fill_(-2.5)  # onsets now and then
+    grids = generate.decode(model, torch.randn(16, 8), mode="bernoulli", generator=torch.Generator().manual_seed(0))
+    frame, onset = grids[:, :, 0], grids[:, :, 1]
+    starting = onset.any(-1, keepdims=True)
+    assert starting[:, 1:].sum() > 20
+    assert not (frame & ~onset & starting).any()  # where anything starts, nothing else goes on
+    held = frame[:, :-1] & ~starting[:, 1:]  # where nothing starts, every note goes on
+    assert (frame[:, 1:][held]).all()
+    with pytest.raises(ValueError, match="note_ends"):
+        tiny(note_ends="onsets")  # frames: no note to end
 
 
 def test_positions_tell_the_decoder_its_step_in_the_bar_and_its_bar(tmp_path):
@@ -398,7 +432,7 @@ def test_style_code_transfer_moves_the_classifier_to_the_target():
 @pytest.mark.parametrize("field,value", [("chords", "joint"), ("decoder", "conductor"), ("scheduled_sampling", 1.5),
                                          ("style_latent", 8), ("style_latent", -1), ("nade_hidden", 0),
                                          ("notes", "tied"), ("length_rank", 0), ("positions", "yes"),
-                                         ("bidirectional", 1)])
+                                         ("bidirectional", 1), ("note_ends", "onset")])
 def test_new_settings_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
         tiny(**{field: value})
