@@ -72,8 +72,9 @@ EPOCH_SEGMENTS = 4000  #@param {type:"integer"}
 PRESET = "seed"  #@param ["seed", "autoregressive", "hierarchical"]
 CHORDS = "independent"  #@param ["independent", "nade"]
 NOTES = "whole"  #@param ["whole", "frames"]
+NOTE_ENDS = "length"  #@param ["length", "onsets"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
-#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
@@ -161,8 +162,8 @@ spec = Experiment(
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED, balance_styles=True,
                     epoch_segments=EPOCH_SEGMENTS),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
-                 chords=CHORDS, notes=NOTES, scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
-                 style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
+                 chords=CHORDS, notes=NOTES, note_ends=NOTE_ENDS, scheduled_sampling=SCHEDULED_SAMPLING,
+                 n_styles=2, style_dim=STYLE_DIM, style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
     # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
     train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,

@@ -1,6 +1,9 @@
 """The benchmarks write their figures with the machine's description."""
 import json
 
+import numpy as np
+import pytest
+
 from bench import bench_generate, machine
 
 
@@ -73,3 +76,17 @@ def test_decoding_benchmark_scores_every_rule_and_the_oracle_bounds_them():
     assert result["log_likelihood"]["kept_by_likelihood"] >= max(
         result["log_likelihood"][k] for k in ("best_threshold", "threshold_0.5", "bernoulli")) - 1e-4
     assert 0 <= oracle <= 1 and result["segments"] == 6 and result["candidates"] == 3
+
+
+def test_lines_tell_gaps_overlaps_and_notes_started_together_apart():
+    from bench.bench_lines import lines
+
+    grid = np.zeros((1, 8, 2, 3), bool)
+    grid[0, 0:3, :, 0] = [[1, 1], [1, 0], [1, 0]]  # a note of 3 steps
+    grid[0, 3:5, :, 1] = [[1, 1], [1, 0]]          # the next starts as it ends: a line
+    grid[0, 4, :, 2] = [1, 1]                      # a note starts while the last is held on
+    grid[0, 6, :, 0] = grid[0, 6, :, 1] = [1, 1]   # after a gap, two notes start together
+    figures = lines(grid)
+    assert figures["sounding"] == 6 / 8  # steps 5 and 7 are silent
+    assert figures["two_onsets"] == 1 / 6 and figures["held_into_onset"] == 1 / 6
+    assert figures["polyphony"] == pytest.approx(8 / 6)

@@ -1,0 +1,78 @@
+"""How the lines of samples hold together, per style: which steps sound, where notes start together, where a
+note is held into a new one; real test segments against samples from the prior.
+
+    python -m bench.bench_lines MODEL [MODEL ...] [--samples 300] [--out bench/results/lines.json]
+
+``MODEL`` is a shipped model's name (``basic``, ``style``) or a run folder.
+For a one-voice repertoire (the folk tunes) the real music sounds at nearly
+every step, almost never starts two notes at once and never holds a note
+into the next; a decoder that draws each note's length at its onset, knowing
+nothing of when the next will start, leaves gaps and overlaps that the
+per-segment statistics of :mod:`helpers.musicstats` only see as empty beats
+and extra voices. Samples are drawn as the evaluation draws them (Bernoulli,
+seed ``seed + style``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench.machine import describe, write_results
+from helpers import experiment, generate, pretrained
+from helpers.pianoroll import FRAME, ONSET
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lines(grids) -> dict:
+    """Figures over grids ``(N, T, 2, P)``: shares of steps (``sounding``) and of sounding steps."""
+    grids = np.asarray(grids) != 0
+    frame, onset = grids[:, :, FRAME], grids[:, :, ONSET]
+    before = np.concatenate([np.zeros_like(frame[:, :1]), frame[:, :-1]], axis=1)
+    voices, starts = frame.sum(-1), onset.sum(-1)
+    sounding = voices > 0
+    held = (frame & before & ~onset).any(-1)
+    share = (lambda where: float(where[sounding].mean())) if sounding.any() else (lambda where: float("nan"))
+    return {"sounding": float(sounding.mean()), "polyphony": float(voices[sounding].mean()) if sounding.any()
+            else float("nan"), "two_onsets": share(starts > 1), "held_into_onset": share(held & (starts > 0))}
+
+
+def measure(name: str, n_samples: int, seed: int = 0, data_dir=None) -> dict:
+    model, spec, card, _ = pretrained.load(name)
+    splits = experiment.build_splits(spec.data, data_dir or ROOT / "data", progress=False)
+    test, labels = splits.test.grids(), splits.test.style
+    styles = splits.styles if model.config.n_styles else ["all"]
+    result = {}
+    for k, style in enumerate(styles):
+        real = test[labels == k] if model.config.n_styles else test
+        samples = generate.sample(model, n_samples, style=k if model.config.n_styles else None, seed=seed + k)
+        result[style] = {"real": lines(real), "samples": lines(samples)}
+    return {"model": card.get("name", str(name)), "steps": card.get("steps"),
+            "note_ends": model.config.note_ends, "chords": model.config.chords, "styles": result}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="+", help="shipped model names or run folders")
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "lines.json"))
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    if args.samples < 1:
+        parser.error("--samples must be positive")
+    rows = {}
+    for name in args.models:
+        rows[Path(name).name] = row = measure(name, args.samples, data_dir=args.data_dir)
+        for style, figures in row["styles"].items():
+            print(f"{Path(name).name} {style}: " + ", ".join(
+                f"{key} {figures['real'][key]:.3f} real / {figures['samples'][key]:.3f} samples"
+                for key in figures["real"]))
+    return write_results({"machine": describe(), "samples": args.samples, "models": rows,
+                          "command": "python -m bench.bench_lines " + " ".join(argv or sys.argv[1:])}, args.out)
+
+
+if __name__ == "__main__":
+    main()
