@@ -65,9 +65,12 @@ def main(argv=None) -> dict:
         parser.error("--samples must be positive")
     rows = {}
     for name in args.models:
-        rows[Path(name).name] = row = measure(name, args.samples, data_dir=args.data_dir)
+        key = f"shipped {name}" if name in pretrained.NAMES else Path(name).name
+        if key in rows:
+            parser.error(f"{name}: named twice")
+        rows[key] = row = measure(name, args.samples, data_dir=args.data_dir)
         for style, figures in row["styles"].items():
-            print(f"{Path(name).name} {style}: " + ", ".join(
+            print(f"{key} {style}: " + ", ".join(
                 f"{key} {figures['real'][key]:.3f} real / {figures['samples'][key]:.3f} samples"
                 for key in figures["real"]))
     return write_results({"machine": describe(), "samples": args.samples, "models": rows,

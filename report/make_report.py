@@ -85,7 +85,8 @@ def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
             for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation",
-                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "decoding", "judge", "style_vocal")}
+                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "decoding", "judge", "style_vocal",
+                         "lines")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -383,6 +384,23 @@ def table_judge(c) -> str:
             for r in j["trios"]]
     return (_table(["styles", "judge", "seed", "accuracy on real test segments", "worst"], rows)
             + f"\n\n`{j['command']}`; {j['machine']['cpu']}.")
+
+
+def table_lines(c) -> str:
+    """How the samples' lines hold together, per model and style, real against samples (``bench.bench_lines``)."""
+    lines = c["bench"].get("lines")
+    if not lines:
+        return "(not measured: run `python -m bench.bench_lines`)"
+    figures = (("sounding", "steps sounding"), ("polyphony", "notes at sounding steps"),
+               ("two_onsets", "sounding steps where notes start together"),
+               ("held_into_onset", "sounding steps where a note is held into a new one"))
+    rows = [[f"`{name}` ({m['note_ends']}, {m['chords']}, {m['steps']:,} steps)", style]
+            + [f"{_f(f['real'][key], 2)} / {_f(f['samples'][key], 2)}" for key, _ in figures]
+            for name, m in lines["models"].items() for style, f in m["styles"].items()]
+    return (_table(["model (note ends, chords, steps)", "style"] + [f"{label}: real / samples" for _, label in figures],
+                   rows)
+            + f"\n\n`{lines['command']}`: {lines['samples']} samples per style from the prior; real: the test "
+            f"segments; {lines['machine']['cpu']}.")
 
 
 def table_speed(c) -> str:
@@ -826,8 +844,9 @@ def main(argv=None) -> int:
               "posterior": table_posterior(c), "statistics": table_statistics(c), "distances": table_distances(c),
               "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c),
               "ablation": table_ablation(c), "ablation_gpu": table_ablation(c, "ablation_gpu"),
-              "ablation_cpu_whole": table_ablation(c, "ablation_cpu_whole"), "long_run": table_long_run(c), "decoding": table_decoding(c),
-              "judge": table_judge(c), "style_vocal": table_style_vocal(c)}
+              "ablation_cpu_whole": table_ablation(c, "ablation_cpu_whole"), "long_run": table_long_run(c),
+              "decoding": table_decoding(c),
+              "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"

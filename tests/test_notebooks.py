@@ -98,7 +98,9 @@ def test_style_notebook_runs_headless(tmp_path):
 
 
 @pytest.mark.parametrize("name, setting, message", [("01_basic_vae", {"LATENT": -1}, "VAEConfig.latent"),
-                                                     ("02_style_vae", {"BETA": -0.5}, "LossConfig.beta")])
+                                                     ("02_style_vae", {"BETA": -0.5}, "LossConfig.beta"),
+                                                     ("01_basic_vae", {"NOTES": "frames", "NOTE_ENDS": "onsets"},
+                                                      "VAEConfig.note_ends")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):
