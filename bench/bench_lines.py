@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.machine import describe, write_results
-from helpers import experiment, generate, pretrained
+from helpers import evaluation, experiment, pretrained
 from helpers.pianoroll import FRAME, ONSET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,22 +34,20 @@ def lines(grids) -> dict:
     before = np.concatenate([np.zeros_like(frame[:, :1]), frame[:, :-1]], axis=1)
     voices, starts = frame.sum(-1), onset.sum(-1)
     sounding = voices > 0
-    held = (frame & before & ~onset).any(-1)
-    share = (lambda where: float(where[sounding].mean())) if sounding.any() else (lambda where: float("nan"))
-    return {"sounding": float(sounding.mean()), "polyphony": float(voices[sounding].mean()) if sounding.any()
-            else float("nan"), "two_onsets": share(starts > 1), "held_into_onset": share(held & (starts > 0))}
+    if not sounding.any():
+        return {"sounding": 0.0, "polyphony": float("nan"), "two_onsets": float("nan"),
+                "held_into_onset": float("nan")}
+    held = (frame & before & ~onset).any(-1) & (starts > 0)
+    return {"sounding": float(sounding.mean()), "polyphony": float(voices[sounding].mean()),
+            "two_onsets": float((starts > 1)[sounding].mean()), "held_into_onset": float(held[sounding].mean())}
 
 
 def measure(name: str, n_samples: int, seed: int = 0, data_dir=None) -> dict:
     model, spec, card, _ = pretrained.load(name)
     splits = experiment.build_splits(spec.data, data_dir or ROOT / "data", progress=False)
-    test, labels = splits.test.grids(), splits.test.style
-    styles = splits.styles if model.config.n_styles else ["all"]
-    result = {}
-    for k, style in enumerate(styles):
-        real = test[labels == k] if model.config.n_styles else test
-        samples = generate.sample(model, n_samples, style=k if model.config.n_styles else None, seed=seed + k)
-        result[style] = {"real": lines(real), "samples": lines(samples)}
+    groups = evaluation.sample_groups(model, splits.styles, splits.test.grids(), splits.test.style)
+    result = {style: {"real": lines(real), "samples": lines(evaluation.prior_samples(model, n_samples, k, seed))}
+              for style, (k, real) in groups.items()}
     return {"model": card.get("name", str(name)), "steps": card.get("steps"),
             "note_ends": model.config.note_ends, "chords": model.config.chords, "styles": result}
 
@@ -71,8 +69,8 @@ def main(argv=None) -> dict:
         rows[key] = row = measure(name, args.samples, data_dir=args.data_dir)
         for style, figures in row["styles"].items():
             print(f"{key} {style}: " + ", ".join(
-                f"{key} {figures['real'][key]:.3f} real / {figures['samples'][key]:.3f} samples"
-                for key in figures["real"]))
+                f"{figure} {figures['real'][figure]:.3f} real / {figures['samples'][figure]:.3f} samples"
+                for figure in figures["real"]))
     return write_results({"machine": describe(), "samples": args.samples, "models": rows,
                           "command": "python -m bench.bench_lines " + " ".join(argv or sys.argv[1:])}, args.out)
 

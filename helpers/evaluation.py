@@ -119,6 +119,20 @@ def style_regions(model, splits, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     return generate.style_regions(model, splits.train.grids(picks), splits.train.style[picks])
 
 
+def sample_groups(model, names, test, labels) -> dict:
+    """The groups samples are compared in, ``{name: (style index, its real test segments)}``: each style of a
+    style model (``names[k]`` for label ``k``), or ``{"all": (None, test)}`` for a model without styles."""
+    if not model.config.n_styles:
+        return {"all": (None, test)}
+    return {name: (k, test[labels == k]) for k, name in enumerate(names)}
+
+
+def prior_samples(model, n: int, style, seed: int = 0) -> np.ndarray:
+    """``n`` samples of one group from the prior, as the evaluation draws them: Bernoulli, seeded by
+    ``seed + style`` (``style`` None for a model without styles)."""
+    return generate.sample(model, n, style=style, mode="bernoulli", seed=seed + (style or 0))
+
+
 def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESHOLDS, seed: int = 0,
                  device=None, transfers: int = 100, paths: int = 20) -> dict:
     """Measure a run (see the module's description); returns the figures and writes ``eval.json``."""
@@ -167,15 +181,13 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
 
     # Samples from the prior against real test segments (per style for a style model), and for a style model
     # samples from each style's region too.
-    groups = {name: k for k, name in enumerate(names)} if cfg.n_styles else {"all": None}
+    groups = sample_groups(model, names, real["test"], labels["test"])
     regions = style_regions(model, splits, seed) if cfg.n_styles else None
     result["sample_statistics"], result["samples_per_group"], samples = {}, n_samples // len(groups), {}
     in_region, real_stats, sample_stats = {}, {}, {}  # per-segment statistics, also kept for histograms
-    for name, k in groups.items():
-        real_stats[name] = real_group = musicstats.statistics(
-            real["test"] if k is None else real["test"][labels["test"] == k], fmt)
-        samples[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
-                                        seed=seed + (k or 0))
+    for name, (k, real_segments) in groups.items():
+        real_stats[name] = real_group = musicstats.statistics(real_segments, fmt)
+        samples[name] = prior_samples(model, result["samples_per_group"], k, seed)
         sample_stats[name] = musicstats.statistics(samples[name], fmt)
         result["sample_statistics"][name] = musicstats.compare(real_group, sample_stats[name])
         if regions is not None:
