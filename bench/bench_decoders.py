@@ -85,6 +85,16 @@ DESIGNS = {
                               {"decoder": "seed", "notes": "whole", "note_ends": "onsets"}, {}),
     "style-seed-nade-whole-ends": ("style: seed decoder + whole notes ended by the onsets they meet + chord model",
                                    {"decoder": "seed", "notes": "whole", "chords": "nade", "note_ends": "onsets"}, {}),
+    "style-seed-voices-whole-ends": ("style: seed decoder + whole notes ended by the onsets they meet + chord model "
+                                     "with voices: how many notes a step starts, as the state says",
+                                     {"decoder": "seed", "notes": "whole", "chords": "nade", "chord_voices": True,
+                                      "note_ends": "onsets"}, {}),
+    "style-ar-whole-ends": ("style: autoregressive + whole notes ended also by the onsets they meet: a line "
+                            "that hears the notes it played",
+                            {"decoder": "autoregressive", "notes": "whole", "note_ends": "onsets"}, {}),
+    "style-ar-nade-whole-ends": ("style: autoregressive + whole notes ended by the onsets they meet + chord model",
+                                 {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                  "note_ends": "onsets"}, {}),
     "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
                          {"style_latent": 8, "style_adversary": 1.0}, {}, {"styles": VOCAL_TRIO}),
 }

@@ -23,7 +23,11 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   cells already chosen below it (a NADE on the decoder's state, as in
   Boulanger-Lewandowski et al.'s RNN-NADE). A step's notes are then a chord
   drawn as a whole: a probability spread over two pitches picks one of them
-  instead of neither.
+  instead of neither. With ``chord_voices``, each onset also hears how many
+  notes its step has started and which lie within an octave below it, with
+  weights from the decoder's state: how a step's notes go together can then
+  differ by style (one voice in a folk tune, four in a chorale), which the
+  NADE's own weights, shared by every state, cannot.
 - How a note lasts (``notes``): ``"frames"``, each step's frame chosen on its
   own while the note sounds (a note breaks off wherever one frame is
   missed), or ``"whole"``: at a note's start the decoder gives a
@@ -84,6 +88,7 @@ NOTES = ("frames", "whole")
 NOTE_ENDS = ("length", "onsets")
 CERTAIN = 30.0  # a logit for a cell the notes before it decide (sigmoid(30) = 1 - 1e-13)
 OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
+VOICE_REACH = 12  # semitones below an onset whose onsets the chord model's voices hear one by one
 
 
 @dataclass
@@ -100,6 +105,8 @@ class VAEConfig:
     decoder: str = "seed"         # "seed", "autoregressive" or "hierarchical"
     chords: str = "independent"   # the notes of a step: "independent" Bernoullis or jointly ("nade")
     nade_hidden: int = 64         # hidden units of the chord model (chords="nade")
+    chord_voices: bool = False    # the chord model also hears how many notes its step has started, and which
+                                  # within an octave below, with weights from the decoder's state
     notes: str = "frames"         # how a note lasts: its "frames" chosen step by step, or "whole" (length at onset)
     length_rank: int = 16         # size of the pitch and length codes of the note-length model (notes="whole")
     note_ends: str = "length"     # what ends a note (notes="whole"): its "length" alone, or also the "onsets" it meets
@@ -132,7 +139,7 @@ class VAEConfig:
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"VAEConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("bidirectional", "positions"):
+        for name in ("bidirectional", "positions", "chord_voices"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"VAEConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if self.decoder not in DECODERS:
@@ -141,6 +148,9 @@ class VAEConfig:
             raise ValueError(f"VAEConfig.chords must be one of {CHORDS}, got {self.chords!r}")
         if self.notes not in NOTES:
             raise ValueError(f"VAEConfig.notes must be one of {NOTES}, got {self.notes!r}")
+        if self.chord_voices and self.chords != "nade":
+            raise ValueError(f"VAEConfig.chord_voices is part of the chord model: it needs chords='nade', "
+                             f"got chords={self.chords!r}")
         if self.note_ends not in NOTE_ENDS:
             raise ValueError(f"VAEConfig.note_ends must be one of {NOTE_ENDS}, got {self.note_ends!r}")
         if self.note_ends != "length" and self.notes != "whole":
@@ -225,11 +235,24 @@ class ChordNADE(nn.Module):
     note is chosen against the notes held and those started below it. The
     frames keep the logits ``b(h)``, which :class:`GridVAE` replaces where the
     notes decide them.
+
+    With ``voices``, each onset's logit also gets ``sum_k u_k(h) onset[i - k]
+    + u_0(h) * sum_{j<i} onset[j]``: the onsets already chosen within
+    :data:`VOICE_REACH` semitones below it, one by one, and how many the step
+    has started, with weights ``u(h)`` the decoder's state gives. ``W`` and
+    ``V`` are shared by every state, so a plain NADE learns one way for a
+    step's notes to go together; with ``voices`` a one-voice style can stop
+    after its first note while a chorale spaces four, each as its state
+    says. The weights start at zero (the plain NADE).
     """
 
-    def __init__(self, state_size: int, n_pitches: int, hidden: int, onsets_only: bool = False):
+    def __init__(self, state_size: int, n_pitches: int, hidden: int, onsets_only: bool = False,
+                 voices: bool = False):
         super().__init__()
         self.n_pitches = n_pitches
+        self.voices = nn.Linear(state_size, VOICE_REACH + 1) if voices else None
+        if self.voices is not None:
+            nn.init.zeros_(self.voices.weight), nn.init.zeros_(self.voices.bias)
         pitches = torch.arange(n_pitches)
         if onsets_only:
             order = ONSET * n_pitches + pitches
@@ -257,7 +280,16 @@ class ChordNADE(nn.Module):
         chosen_before = v.unsqueeze(-2) * self.before                  # (.., cells, cells): the cells before each
         a = self._start(state, previous).unsqueeze(-2) + chosen_before @ self.W  # (.., cells, hidden)
         correction = (torch.sigmoid(a) * self.V).sum(-1)              # (.., cells) in NADE order
-        return bias.index_add(bias.dim() - 1, self.order, correction.to(bias.dtype))
+        logits = bias.index_add(bias.dim() - 1, self.order, correction.to(bias.dtype))
+        if self.voices is None:
+            return logits
+        p = self.n_pitches
+        onsets = cells[..., ONSET * p:(ONSET + 1) * p].to(self.W.dtype)
+        u = self.voices(state)
+        below = nn.functional.pad(onsets, (VOICE_REACH, 0)).unfold(-1, VOICE_REACH, 1)[..., :p, :]  # (.., P, R)
+        heard = (below @ u[..., :VOICE_REACH, None])[..., 0] + (onsets.cumsum(-1) - onsets) * u[..., VOICE_REACH:]
+        return torch.cat([logits[..., :ONSET * p], logits[..., ONSET * p:(ONSET + 1) * p] + heard.to(logits.dtype),
+                          logits[..., (ONSET + 1) * p:]], dim=-1)
 
     def sample(self, state: torch.Tensor, bias: torch.Tensor, pick, previous=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The cells the NADE models, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
@@ -268,10 +300,19 @@ class ChordNADE(nn.Module):
         """
         a = self._start(state, previous)
         cells, logits = torch.zeros_like(bias), bias.clone()
+        u = None if self.voices is None else self.voices(state)
+        onsets = torch.zeros(len(bias), self.n_pitches, dtype=a.dtype, device=a.device)  # chosen so far
         for i, cell in enumerate(self.order.tolist()):
             logit = bias[:, cell] + (torch.sigmoid(a) * self.V[i]).sum(-1)
+            plane, pitch = divmod(cell, self.n_pitches)
+            if u is not None and plane == ONSET:
+                low = max(0, pitch - VOICE_REACH)
+                logit = logit + ((onsets[:, low:pitch] * u[:, low - pitch + VOICE_REACH:VOICE_REACH]).sum(-1)
+                                 + onsets[:, :pitch].sum(-1) * u[:, VOICE_REACH]).to(logit.dtype)
             value = pick(cell, logit).to(a.dtype)
             a = a + value[:, None] * self.W[i]
+            if plane == ONSET:
+                onsets[:, pitch] = value
             cells[:, cell], logits[:, cell] = value, logit
         return cells, logits
 
@@ -389,8 +430,8 @@ class GridVAE(nn.Module):
         # prior spares the first optimiser steps from pushing every logit down, which otherwise
         # saturates the decoder LSTM into a constant output it never leaves.
         nn.init.constant_(self.to_logits.bias, OUTPUT_BIAS)
-        self.chord_model = (ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden, onsets_only=c.notes == "whole")
-                            if c.chords == "nade" else None)
+        self.chord_model = (ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden, onsets_only=c.notes == "whole",
+                                      voices=c.chord_voices) if c.chords == "nade" else None)
         self.note_lengths = (NoteLengths(c.dec_hidden, c.n_pitches, c.seq_len, c.length_rank)
                              if c.notes == "whole" else None)
         self.note_ends = NoteEnds(c.dec_hidden) if c.note_ends == "onsets" else None

@@ -214,16 +214,19 @@ def test_every_decoder_design_has_its_shapes_and_round_trips(decoder, chords, no
     torch.testing.assert_close(again(x, style, sample=False)["logits"], model(x, style, sample=False)["logits"])
 
 
-def test_chord_model_is_a_distribution_over_whole_chords():
+@pytest.mark.parametrize("voices", [False, True])
+def test_chord_model_is_a_distribution_over_whole_chords(voices):
     """Summed over every possible step (2^(2P) cells, P = 3), the chord model's probabilities make 1."""
     from itertools import product
 
     from helpers.models import ChordNADE
 
     torch.manual_seed(0)
-    nade = ChordNADE(state_size=5, n_pitches=3, hidden=4)
+    nade = ChordNADE(state_size=5, n_pitches=3, hidden=4, voices=voices)
     with torch.no_grad():
         nade.V.normal_(0, 2.0), nade.W.normal_(0, 2.0)  # strong dependence between the cells
+        if voices:
+            nade.voices.weight.normal_(0, 2.0), nade.voices.bias.normal_(0, 2.0)
     state, bias = torch.randn(2, 5), torch.randn(2, 6)
     cells = torch.tensor(list(product([0.0, 1.0], repeat=6)))  # (64, 6): every step
     logits = nade.logits(state[:, None].expand(2, 64, 5), bias[:, None].expand(2, 64, 6), cells[None].expand(2, 64, 6))
@@ -237,22 +240,46 @@ def test_chord_model_is_a_distribution_over_whole_chords():
     assert (log_p - independent).abs().max() > 0.1
 
 
-def test_chord_model_samples_what_its_logits_say():
+@pytest.mark.parametrize("onsets_only,voices", [(False, False), (False, True), (True, True)])
+def test_chord_model_samples_what_its_logits_say(onsets_only, voices):
     """Cell-by-cell sampling and the all-at-once logits agree on the chosen cells."""
     from helpers.models import ChordNADE
 
     torch.manual_seed(1)
-    nade = ChordNADE(state_size=5, n_pitches=4, hidden=6)
-    state, bias = torch.randn(3, 5), torch.randn(3, 8)
-    cells, logits = nade.sample(state, bias, lambda cell, logit: (logit > 0).float())
-    torch.testing.assert_close(nade.logits(state, bias, cells), logits)
+    pitches = 16  # more than an octave: voices far below are counted, not heard one by one
+    nade = ChordNADE(state_size=5, n_pitches=pitches, hidden=6, onsets_only=onsets_only, voices=voices)
+    if voices:
+        with torch.no_grad():
+            nade.voices.weight.normal_(0, 1.0), nade.voices.bias.normal_(0, 1.0)
+    state, bias = torch.randn(32, 5), torch.randn(32, 2 * pitches)
+    previous = torch.rand(32, pitches) < 0.3 if onsets_only else None
+    cells, logits = nade.sample(state, bias, lambda cell, logit: (logit > 0).float(), previous)
+    assert 0 < cells.sum() < cells.numel()
+    torch.testing.assert_close(nade.logits(state, bias, cells, previous), logits)
+
+
+def test_chord_voices_can_make_a_step_one_voice():
+    """Voices whose weights forbid a second onset give steps of at most one onset, whatever the NADE says."""
+    torch.manual_seed(0)
+    model = GridVAE(replace(PRESETS["smoke"], format=FMT, dropout=0.0, notes="whole", chords="nade",
+                            chord_voices=True)).eval()
+    with torch.no_grad():
+        torch.nn.init.zeros_(model.to_logits.weight), model.to_logits.bias.fill_(0.0)  # every onset: even odds
+        model.chord_model.voices.bias[-1] = -100.0  # any onset chosen below rules out the next ones
+    grids = generate.decode(model, torch.randn(16, 8), mode="bernoulli", generator=torch.Generator().manual_seed(0))
+    per_step = grids[:, :, 1].sum(-1)
+    assert per_step.max() == 1 and (per_step == 1).mean() > 0.9
+    with pytest.raises(ValueError, match="chord_voices"):
+        tiny(chord_voices=True)  # independent cells: no chord model to give voices to
 
 
 def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_ends="length"):
-    """A tiny whole-note model with strong, random length distributions (and chord model, and note ends)."""
+    """A tiny whole-note model with strong, random length distributions (and chord model, and note ends).
+    ``chords="voices"``: the chord model with voices."""
     torch.manual_seed(0)
     model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole",
-                            chords=chords, positions=positions, note_ends=note_ends)).eval()
+                            chords="nade" if chords == "voices" else chords, chord_voices=chords == "voices",
+                            positions=positions, note_ends=note_ends)).eval()
     with torch.no_grad():
         model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
         torch.nn.init.zeros_(model.to_logits.bias)
@@ -261,13 +288,15 @@ def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_en
         if model.chord_model is not None:  # strong dependence between a step's cells, and on the step before
             for weights in (model.chord_model.V, model.chord_model.W, model.chord_model.previous.weight):
                 weights.normal_(0, 2.0)
+            if model.chord_model.voices is not None:
+                model.chord_model.voices.weight.normal_(0, 1.0), model.chord_model.voices.bias.normal_(0, 2.0)
     return model
 
 
 @pytest.mark.parametrize("decoder,chords,pitches,note_ends", [
     ("seed", "independent", 1, "length"), ("autoregressive", "independent", 1, "length"),
     ("seed", "nade", 2, "length"), ("autoregressive", "nade", 2, "length"),
-    ("seed", "independent", 2, "onsets"), ("seed", "nade", 2, "onsets")])
+    ("seed", "independent", 2, "onsets"), ("seed", "nade", 2, "onsets"), ("seed", "voices", 2, "onsets")])
 def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, note_ends):
     """Summed over every grid of 4 steps (4^(4P) of them), the probabilities make 1."""
     from itertools import product
@@ -282,7 +311,7 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, not
     assert log_p.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match="target"):
         model.decode(torch.zeros(1, 8))
-    if chords == "nade":  # and the pitches of a step depend on one another and on the step before
+    if chords != "independent":  # and the pitches of a step depend on one another and on the step before
         model.chord_model.V.data.zero_()
         with torch.no_grad():
             independent = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
@@ -299,7 +328,7 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, not
     ("seed", "nade", False, "length"), ("autoregressive", "nade", False, "length"),
     ("seed", "independent", True, "length"), ("hierarchical", "nade", True, "length"),
     ("seed", "independent", False, "onsets"), ("seed", "nade", False, "onsets"),
-    ("autoregressive", "independent", True, "onsets")])
+    ("autoregressive", "independent", True, "onsets"), ("autoregressive", "voices", False, "onsets")])
 def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords, positions, note_ends):
     """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
     decided by the notes before it), and its notes last as long as their length distribution says."""
@@ -432,7 +461,8 @@ def test_style_code_transfer_moves_the_classifier_to_the_target():
 @pytest.mark.parametrize("field,value", [("chords", "joint"), ("decoder", "conductor"), ("scheduled_sampling", 1.5),
                                          ("style_latent", 8), ("style_latent", -1), ("nade_hidden", 0),
                                          ("notes", "tied"), ("length_rank", 0), ("positions", "yes"),
-                                         ("bidirectional", 1), ("note_ends", "onset")])
+                                         ("bidirectional", 1), ("note_ends", "onset"),
+                                         ("chord_voices", 1)])
 def test_new_settings_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
         tiny(**{field: value})
