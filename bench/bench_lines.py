@@ -11,6 +11,14 @@ nothing of when the next will start, leaves gaps and overlaps that the
 per-segment statistics of :mod:`helpers.musicstats` only see as empty beats
 and extra voices. Samples are drawn as the evaluation draws them (Bernoulli,
 seed ``seed + style``).
+
+Beside them, what the decoder knows where the real music starts one note:
+at the test segments' steps with exactly one onset, teacher-forced from each
+segment's posterior mean (:func:`helpers.evaluation.teacher_forced`), the
+median probability of that onset and the probabilities of onsets at every
+other pitch, summed (each given the true cells before it, with a chord
+model). A decoder unsure of the pitch spreads it, and independent draws then
+start two notes where the music has one.
 """
 from __future__ import annotations
 
@@ -42,14 +50,31 @@ def lines(grids) -> dict:
             "two_onsets": float((starts > 1)[sounding].mean()), "held_into_onset": float(held[sounding].mean())}
 
 
-def measure(name: str, n_samples: int, seed: int = 0, data_dir=None) -> dict:
+def one_onset_steps(grids, probs) -> dict:
+    """At the steps of grids ``(N, T, 2, P)`` with exactly one onset: the median probability ``probs`` (same shape)
+    gives that onset, and the mean of the probabilities of onsets at the other pitches, summed."""
+    onset = np.asarray(grids)[:, :, ONSET] != 0
+    p = np.asarray(probs)[:, :, ONSET]
+    one = onset.sum(-1) == 1
+    if not one.any():
+        return {"steps": 0, "p_onset": float("nan"), "other_onsets": float("nan")}
+    return {"steps": int(one.sum()), "p_onset": float(np.median(p[one][onset[one]])),
+            "other_onsets": float((p[one] * ~onset[one]).sum(-1).mean())}
+
+
+def measure(name: str, n_samples: int, seed: int = 0, data_dir=None, forced: int = 200) -> dict:
     model, spec, card, _ = pretrained.load(name)
     splits = experiment.build_splits(spec.data, data_dir or ROOT / "data", progress=False)
     groups = evaluation.sample_groups(model, splits.styles, splits.test.grids(), splits.test.style)
-    result = {style: {"real": lines(real), "samples": lines(evaluation.prior_samples(model, n_samples, k, seed))}
-              for style, (k, real) in groups.items()}
-    return {"model": card.get("name", str(name)), "steps": card.get("steps"),
-            "note_ends": model.config.note_ends, "chords": model.config.chords, "styles": result}
+    result = {}
+    for style, (k, real) in groups.items():
+        probs = evaluation.teacher_forced(model, real[:forced], None if k is None else np.full(len(real[:forced]), k))
+        result[style] = {"real": lines(real), "samples": lines(evaluation.prior_samples(model, n_samples, k, seed)),
+                         "one_onset_steps": one_onset_steps(real[:forced], probs)}
+    c = model.config
+    return {"model": card.get("name", str(name)), "steps": card.get("steps"), "decoder": c.decoder,
+            "note_ends": c.note_ends, "chords": c.chords + (" with voices" if c.chord_voices else ""),
+            "styles": result}
 
 
 def main(argv=None) -> dict:
@@ -68,9 +93,12 @@ def main(argv=None) -> dict:
             parser.error(f"{name}: named twice")
         rows[key] = row = measure(name, args.samples, data_dir=args.data_dir)
         for style, figures in row["styles"].items():
+            known = figures["one_onset_steps"]
             print(f"{key} {style}: " + ", ".join(
                 f"{figure} {figures['real'][figure]:.3f} real / {figures['samples'][figure]:.3f} samples"
-                for figure in figures["real"]))
+                for figure in figures["real"])
+                + f"; at {known['steps']} steps of one onset, P(it) {known['p_onset']:.3f}, "
+                  f"other onsets {known['other_onsets']:.2f}")
     return write_results({"machine": describe(), "samples": args.samples, "models": rows,
                           "command": "python -m bench.bench_lines " + " ".join(argv or sys.argv[1:])}, args.out)
 

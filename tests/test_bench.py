@@ -90,3 +90,20 @@ def test_lines_tell_gaps_overlaps_and_notes_started_together_apart():
     assert figures["sounding"] == 6 / 8  # steps 5 and 7 are silent
     assert figures["two_onsets"] == 1 / 6 and figures["held_into_onset"] == 1 / 6
     assert figures["polyphony"] == pytest.approx(8 / 6)
+
+
+def test_one_onset_steps_read_what_the_decoder_gives_the_real_onset_and_the_others():
+    from bench.bench_lines import one_onset_steps
+
+    grid = np.zeros((1, 4, 2, 3), bool)
+    grid[0, 0, :, 0] = grid[0, 0, :, 1] = True  # two onsets: not counted
+    grid[0, 1, :, 2] = True                      # one onset (pitch 2)
+    grid[0, 3, :, 1] = True                      # one onset (pitch 1); step 2 has none
+    probs = np.full((1, 4, 2, 3), 0.5)
+    probs[0, 1, 1] = [0.1, 0.2, 0.7]
+    probs[0, 3, 1] = [0.3, 0.4, 0.0]
+    figures = one_onset_steps(grid, probs)
+    assert figures["steps"] == 2
+    assert figures["p_onset"] == pytest.approx((0.7 + 0.4) / 2)
+    assert figures["other_onsets"] == pytest.approx((0.3 + 0.3) / 2)
+    assert one_onset_steps(np.zeros((1, 4, 2, 3), bool), probs)["steps"] == 0
