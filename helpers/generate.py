@@ -15,6 +15,12 @@ frame flickers on alone). Each cell is chosen in one of two ways (``mode``):
 - ``"bernoulli"``: drawn from its probability (livelier, closer to the data's
   density of notes).
 
+Codes decoded as one path (:func:`interpolate`, :func:`style_path`) share
+their dice: each cell of every step of the path is drawn with the same
+uniform number, so a note comes and goes along the path only where its
+probability crosses that number, and the path changes gradually instead of
+being a fresh draw at every step.
+
 With a chord model (``VAEConfig.chords = "nade"``) the cells of a step are
 chosen one after another, each with its probability given the cells already
 chosen, so a step's notes are decided as one chord.
@@ -55,11 +61,14 @@ class _Chooser:
     through :meth:`frames` (the chord model of whole notes).
     """
 
-    def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None):
+    def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None, shared: int = 1):
         check_mode(mode)
         if mode == "threshold" and not 0 < threshold < 1:
             raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold!r}")
+        if not isinstance(shared, int) or shared < 1:
+            raise ValueError(f"shared must be a positive integer (rows that share their dice), got {shared!r}")
         self.mode, self.threshold, self.n_pitches, self.generator = mode, threshold, n_pitches, generator
+        self.shared = shared  # consecutive rows drawn with the same uniform numbers
         self.previous = None  # (B, P) frames of the last step
         self.onsets = None    # (B, P) onsets chosen so far in this step (cell by cell)
         self.steps = []       # every step's cells (B, 2P), bool
@@ -67,7 +76,8 @@ class _Chooser:
     def _pick(self, probs: torch.Tensor) -> torch.Tensor:
         if self.mode == "threshold":
             return probs > self.threshold
-        return torch.rand(probs.shape, generator=self.generator, device=probs.device) < probs
+        dice = torch.rand((len(probs) // self.shared, *probs.shape[1:]), generator=self.generator, device=probs.device)
+        return dice.repeat_interleave(self.shared, 0) < probs
 
     @staticmethod
     def _sounds(onset, frame_chosen, previous):
@@ -128,18 +138,30 @@ def _device(model):
     return next(model.parameters()).device
 
 
+def _generator(model, seed):
+    """A generator on the model's device seeded with ``seed``, or ``None`` (torch's own) without one."""
+    if seed is None:
+        return None
+    generator = torch.Generator(device=_device(model))
+    generator.manual_seed(seed)
+    return generator
+
+
 @torch.no_grad()
 def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshold: float = 0.5,
-           generator=None) -> np.ndarray:
+           generator=None, shared: int = 1) -> np.ndarray:
     """Grids ``(N, T, 2, P)`` from latent vectors ``z`` (N, latent), decoded step by step.
 
     An autoregressive decoder hears, at each step, the notes chosen at the
-    step before (not their probabilities).
+    step before (not their probabilities). With ``shared = k``, each run of
+    ``k`` consecutive codes (one path) is drawn with the same dice.
     """
     model.eval()
     z = z.to(_device(model))
     steps, n_pitches = model.config.seq_len, model.config.n_pitches
-    choose = _Chooser(mode, threshold, n_pitches, generator)
+    if len(z) % shared:
+        raise ValueError(f"{len(z)} codes do not make paths of {shared} that share their dice")
+    choose = _Chooser(mode, threshold, n_pitches, generator, shared)
     model.decode_steps(z, _styles(model, style, len(z)), steps, choose)
     return torch.stack(choose.steps, dim=1).view(len(z), steps, 2, n_pitches).cpu().numpy()
 
@@ -201,16 +223,17 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def interpolate(model, grid_a, grid_b, steps: int = 5, style=None, mode: str = "threshold",
-                threshold: float = 0.5) -> np.ndarray:
+                threshold: float = 0.5, seed: int | None = None) -> np.ndarray:
     """``steps`` grids from ``grid_a`` to ``grid_b`` (each ``(T, 2, P)``) along a slerp in latent space.
 
-    The first and last are the reconstructions of the two ends.
+    The first and last are the reconstructions of the two ends. Drawn
+    (``mode="bernoulli"``), every step shares its dice (``seed``: which ones).
     """
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
     mu = encode(model, np.stack([grid_a, grid_b]), None if style is None else [style, style])
     z = torch.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, steps)])
-    return decode(model, z, style, mode, threshold)
+    return decode(model, z, style, mode, threshold, _generator(model, seed), shared=steps)
 
 
 def concatenate(grids) -> np.ndarray:
@@ -291,8 +314,9 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     moves it: a model with a style code moves that code from one style's mean
     code to the other's; a model without one moves all of ``z`` by ``t``
     times the difference of the two mean codes, so the last step is ``z``
-    shifted into the other style. Returns ``(steps, T, 2, P)``. Several codes
-    ``z`` (N, latent) are decoded in one batch: ``(N, steps, T, 2, P)``.
+    shifted into the other style. Drawn (``mode="bernoulli"``), the steps of
+    a path share their dice (``seed``: which ones). Returns ``(steps, T, 2, P)``.
+    Several codes ``z`` (N, latent) are decoded in one batch: ``(N, steps, T, 2, P)``.
     """
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
@@ -300,10 +324,7 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     t = torch.linspace(0, 1, steps)
     weights[:, style_a] += 1 - t
     weights[:, style_b] += t
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=_device(model))
-        generator.manual_seed(seed)
+    generator = _generator(model, seed)
     starts = z.reshape(-1, z.shape[-1])
     codes = starts.repeat_interleave(steps, 0)  # a copy: the style code may be written into it
     k = model.config.style_latent
@@ -313,5 +334,5 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     elif vectors is not None:
         shift = t[:, None] * (vectors[style_b] - vectors[style_a])  # (steps, latent)
         codes += shift.to(codes).repeat(len(starts), 1)
-    grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator)
+    grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator, shared=steps)
     return grids if z.dim() == 1 else grids.reshape(len(starts), steps, *grids.shape[1:])

@@ -88,6 +88,27 @@ def test_style_path_decodes_many_codes_in_one_batch():
         np.testing.assert_array_equal(batch[k], generate.style_path(model, z[k], 0, 2, 4, "threshold", 0.05))
 
 
+@pytest.mark.parametrize("chords", ["independent", "nade"])
+def test_the_steps_of_a_path_share_their_dice(chords):
+    """Drawn, the steps of one path use the same dice: where the style does not change what the decoder says,
+    every step is the same grid; separate codes still get their own dice."""
+    model = GridVAE(replace(styled_model().config, chords=chords))
+    with torch.no_grad():
+        model.style_embedding.weight.zero_()  # every style decodes alike
+        model.to_logits.bias.fill_(-1.0)      # and notes are neither certain nor rare
+    z = torch.randn(3, 8)
+    path = generate.style_path(model, z, 0, 2, steps=4, mode="bernoulli", seed=1)
+    assert path.any() and all((path[k] == path[k, :1]).all() for k in range(3))
+    assert not np.array_equal(path[0, 0], path[1, 0])
+    fresh = generate.decode(model, z[:1].repeat(4, 1), 0, "bernoulli", generator=torch.Generator().manual_seed(1))
+    assert not (fresh == fresh[:1]).all()  # without shared dice, the same code draws four different grids
+    grid = np.random.default_rng(0).random((T, 2, P)) < 0.1
+    line = generate.interpolate(model, grid, grid, steps=3, style=0, mode="bernoulli", seed=2)
+    assert (line == line[:1]).all()
+    with pytest.raises(ValueError, match="share their dice"):
+        generate.decode(model, z[:2], 0, "bernoulli", shared=3)
+
+
 def test_style_vectors_and_shifted_transfer():
     model = styled_model()
     grids = np.random.default_rng(1).random((6, T, 2, P)) < 0.1
