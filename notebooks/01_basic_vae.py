@@ -77,10 +77,11 @@ TRANSPOSE = 3  #@param {type:"integer"}
 #@markdown **Model.** `PRESET`: "seed" (z -> LSTM -> notes), "autoregressive" (the decoder also hears the last step) or "hierarchical" (a conductor gives each bar its own start).
 PRESET = "seed"  #@param ["seed", "autoregressive", "hierarchical"]
 CHORDS = "independent"  #@param ["independent", "nade"]
+CHORD_VOICES = False  #@param {type:"boolean"}
 NOTES = "whole"  #@param ["whole", "frames"]
 NOTE_ENDS = "length"  #@param ["length", "onsets"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
-#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `CHORD_VOICES` (with "nade"): each new note also hears how many the step has started and which lie an octave below, with weights from the decoder's state, so a one-voice style can stop at one note; `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
@@ -160,7 +161,8 @@ spec = Experiment(
     data=DataConfig(source=SOURCE, styles=STYLES, max_per_style=MAX_PER_STYLE, steps_per_quarter=STEPS_PER_QUARTER,
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
-                 chords=CHORDS, notes=NOTES, note_ends=NOTE_ENDS, scheduled_sampling=SCHEDULED_SAMPLING),
+                 chords=CHORDS, chord_voices=CHORD_VOICES, notes=NOTES, note_ends=NOTE_ENDS,
+                 scheduled_sampling=SCHEDULED_SAMPLING),
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS),
     # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
     train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,

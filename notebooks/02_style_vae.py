@@ -71,10 +71,11 @@ EPOCH_SEGMENTS = 4000  #@param {type:"integer"}
 #@markdown **Model.**
 PRESET = "seed"  #@param ["seed", "autoregressive", "hierarchical"]
 CHORDS = "independent"  #@param ["independent", "nade"]
+CHORD_VOICES = False  #@param {type:"boolean"}
 NOTES = "whole"  #@param ["whole", "frames"]
 NOTE_ENDS = "length"  #@param ["length", "onsets"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
-#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `CHORD_VOICES` (with "nade"): each new note also hears how many the step has started and which lie an octave below, with weights from the decoder's state, so a one-voice style can stop at one note; `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
@@ -162,8 +163,8 @@ spec = Experiment(
                     segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED, balance_styles=True,
                     epoch_segments=EPOCH_SEGMENTS),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
-                 chords=CHORDS, notes=NOTES, note_ends=NOTE_ENDS, scheduled_sampling=SCHEDULED_SAMPLING,
-                 n_styles=2, style_dim=STYLE_DIM, style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
+                 chords=CHORDS, chord_voices=CHORD_VOICES, notes=NOTES, note_ends=NOTE_ENDS,
+                 scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM, style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
     # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
     train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,
@@ -317,6 +318,8 @@ for i in range(min(2, len(source))):
 # the code with it, as transfer moves it: `z` moves by the difference between
 # B's and A's mean codes (with a style code, the code moves instead, from A's
 # mean code to B's); the judge's probability of B is measured along the way.
+# Every step is drawn with the same dice, so the music changes gradually
+# along the path rather than being drawn afresh at each step.
 
 # %%
 z = torch.randn(model.config.latent, generator=torch.Generator().manual_seed(SEED)) * TEMPERATURE

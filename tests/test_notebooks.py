@@ -76,10 +76,10 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_style_notebook_runs_headless(tmp_path):
-    """With every new design at once: a hierarchical decoder with a chord model, scheduled sampling, a style
-    code and its adversary (the basic notebook's test runs the defaults)."""
-    text = run_notebook("02_style_vae", tmp_path, PRESET="hierarchical", CHORDS="nade", NOTES="frames", SCHEDULED_SAMPLING=0.5,
-                        STYLE_LATENT=2, STYLE_ADVERSARY=1.0)
+    """With every new design at once: a hierarchical decoder with a chord model and its voices, scheduled
+    sampling, a style code and its adversary (the basic notebook's test runs the defaults)."""
+    text = run_notebook("02_style_vae", tmp_path, PRESET="hierarchical", CHORDS="nade", CHORD_VOICES=True,
+                        NOTES="frames", SCHEDULED_SAMPLING=0.5, STYLE_LATENT=2, STYLE_ADVERSARY=1.0)
     run = tmp_path / "runs" / "style-smoke"
     written = {name: sorted((run / "styles" / name).glob("*.mid")) for name in ("bach", "folk", "palestrina")}
     assert all(len(files) == 2 for files in written.values()), written
@@ -100,7 +100,9 @@ def test_style_notebook_runs_headless(tmp_path):
 @pytest.mark.parametrize("name, setting, message", [("01_basic_vae", {"LATENT": -1}, "VAEConfig.latent"),
                                                      ("02_style_vae", {"BETA": -0.5}, "LossConfig.beta"),
                                                      ("01_basic_vae", {"NOTES": "frames", "NOTE_ENDS": "onsets"},
-                                                      "VAEConfig.note_ends")])
+                                                      "VAEConfig.note_ends"),
+                                                     ("02_style_vae", {"CHORD_VOICES": True},
+                                                      "VAEConfig.chord_voices")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):
