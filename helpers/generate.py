@@ -159,9 +159,9 @@ def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshol
     model.eval()
     z = z.to(_device(model))
     steps, n_pitches = model.config.seq_len, model.config.n_pitches
+    choose = _Chooser(mode, threshold, n_pitches, generator, shared)
     if len(z) % shared:
         raise ValueError(f"{len(z)} codes do not make paths of {shared} that share their dice")
-    choose = _Chooser(mode, threshold, n_pitches, generator, shared)
     model.decode_steps(z, _styles(model, style, len(z)), steps, choose)
     return torch.stack(choose.steps, dim=1).view(len(z), steps, 2, n_pitches).cpu().numpy()
 

@@ -107,6 +107,8 @@ def test_the_steps_of_a_path_share_their_dice(chords):
     assert (line == line[:1]).all()
     with pytest.raises(ValueError, match="share their dice"):
         generate.decode(model, z[:2], 0, "bernoulli", shared=3)
+    with pytest.raises(ValueError, match="shared"):
+        generate.decode(model, z[:2], 0, "bernoulli", shared=0)
 
 
 def test_style_vectors_and_shifted_transfer():
