@@ -68,9 +68,10 @@ def measure(name: str, n_samples: int, seed: int = 0, data_dir=None, forced: int
     groups = evaluation.sample_groups(model, splits.styles, splits.test.grids(), splits.test.style)
     result = {}
     for style, (k, real) in groups.items():
-        probs = evaluation.teacher_forced(model, real[:forced], None if k is None else np.full(len(real[:forced]), k))
+        probed = real[:forced]
+        probs = evaluation.teacher_forced(model, probed, None if k is None else np.full(len(probed), k))
         result[style] = {"real": lines(real), "samples": lines(evaluation.prior_samples(model, n_samples, k, seed)),
-                         "one_onset_steps": one_onset_steps(real[:forced], probs)}
+                         "one_onset_steps": one_onset_steps(probed, probs)}
     c = model.config
     return {"model": card.get("name", str(name)), "steps": card.get("steps"), "decoder": c.decoder,
             "note_ends": c.note_ends, "chords": c.chords + (" with voices" if c.chord_voices else ""),

@@ -288,8 +288,8 @@ class ChordNADE(nn.Module):
         u = self.voices(state)
         below = nn.functional.pad(onsets, (VOICE_REACH, 0)).unfold(-1, VOICE_REACH, 1)[..., :p, :]  # (.., P, R)
         heard = (below @ u[..., :VOICE_REACH, None])[..., 0] + (onsets.cumsum(-1) - onsets) * u[..., VOICE_REACH:]
-        return torch.cat([logits[..., :ONSET * p], logits[..., ONSET * p:(ONSET + 1) * p] + heard.to(logits.dtype),
-                          logits[..., (ONSET + 1) * p:]], dim=-1)
+        logits.narrow(-1, ONSET * p, p).add_(heard.to(logits.dtype))  # a new tensor: index_add does not write bias
+        return logits
 
     def sample(self, state: torch.Tensor, bias: torch.Tensor, pick, previous=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The cells the NADE models, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
@@ -301,18 +301,16 @@ class ChordNADE(nn.Module):
         a = self._start(state, previous)
         cells, logits = torch.zeros_like(bias), bias.clone()
         u = None if self.voices is None else self.voices(state)
-        onsets = torch.zeros(len(bias), self.n_pitches, dtype=a.dtype, device=a.device)  # chosen so far
         for i, cell in enumerate(self.order.tolist()):
             logit = bias[:, cell] + (torch.sigmoid(a) * self.V[i]).sum(-1)
             plane, pitch = divmod(cell, self.n_pitches)
-            if u is not None and plane == ONSET:
+            if u is not None and plane == ONSET:  # the onsets already chosen below this pitch, read from cells
+                onsets = cells[:, ONSET * self.n_pitches:ONSET * self.n_pitches + pitch]
                 low = max(0, pitch - VOICE_REACH)
-                logit = logit + ((onsets[:, low:pitch] * u[:, low - pitch + VOICE_REACH:VOICE_REACH]).sum(-1)
-                                 + onsets[:, :pitch].sum(-1) * u[:, VOICE_REACH]).to(logit.dtype)
+                logit = logit + ((onsets[:, low:] * u[:, low - pitch + VOICE_REACH:VOICE_REACH]).sum(-1)
+                                 + onsets.sum(-1) * u[:, VOICE_REACH]).to(logit.dtype)
             value = pick(cell, logit).to(a.dtype)
             a = a + value[:, None] * self.W[i]
-            if plane == ONSET:
-                onsets[:, pitch] = value
             cells[:, cell], logits[:, cell] = value, logit
         return cells, logits
 

@@ -164,7 +164,8 @@ spec = Experiment(
                     epoch_segments=EPOCH_SEGMENTS),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
                  chords=CHORDS, chord_voices=CHORD_VOICES, notes=NOTES, note_ends=NOTE_ENDS,
-                 scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM, style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
+                 scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
+                 style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
     loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
     # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
     train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,

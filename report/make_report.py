@@ -394,14 +394,12 @@ def table_lines(c) -> str:
     figures = (("sounding", "steps sounding"), ("polyphony", "notes at sounding steps"),
                ("two_onsets", "sounding steps where notes start together"),
                ("held_into_onset", "sounding steps where a note is held into a new one"))
-    def known(f):
-        one = f.get("one_onset_steps")
-        return f"{_f(one['p_onset'], 2)} / {_f(one['other_onsets'], 2)}" if one else "-"
-
-    rows = [[f"`{name}` ({m.get('decoder', 'seed')}, {m['note_ends']}, {m['chords']}, {m['steps']:,} steps)", style]
-            + [f"{_f(f['real'][key], 2)} / {_f(f['samples'][key], 2)}" for key, _ in figures] + [known(f)]
+    rows = [[f"`{name}` ({m['decoder']}, {m['note_ends']}, {m['chords']}, {m['steps']:,} steps)", style]
+            + [f"{_f(f['real'][key], 2)} / {_f(f['samples'][key], 2)}" for key, _ in figures]
+            + [f"{_f(f['one_onset_steps']['p_onset'], 2)} / {_f(f['one_onset_steps']['other_onsets'], 2)}"]
             for name, m in lines["models"].items() for style, f in m["styles"].items()]
-    return (_table(["model (decoder, note ends, chords, steps)", "style"] + [f"{label}: real / samples" for _, label in figures]
+    return (_table(["model (decoder, note ends, chords, steps)", "style"]
+                   + [f"{label}: real / samples" for _, label in figures]
                    + ["where the music starts one note: P(that onset) / other onsets"], rows)
             + f"\n\n`{lines['command']}`: {lines['samples']} samples per style from the prior; real: the test "
             f"segments; {lines['machine']['cpu']}. The last column: at the test segments' steps with exactly one "
