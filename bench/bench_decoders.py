@@ -98,6 +98,10 @@ DESIGNS = {
     "style-ar-voices-whole-ends": ("style: autoregressive + whole notes ended by the onsets they meet + chord model "
                                    "with voices", {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                                    "chord_voices": True, "note_ends": "onsets"}, {}),
+    "style-vocal-ar-nade-whole-ends": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
+                                       "model, on the vocal trio",
+                                       {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                        "note_ends": "onsets"}, {}, {"styles": VOCAL_TRIO}),
     "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
                          {"style_latent": 8, "style_adversary": 1.0}, {}, {"styles": VOCAL_TRIO}),
 }

@@ -89,6 +89,7 @@ NOTE_ENDS = ("length", "onsets")
 CERTAIN = 30.0  # a logit for a cell the notes before it decide (sigmoid(30) = 1 - 1e-13)
 OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
 VOICE_REACH = 12  # semitones below an onset whose onsets the chord model's voices hear one by one
+VOICE_COUNTS = 4  # the chord model's voices count a step's onsets up to this: 1, 2, 3, 4 or more
 
 
 @dataclass
@@ -237,9 +238,15 @@ class ChordNADE(nn.Module):
     notes decide them.
 
     With ``voices``, each onset's logit also gets ``sum_k u_k(h) onset[i - k]
-    + u_0(h) * sum_{j<i} onset[j]``: the onsets already chosen within
-    :data:`VOICE_REACH` semitones below it, one by one, and how many the step
-    has started, with weights ``u(h)`` the decoder's state gives. ``W`` and
+    + c_n(h)``: the onsets already chosen within :data:`VOICE_REACH`
+    semitones below it, one by one, and how many the step has started,
+    ``n = sum_{j<i} onset[j]``, counted up to :data:`VOICE_COUNTS` (``c_0 =
+    0``; every count from ``VOICE_COUNTS`` on shares one weight), with
+    weights ``u(h)`` and ``c(h)`` the decoder's state gives. The count has a
+    weight of its own per value, not one weight times the count: a weight
+    that favours a third voice would otherwise favour a thirtieth thirty
+    times as much, and a free-running decoder that once wrote a crowded step
+    would crowd the next ones more. ``W`` and
     ``V`` are shared by every state, so a plain NADE learns one way for a
     step's notes to go together; with ``voices`` a one-voice style can stop
     after its first note while a chorale spaces four, each as its state
@@ -250,7 +257,7 @@ class ChordNADE(nn.Module):
                  voices: bool = False):
         super().__init__()
         self.n_pitches = n_pitches
-        self.voices = nn.Linear(state_size, VOICE_REACH + 1) if voices else None
+        self.voices = nn.Linear(state_size, VOICE_REACH + VOICE_COUNTS) if voices else None
         if self.voices is not None:
             nn.init.zeros_(self.voices.weight), nn.init.zeros_(self.voices.bias)
         pitches = torch.arange(n_pitches)
@@ -287,9 +294,15 @@ class ChordNADE(nn.Module):
         onsets = cells[..., ONSET * p:(ONSET + 1) * p].to(self.W.dtype)
         u = self.voices(state)
         below = nn.functional.pad(onsets, (VOICE_REACH, 0)).unfold(-1, VOICE_REACH, 1)[..., :p, :]  # (.., P, R)
-        heard = (below @ u[..., :VOICE_REACH, None])[..., 0] + (onsets.cumsum(-1) - onsets) * u[..., VOICE_REACH:]
+        counted = (onsets.cumsum(-1) - onsets).clamp(max=VOICE_COUNTS).long()  # (.., P): onsets below, capped
+        heard = (below @ u[..., :VOICE_REACH, None])[..., 0] + self._counts(u).gather(-1, counted)
         logits.narrow(-1, ONSET * p, p).add_(heard.to(logits.dtype))  # a new tensor: index_add does not write bias
         return logits
+
+    @staticmethod
+    def _counts(u: torch.Tensor) -> torch.Tensor:
+        """The weight of each count of onsets below, ``(.., VOICE_COUNTS + 1)``: none for no onset."""
+        return nn.functional.pad(u[..., VOICE_REACH:], (1, 0))
 
     def sample(self, state: torch.Tensor, bias: torch.Tensor, pick, previous=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The cells the NADE models, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
@@ -301,14 +314,16 @@ class ChordNADE(nn.Module):
         a = self._start(state, previous)
         cells, logits = torch.zeros_like(bias), bias.clone()
         u = None if self.voices is None else self.voices(state)
+        counts = None if u is None else self._counts(u)
         for i, cell in enumerate(self.order.tolist()):
             logit = bias[:, cell] + (torch.sigmoid(a) * self.V[i]).sum(-1)
             plane, pitch = divmod(cell, self.n_pitches)
             if u is not None and plane == ONSET:  # the onsets already chosen below this pitch, read from cells
                 onsets = cells[:, ONSET * self.n_pitches:ONSET * self.n_pitches + pitch]
                 low = max(0, pitch - VOICE_REACH)
+                counted = onsets.sum(-1).clamp(max=VOICE_COUNTS).long()
                 logit = logit + ((onsets[:, low:] * u[:, low - pitch + VOICE_REACH:VOICE_REACH]).sum(-1)
-                                 + onsets.sum(-1) * u[:, VOICE_REACH]).to(logit.dtype)
+                                 + counts.gather(-1, counted[:, None])[:, 0]).to(logit.dtype)
             value = pick(cell, logit).to(a.dtype)
             a = a + value[:, None] * self.W[i]
             cells[:, cell], logits[:, cell] = value, logit

@@ -7,7 +7,7 @@ import torch
 
 from helpers import generate
 from helpers.losses import LossConfig, active_dimensions, beta_at, kl_per_dim, make_step, vae_loss
-from helpers.models import PRESETS, GridVAE, VAEConfig
+from helpers.models import PRESETS, VOICE_REACH, GridVAE, VAEConfig
 from helpers.pianoroll import GridFormat
 
 P, T = 12, 16
@@ -258,6 +258,31 @@ def test_chord_model_samples_what_its_logits_say(onsets_only, voices):
     torch.testing.assert_close(nade.logits(state, bias, cells, previous), logits)
 
 
+def test_chord_voices_count_up_to_a_ceiling():
+    """The voices' count has a weight per count, and every count from VOICE_COUNTS on shares the last: an onset
+    far above a crowded step hears the same as one above VOICE_COUNTS onsets, so a weight that favours one more
+    voice cannot grow with the crowd."""
+    from helpers.models import VOICE_COUNTS, ChordNADE
+
+    torch.manual_seed(0)
+    pitches = 40
+    nade = ChordNADE(state_size=5, n_pitches=pitches, hidden=6, onsets_only=True, voices=True)
+    with torch.no_grad():
+        nade.voices.weight.normal_(0, 1.0), nade.voices.bias.normal_(0, 1.0)
+    state, bias = torch.randn(1, 5).expand(3, -1), torch.zeros(3, 2 * pitches)
+    cells = torch.zeros(3, 2, pitches)
+    low = pitches - 1 - VOICE_REACH - 1  # every counted onset lies beyond the octave below the top pitch
+    cells[0, 1, low - VOICE_COUNTS + 1:low + 1] = 1  # VOICE_COUNTS onsets below
+    cells[1, 1, :low + 1] = 1                        # many more
+    cells[2, 1, low - VOICE_COUNTS + 2:low + 1] = 1  # one fewer
+    top = pitches + pitches - 1  # the top pitch's onset cell
+    with torch.no_grad():
+        nade.V.zero_()  # the NADE's own sum hears every cell: leave the voices alone
+        logits = nade.logits(state, bias, cells.view(3, -1), torch.zeros(3, pitches))[:, top]
+    assert logits[0].item() == pytest.approx(logits[1].item())
+    assert abs(logits[0].item() - logits[2].item()) > 1e-3
+
+
 def test_chord_voices_can_make_a_step_one_voice():
     """Voices whose weights forbid a second onset give steps of at most one onset, whatever the NADE says."""
     torch.manual_seed(0)
@@ -265,7 +290,7 @@ def test_chord_voices_can_make_a_step_one_voice():
                             chord_voices=True)).eval()
     with torch.no_grad():
         torch.nn.init.zeros_(model.to_logits.weight), model.to_logits.bias.fill_(0.0)  # every onset: even odds
-        model.chord_model.voices.bias[-1] = -100.0  # any onset chosen below rules out the next ones
+        model.chord_model.voices.bias[VOICE_REACH:] = -100.0  # any onset chosen below rules out the next ones
     grids = generate.decode(model, torch.randn(16, 8), mode="bernoulli", generator=torch.Generator().manual_seed(0))
     per_step = grids[:, :, 1].sum(-1)
     assert per_step.max() == 1 and (per_step == 1).mean() > 0.9
