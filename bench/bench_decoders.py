@@ -187,6 +187,11 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
         print(f"exported {target}")
 
 
+# an eval's transfer figures: by the embedding alone, then with the code moved (by threshold, then by draws)
+TRANSFERS = ("transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_swapped",
+             "transfer_accuracy_shifted_drawn", "transfer_accuracy_swapped_drawn")
+
+
 def _figures(run_dir: Path) -> dict | None:
     eval_file, info_file = run_dir / "eval.json", run_dir / "ablation.json"
     if not eval_file.is_file() or not info_file.is_file():
@@ -216,11 +221,9 @@ def _figures(run_dir: Path) -> dict | None:
         row["style"] = {"judge_real": s["judge_real_accuracy"], "generated": s["generated_accuracy"],
                         **({"generated_style_region": s["generated_accuracy_style_region"]}
                            if "generated_accuracy_style_region" in s else {}),
-                        "transfer": {k: mean_of(s[k]) for k in ("transfer_accuracy", "transfer_accuracy_shifted",
-                                                                "transfer_accuracy_swapped") if k in s},
+                        "transfer": {k: mean_of(s[k]) for k in TRANSFERS if k in s},
                         "transfer_min": {k: min(v for r in s[k].values() for v in r.values())
-                                         for k in ("transfer_accuracy_shifted", "transfer_accuracy_swapped")
-                                         if k in s},
+                                         for k in TRANSFERS[1:] if k in s},
                         "latent_classifier": e.get("latent_classifier_accuracy")}
     return row
 

@@ -27,7 +27,11 @@ is in it) and measures:
   their requested style; the share of transferred test segments it
   recognises as their target style, for every pair of styles, by the
   decoder's style embedding alone and also with ``z`` moved by the difference
-  of the two styles' mean codes (:func:`helpers.generate.style_regions`); the
+  of the two styles' mean codes (:func:`helpers.generate.style_regions`),
+  each decoded by the threshold chosen for reconstructions, and the moved
+  codes also decoded by seeded draws, as samples are (with the notes
+  sounding per step of each way's transfers into each style, and of its
+  real segments); the
   latent classifier's accuracy; and the judge's probability of the target
   style along style interpolations from one ``z`` (the embedding mixed, the
   code moved by the mean codes as a transfer moves it), averaged over many
@@ -54,9 +58,10 @@ from . import generate, metrics, musicstats
 from .colab import repo_root
 from .experiment import RunFolder, assert_same_styles, build_splits, load_judge, load_run
 from .losses import active_dimensions, kl_per_dim, make_step
+from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 3  # raised whenever eval.json changes what it holds
+EVAL_VERSION = 4  # raised whenever eval.json changes what it holds
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
 THRESHOLD_SEGMENTS = 300  # validation segments the decoding threshold is chosen on
@@ -340,17 +345,29 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     if in_region:
         out["generated_accuracy_style_region"] = {name: metrics.recognised(judge, grids, names.index(name))
                                                   for name, grids in in_region.items()}
-    ways = [("transfer_accuracy", None, None), ("transfer_accuracy_shifted", vectors, "shift")]
+    ways = [("transfer_accuracy", None, None, "threshold"), ("transfer_accuracy_shifted", vectors, "shift", "threshold"),
+            ("transfer_accuracy_shifted_drawn", vectors, "shift", "bernoulli")]
     if model.config.style_latent:
-        ways.append(("transfer_accuracy_swapped", vectors, "swap"))
-        out["transfer_accuracy_swapped"] = {}
+        ways += [("transfer_accuracy_swapped", vectors, "swap", "threshold"),
+                 ("transfer_accuracy_swapped_drawn", vectors, "swap", "bernoulli")]
+    out.update({key: {} for key, *_ in ways})
+    # how many notes sound at a step, in the transfers into each style (each way) and in its real segments
+    voices = {key: {name: [] for name in names} for key, *_ in ways}
     for a, name_a in enumerate(names):
         source = held_out[labels == a][:transfers]
-        for key, shift, how in ways:
-            out[key][name_a] = {
-                name_b: metrics.recognised(judge, generate.transfer(model, source, a, b, "threshold", threshold,
-                                                                    vectors=shift, how=how), b)
-                for b, name_b in enumerate(names) if a != b and len(source)}
+        for key, shift, how, mode in ways:
+            out[key][name_a] = {}
+            for b, name_b in enumerate(names):
+                if a == b or not len(source):
+                    continue
+                moved = generate.transfer(model, source, a, b, mode, threshold, vectors=shift, how=how, seed=seed)
+                out[key][name_a][name_b] = metrics.recognised(judge, moved, b)
+                voices[key][name_b].append(moved[:, :, FRAME].sum(-1).mean())
+    out["transfer_notes_per_step"] = {
+        "real": {name: _round(held_out[labels == k][:, :, FRAME].sum(-1).mean()) if (labels == k).any() else None
+                 for k, name in enumerate(names)},
+        **{key: {name: _round(np.mean(v)) if v else None for name, v in by_style.items()}
+           for key, by_style in voices.items()}}
     generator = torch.Generator().manual_seed(seed)
     for a, name_a in enumerate(names):
         for b, name_b in enumerate(names):

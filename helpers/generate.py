@@ -44,10 +44,10 @@ from .pianoroll import FRAME, ONSET
 MODES = ("threshold", "bernoulli")
 
 
-def check_mode(mode: str) -> str:
-    """``mode`` if it is one of :data:`MODES`; else a ``ValueError`` naming the choices."""
+def check_mode(mode: str, name: str = "the decoding mode") -> str:
+    """``mode`` if it is one of :data:`MODES`; else a ``ValueError`` naming the setting (``name``) and the choices."""
     if mode not in MODES:
-        raise ValueError(f"the decoding mode must be one of {MODES}, got {mode!r}")
+        raise ValueError(f"{name} must be one of {MODES}, got {mode!r}")
     return mode
 
 
@@ -277,8 +277,14 @@ TRANSFERS = ("shift", "swap")
 
 
 def transfer(model, grids, source_style: int, target_style: int, mode: str = "threshold",
-             threshold: float = 0.5, vectors=None, how: str | None = None) -> np.ndarray:
+             threshold: float = 0.5, vectors=None, how: str | None = None, seed: int | None = None) -> np.ndarray:
     """Move grids ``(N, T, 2, P)`` of ``source_style`` to ``target_style``: encode as one, decode as the other.
+
+    Decoded by draws (``mode="bernoulli"``, ``seed``: which ones), a transfer
+    is written as the target style's samples are. A threshold chosen for
+    reconstructions (low, to find the notes of a piece the code knows) can
+    write a moved code's spread-out probabilities as clusters of ten or
+    more notes a step, a texture of no style.
 
     The decoder's style embedding always changes. With ``vectors``
     (:func:`style_vectors`) the code changes too, ``how``:
@@ -302,7 +308,7 @@ def transfer(model, grids, source_style: int, target_style: int, mode: str = "th
             mu[:, :code] = vectors[target_style, :code]
         else:
             mu = mu + (vectors[target_style] - vectors[source_style])
-    return decode(model, mu, target_style, mode, threshold)
+    return decode(model, mu, target_style, mode, threshold, _generator(model, seed))
 
 
 def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 5, mode: str = "threshold",

@@ -105,9 +105,10 @@ SAMPLES_PER_STYLE = 20  #@param {type:"integer"}
 TEMPERATURE = 1.0  #@param {type:"number"}
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
 TRANSFERS = 20  #@param {type:"integer"}
+TRANSFER_MODE = "bernoulli"  #@param ["bernoulli", "threshold"]
 QPM = 100  #@param {type:"integer"}
 SEED = 0  #@param {type:"integer"}
-#@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style.
+#@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style, written by draws as samples are ("bernoulli") or by the threshold chosen for reconstructions.
 MY_MIDI = ""  #@param {type:"string"}
 #@markdown `MY_MIDI`: your own MIDI, to move into each style: a file, a folder, or "upload" (Colab's upload dialog).
 
@@ -170,6 +171,7 @@ spec = Experiment(
     # best.pt: the latest epoch whose free-running reconstructions score within the probe's noise of the best
     train=experiment.vae_train_config(epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, precision=PRECISION, seed=SEED,
                                       extend=EXTEND))
+generate.check_mode(TRANSFER_MODE, "TRANSFER_MODE")
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME = spec.validate().smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
@@ -295,15 +297,18 @@ for name, audio in region_audio.items():
 # difference between the mean codes of B and A (MusicVAE's attribute vectors,
 # here per style, from training segments); with a style code (`STYLE_LATENT`
 # > 0) the code is instead replaced by B's mean code, as in MIDI-VAE. The
-# decoding threshold is chosen on the validation segments, as the evaluation does.
+# moved codes are written as B's samples are, by draws (`TRANSFER_MODE`); the
+# threshold chosen on the validation segments for reconstructions, low enough
+# to find a piece's notes, can write a moved code as clusters of ten notes a
+# step, a texture of no style.
 
 # %%
 a, b = 0, len(names) - 1
 label = f"{names[a]}_to_{names[b]}"
 THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids(), splits.valid.style)
 source = held_out[held_labels == a][:TRANSFERS]
-by_embedding = generate.transfer(model, source, a, b, mode="threshold", threshold=THRESHOLD)
-moved_grids = generate.transfer(model, source, a, b, mode="threshold", threshold=THRESHOLD, vectors=vectors)
+by_embedding = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, seed=SEED)
+moved_grids = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, vectors=vectors, seed=SEED)
 embedding_accuracy = metrics.recognised(judge, by_embedding, b)
 transfer_accuracy = metrics.recognised(judge, moved_grids, b)
 print(f"transferred {names[a]} -> {names[b]} ({len(source)} held-out segments), recognised as {names[b]}: "
@@ -350,7 +355,8 @@ for piece in mine:
     print(f"{piece.name}: closest to {names[own_style]}")
     for k, name in enumerate(names):
         if k != own_style:
-            moved_own = generate.transfer(model, grid, own_style, k, threshold=THRESHOLD, vectors=vectors)
+            moved_own = generate.transfer(model, grid, own_style, k, TRANSFER_MODE, THRESHOLD, vectors=vectors,
+                                          seed=SEED)
             out = render.save_piece(generate.concatenate([grid[0], moved_own[0]]), run.outputs("my_midi"),
                                     f"{piece.stem}_as_{name}", fmt, QPM, title=f"{piece.name}, then as {name}")
             print(f"as {name}")
@@ -370,7 +376,7 @@ summary = {
     "latent_classifier_accuracy": latent_accuracy, "generated_accuracy": generated_accuracy,
     "generated_accuracy_style_region": region_accuracy, "threshold": THRESHOLD,
     "transfer": {"from": names[a], "to": names[b], "accuracy": transfer_accuracy,
-                 "accuracy_embedding_only": embedding_accuracy},
+                 "accuracy_embedding_only": embedding_accuracy, "mode": TRANSFER_MODE},
     "interpolation_prob_b": prob_b.tolist(), "notebook_seconds": time.time() - START}
 if not PRETRAINED:
     summary.update({"epochs": history[-1]["epoch"], "valid_elbo": history[-1]["valid_elbo"],

@@ -221,10 +221,11 @@ def table_style(c) -> str:
         rows.append(["samples drawn from the style's region of z, called that style"]
                     + [_f(region[n]) for n in names] + [_f(np.mean([region[n] for n in names]))])
     main = _table(["figure"] + names + ["all"], rows)
-    shifted = s.get("transfer_accuracy_shifted", {})
+    ways = [s["transfer_accuracy"]] + [s.get(k, {}) for k in ("transfer_accuracy_shifted",
+                                                              "transfer_accuracy_shifted_drawn")]
     transfer = _table(["from \\ to"] + names,
-                      [[a] + [f"{_f(s['transfer_accuracy'][a].get(b), 2)} / {_f(shifted.get(a, {}).get(b), 2)}"
-                              if a != b else "" for b in names] for a in names])
+                      [[a] + [" / ".join(_f(way.get(a, {}).get(b), 2) for way in ways) if a != b else ""
+                              for b in names] for a in names])
     curves = s["interpolation"]
     first = next(iter(curves.values()))
     interp = _table(["path"] + [f"t={t:.2f}" for t in first["t"]],
@@ -233,7 +234,8 @@ def table_style(c) -> str:
             f"{_f(e['latent_classifier_accuracy'])}.\n\nTest segments of the row's style encoded with their "
             f"style and decoded with the column's, called the column's style by the judge (up to 100 each); "
             f"first by the decoder's style embedding alone, then with z also moved by the difference of the two "
-            f"styles' mean codes:\n\n"
+            f"styles' mean codes, decoded by the threshold chosen for reconstructions; last, the moved codes "
+            f"drawn as samples are:\n\n"
             f"{transfer}\n\nJudge's probability of the target style along a style interpolation with one z "
             f"(mean over {first['paths']} z):\n\n{interp}")
 
@@ -257,6 +259,7 @@ def _table_style_runs(a, judge: bool = False) -> str:
     samples from each style's region where the file's runs were evaluated for them."""
     rows = []
     regions = any("generated_style_region" in r.get("style", {}) for r in a["runs"])
+    drawn = any("transfer_accuracy_shifted_drawn" in r.get("style", {}).get("transfer", {}) for r in a["runs"])
     for r in a["runs"]:
         if "style" not in r:
             continue
@@ -271,16 +274,15 @@ def _table_style_runs(a, judge: bool = False) -> str:
             row += [_worst_group_stat(r["sample_distances_style_region"]) if "sample_distances_style_region" in r
                     else "-", ", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated_style_region"].items())
                     if "generated_style_region" in s else "-"]
-        rows.append(row + [_f(transfer.get("transfer_accuracy"), 2),
-                           f"{_f(transfer.get('transfer_accuracy_shifted'), 2)} (min "
-                           f"{_f(s['transfer_min'].get('transfer_accuracy_shifted'), 2)})",
-                           f"{_f(transfer['transfer_accuracy_swapped'], 2)} (min "
-                           f"{_f(s['transfer_min']['transfer_accuracy_swapped'], 2)})"
-                           if "transfer_accuracy_swapped" in transfer else "-"])
+        moved = [f"{_f(transfer[k], 2)} (min {_f(s['transfer_min'][k], 2)})" if k in transfer else "-"
+                 for k in ("transfer_accuracy_shifted", "transfer_accuracy_swapped")
+                 + (("transfer_accuracy_shifted_drawn",) if drawn else ())]
+        rows.append(row + [_f(transfer.get("transfer_accuracy"), 2)] + moved)
     header = ["style run", "steps"] + (["judge on real test segments"] if judge else []) + [
         "worst sample stat (sd)", "samples recognised"] + (
         ["worst sample stat, from the style's region", "recognised, from the style's region"] if regions else []) + [
-        "transfer, embedding only", "transfer, z shifted (mean codes)", "transfer, style code swapped"]
+        "transfer, embedding only", "transfer, z shifted (mean codes)", "transfer, style code swapped"] + (
+        ["transfer, z shifted, drawn"] if drawn else [])
     return _table(header, rows) if rows else ""
 
 

@@ -78,8 +78,11 @@ def test_style_run_is_judged(dataset, tmp_path):
     assert result["samples_per_group"] == 2 and set(result["sample_statistics"]) == {"chords", "line"}
     assert set(style["generated_accuracy"]) == set(style["generated_accuracy_style_region"]) == {"chords", "line"}
     assert set(result["sample_statistics_style_region"]["line"]) == set(STATISTICS)
-    for key in ("transfer_accuracy", "transfer_accuracy_shifted"):
+    for key in ("transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn"):
         assert {a: set(row) for a, row in style[key].items()} == {"chords": {"line"}, "line": {"chords"}}
+    notes = style["transfer_notes_per_step"]
+    assert set(notes) == {"real", "transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn"}
+    assert all(set(v) == {"chords", "line"} and all(x >= 0 for x in v.values()) for v in notes.values())
     curve = style["interpolation"]["chords->line"]
     assert len(curve["p_target_mean"]) == evaluation.INTERPOLATION_STEPS and curve["paths"] == 2
     assert 0 <= result["latent_classifier_accuracy"] <= 1

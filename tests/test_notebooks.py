@@ -102,7 +102,8 @@ def test_style_notebook_runs_headless(tmp_path):
                                                      ("01_basic_vae", {"NOTES": "frames", "NOTE_ENDS": "onsets"},
                                                       "VAEConfig.note_ends"),
                                                      ("02_style_vae", {"CHORD_VOICES": True},
-                                                      "VAEConfig.chord_voices")])
+                                                      "VAEConfig.chord_voices"),
+                                                     ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):

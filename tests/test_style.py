@@ -131,6 +131,18 @@ def test_style_vectors_and_shifted_transfer():
                               generate.transfer(model, grids[:2], 0, 1, threshold=0.05))
 
 
+def test_a_drawn_transfer_is_the_moved_code_drawn_with_its_seed():
+    model = styled_model()
+    grids = np.random.default_rng(1).random((4, T, 2, P)) < 0.1
+    vectors = generate.style_vectors(model, grids, np.array([0, 0, 1, 1]))
+    drawn = generate.transfer(model, grids, 0, 1, "bernoulli", vectors=vectors, seed=3)
+    moved = generate.encode(model, grids, 0) + vectors[1] - vectors[0]
+    np.testing.assert_array_equal(drawn, generate.decode(model, moved, 1, "bernoulli",
+                                                         generator=torch.Generator().manual_seed(3)))
+    np.testing.assert_array_equal(drawn, generate.transfer(model, grids, 0, 1, "bernoulli", vectors=vectors, seed=3))
+    assert not np.array_equal(drawn, generate.transfer(model, grids, 0, 1, "bernoulli", vectors=vectors, seed=4))
+
+
 def test_a_style_path_moves_z_as_transfer_does():
     """Without a style code, the path's code moves by t times the difference of the mean codes: its ends are z
     decoded in the first style, and z shifted into the second (the transfer's shift)."""
