@@ -321,7 +321,7 @@ def table_ablation(c, key: str = "ablation") -> str:
     if style:
         table += "\n\n" + style
     if "conditions" in a:
-        return table + f"\n\nThe runs: {a['conditions']}. Held-out segments of each run's own styles."
+        return table + f"\n\nThe runs: {a['conditions'].rstrip('.')}. Held-out segments of each run's own styles."
     device = a["runs"][0]["device"] if a["runs"] else "?"
     minutes = max(r["train_seconds"] for r in a["runs"]) / 60
     stopped = sum(r["stopped_by_time"] for r in a["runs"])
@@ -604,6 +604,11 @@ def finding_style(c) -> str:
              f"- Transfer, mean over the {len(shifted)} directions: {_mean_transfer(s, 'transfer_accuracy'):.2f} by "
              f"the embedding alone, {_mean_transfer(s, 'transfer_accuracy_shifted'):.2f} with the code moved; the "
              f"weakest with the code moved: {weakest[0]} -> {weakest[1]} ({shifted[weakest]:.2f})."]
+    drawn = {(a, b): v for a, row in s.get("transfer_accuracy_shifted_drawn", {}).items() for b, v in row.items()}
+    if drawn:
+        weakest = min(drawn, key=drawn.get)
+        lines.append(f"- Transfer with the code moved, drawn as samples are: {np.mean(list(drawn.values())):.2f} on "
+                     f"average, the weakest {weakest[0]} -> {weakest[1]} ({drawn[weakest]:.2f}).")
     for path, v in s["interpolation"].items():
         p, t = np.array(v["p_target_mean"]), np.array(v["t"])
         half = f"passes 0.5 at t = {t[np.argmax(p >= 0.5)]:.2f}" if (p >= 0.5).any() else "never passes 0.5"
@@ -668,7 +673,10 @@ def headline(c) -> str:
                      "independent classifier " + ", ".join(f"{s['generated_accuracy'][n]:.2f}" for n in names)
                      + "; transfers between every pair of styles recognised as their target style "
                      + f"{_mean_transfer(s, 'transfer_accuracy'):.2f} on average by the style embedding alone, "
-                     + f"{_mean_transfer(s, 'transfer_accuracy_shifted'):.2f} with the code moved too.")
+                     + f"{_mean_transfer(s, 'transfer_accuracy_shifted'):.2f} with the code moved too (decoded by "
+                     + "the reconstructions' threshold), "
+                     + f"{_mean_transfer(s, 'transfer_accuracy_shifted_drawn'):.2f} with the code moved and drawn "
+                     + "as samples are.")
     d, t, g = c["bench"]["data"], c["bench"]["train"], c["bench"]["generate"]
     if d:
         lines.append(f"- Data: MIDI to cached grids at {_ours_files_per_s(d):,.0f} files/s, "
