@@ -334,7 +334,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     latent space; ``vectors`` are the styles' mean codes (the means of
     :func:`style_regions`). Transfers take up to
     ``transfers`` held-out segments of each style to every other, by the
-    style embedding alone and with ``z`` moved too; style paths decode
+    style embedding alone and with ``z`` moved too (decoded by ``threshold``,
+    and the moved codes also by draws seeded with ``seed``); style paths decode
     ``paths`` codes from the prior while the embedding and the code move
     (:func:`helpers.generate.style_path` with ``vectors``).
     """
@@ -345,7 +346,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     if in_region:
         out["generated_accuracy_style_region"] = {name: metrics.recognised(judge, grids, names.index(name))
                                                   for name, grids in in_region.items()}
-    ways = [("transfer_accuracy", None, None, "threshold"), ("transfer_accuracy_shifted", vectors, "shift", "threshold"),
+    ways = [("transfer_accuracy", None, None, "threshold"),  # (key, vectors, how the code moves, decoding)
+            ("transfer_accuracy_shifted", vectors, "shift", "threshold"),
             ("transfer_accuracy_shifted_drawn", vectors, "shift", "bernoulli")]
     if model.config.style_latent:
         ways += [("transfer_accuracy_swapped", vectors, "swap", "threshold"),
