@@ -188,7 +188,7 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
 
 
 # an eval's transfer figures: by the embedding alone, then with the code moved (by threshold, then by draws)
-TRANSFERS = ("transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_swapped",
+TRANSFER_KEYS = ("transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_swapped",
              "transfer_accuracy_shifted_drawn", "transfer_accuracy_swapped_drawn")
 
 
@@ -221,9 +221,9 @@ def _figures(run_dir: Path) -> dict | None:
         row["style"] = {"judge_real": s["judge_real_accuracy"], "generated": s["generated_accuracy"],
                         **({"generated_style_region": s["generated_accuracy_style_region"]}
                            if "generated_accuracy_style_region" in s else {}),
-                        "transfer": {k: mean_of(s[k]) for k in TRANSFERS if k in s},
+                        "transfer": {k: mean_of(s[k]) for k in TRANSFER_KEYS if k in s},
                         "transfer_min": {k: min(v for r in s[k].values() for v in r.values())
-                                         for k in TRANSFERS[1:] if k in s},
+                                         for k in TRANSFER_KEYS[1:] if k in s},
                         "latent_classifier": e.get("latent_classifier_accuracy")}
     return row
 

@@ -354,7 +354,7 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
                  ("transfer_accuracy_swapped_drawn", vectors, "swap", "bernoulli")]
     out.update({key: {} for key, *_ in ways})
     # how many notes sound at a step, in the transfers into each style (each way) and in its real segments
-    voices = {key: {name: [] for name in names} for key, *_ in ways}
+    sounding = {key: {name: [] for name in names} for key, *_ in ways}
     for a, name_a in enumerate(names):
         source = held_out[labels == a][:transfers]
         for key, shift, how, mode in ways:
@@ -364,12 +364,12 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
                     continue
                 moved = generate.transfer(model, source, a, b, mode, threshold, vectors=shift, how=how, seed=seed)
                 out[key][name_a][name_b] = metrics.recognised(judge, moved, b)
-                voices[key][name_b].append(moved[:, :, FRAME].sum(-1).mean())
+                sounding[key][name_b].append(moved[:, :, FRAME].sum(-1).mean())
     out["transfer_notes_per_step"] = {
         "real": {name: _round(held_out[labels == k][:, :, FRAME].sum(-1).mean()) if (labels == k).any() else None
                  for k, name in enumerate(names)},
         **{key: {name: _round(np.mean(v)) if v else None for name, v in by_style.items()}
-           for key, by_style in voices.items()}}
+           for key, by_style in sounding.items()}}
     generator = torch.Generator().manual_seed(seed)
     for a, name_a in enumerate(names):
         for b, name_b in enumerate(names):
