@@ -2,7 +2,7 @@
 
     python -m bench.bench_decoders [--epochs 40] [--seeds 0 1] [--only NAME ...] [--jobs 2]
                                    [--train-minutes M] [--runs-dir runs/ablation] [--export DIR]
-                                   [--collect] [--conditions TEXT]
+                                   [--collect [--last]] [--conditions TEXT]
 
 Every design is the basic notebook's experiment (Bach; the style notebook's
 for the ``style-*`` designs) with a few settings changed (:data:`DESIGNS`);
@@ -14,13 +14,20 @@ run after the epoch that passes that wall time (the figures then say how many
 epochs it had). Each run is then measured by :func:`helpers.evaluation.evaluate_run`
 (its ``eval.json``: held-out reconstructions decoded freely, the decoder
 diagnostics, samples against the real statistics, and for style runs the
-judge's verdicts on samples, transfers and style interpolations).
+judge's verdicts on samples, transfers and style interpolations); where the
+epoch its monitor kept as ``best.pt`` is not the last, its ``last.pt`` is
+measured too (``eval-last.json``), so that a monitor that kept an early epoch
+shows what training went on to reach.
 
 The figures of every run, and their mean per design, go to
 ``bench/results/ablation.json`` (``--out``); the report's ablation table is
-made from that file; ``--collect`` only gathers the runs already in ``--runs-dir``, and
-``--conditions`` says in the file how they shared the machine. ``--export DIR`` also writes each seed-0 run as a
-shipped-model file (:func:`helpers.pretrained.export`) into ``DIR``.
+made from that file (the means over the seeds of ``best.pt``; each run's rows, of
+``best.pt`` and of ``last.pt`` where it differs); ``--collect`` only gathers the runs already in
+``--runs-dir`` (with ``--last``, after measuring the ``last.pt`` of those not yet measured); the rows
+``--out`` already holds of runs no longer in ``--runs-dir`` are kept (``--fresh`` drops them), and
+``--conditions`` says in the file how they shared the machine (default: what the file said).
+``--export DIR`` also writes each seed-0 run as a shipped-model file
+(:func:`helpers.pretrained.export`) into ``DIR``.
 """
 from __future__ import annotations
 
@@ -37,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "ablation.json"
 
 VOCAL_TRIO = ("palestrina", "monteverdi", "trecento")  # close styles: three repertoires of vocal polyphony
-# name -> (label, changes to the model, changes to the loss[, changes to the data]); "style-*" designs use the
-# style notebook's experiment
+# name -> (label, changes to the model, changes to the loss[, changes to the data[, changes to the training]]);
+# "style-*" designs use the style notebook's experiment
 DESIGNS = {
     "seed": ("seed decoder (z -> LSTM -> notes)", {"decoder": "seed"}, {}),
     "autoregressive": ("autoregressive, independent cells", {"decoder": "autoregressive"}, {}),
@@ -98,6 +105,15 @@ DESIGNS = {
     "style-ar-voices-whole-ends": ("style: autoregressive + whole notes ended by the onsets they meet + chord model "
                                    "with voices", {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                                    "chord_voices": True, "note_ends": "onsets"}, {}),
+    "style-ar-voices-whole-ends-samples": ("style: autoregressive + whole notes ended by the onsets they meet + "
+                                           "chord model with voices; best.pt chosen by its samples",
+                                           {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                            "chord_voices": True, "note_ends": "onsets"}, {}, {},
+                                           {"monitor": "sample_distance"}),
+    "style-ar-nade-whole-ends-samples": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
+                                         "model; best.pt chosen by its samples",
+                                         {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                          "note_ends": "onsets"}, {}, {}, {"monitor": "sample_distance"}),
     "style-vocal-ar-nade-whole-ends": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
                                        "model, on the vocal trio",
                                        {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
@@ -126,15 +142,36 @@ def base_spec(style: bool):
 
 
 def design_spec(name: str, seed: int, epochs: int):
-    label, model_changes, loss_changes, *data_changes = DESIGNS[name]
+    from helpers.experiment import vae_train_config
+
+    label, model_changes, loss_changes, *more = DESIGNS[name]
+    data_changes, train_changes = (list(more) + [{}, {}])[:2]
     spec = base_spec(name.startswith("style"))
-    return replace(spec, data=replace(spec.data, **(data_changes[0] if data_changes else {})),
+    train = vae_train_config(**{"batch_size": spec.train.batch_size, "lr": spec.train.lr, **train_changes})
+    return replace(spec, data=replace(spec.data, **data_changes),
                    model=replace(spec.model, **model_changes), loss=replace(spec.loss, **loss_changes),
-                   train=replace(spec.train, epochs=epochs, seed=seed)).validate()
+                   train=replace(train, epochs=epochs, seed=seed)).validate()
 
 
 class _OutOfTime(Exception):
     pass
+
+
+EVALUATION = {"n_samples": 300, "transfers": 50, "paths": 10}  # what the bench measures of every run
+
+
+def evaluate_last(run_dir: Path, device=None) -> dict | None:
+    """Measure a run's ``last.pt`` into ``eval-last.json`` where its epoch is not that of ``best.pt`` and it is
+    not measured yet; its figures, or None where there is nothing to measure."""
+    from helpers import evaluation, experiment
+    from helpers.train import load_checkpoint
+
+    run = experiment.RunFolder(run_dir)
+    if run.eval_of("last").is_file() or not run.last.is_file() or not run.eval.is_file():
+        return None
+    if load_checkpoint(run.last)["epoch"] == json.loads(run.eval.read_text())["epoch"]:
+        return None
+    return evaluation.evaluate_run(run.root, ROOT / "data", device=device, checkpoint="last", **EVALUATION)
 
 
 def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | None, export_dir) -> None:
@@ -165,7 +202,8 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
     if spec.model.n_styles and not (run.judge / "best.pt").is_file():
         experiment.train_judge(splits, run, experiment.JUDGE_EPOCHS, 64, spec.data.epoch_segments, seed=0,
                                device=device)
-    result = evaluation.evaluate_run(run.root, ROOT / "data", n_samples=300, device=device, transfers=50, paths=10)
+    result = evaluation.evaluate_run(run.root, ROOT / "data", device=device, **EVALUATION)
+    evaluate_last(run.root, device)
     history = json.loads(run.history.read_text())
     info = {"design": name, "seed": seed, "device": torch.cuda.get_device_name(0) if device.type == "cuda"
             else f"cpu ({os.cpu_count()} cores, 1 thread)", "epochs_planned": epochs, "epochs_done": len(history),
@@ -192,11 +230,14 @@ TRANSFER_KEYS = ("transfer_accuracy", "transfer_accuracy_shifted", "transfer_acc
              "transfer_accuracy_shifted_drawn", "transfer_accuracy_swapped_drawn")
 
 
-def _figures(run_dir: Path) -> dict | None:
-    eval_file, info_file = run_dir / "eval.json", run_dir / "ablation.json"
+def _figures(run_dir: Path, checkpoint: str = "best") -> dict | None:
+    from helpers.experiment import RunFolder
+
+    eval_file, info_file = RunFolder(run_dir).eval_of(checkpoint), run_dir / "ablation.json"
     if not eval_file.is_file() or not info_file.is_file():
         return None
     e, info = json.loads(eval_file.read_text()), json.loads(info_file.read_text())
+    info = dict(info, checkpoint=checkpoint, epoch=e.get("epoch"))
     stats = e["sample_statistics"]
 
     def distances_of(statistics):
@@ -228,13 +269,28 @@ def _figures(run_dir: Path) -> dict | None:
     return row
 
 
-def collect(runs_dir: Path, out: Path, conditions: str | None = None) -> dict:
+def _key(row: dict) -> tuple:
+    return row["design"], row["seed"], row.get("checkpoint", "best")
+
+
+def collect(runs_dir: Path, out: Path, conditions: str | None = None, fresh: bool = False) -> dict:
     """Every finished run's figures and each design's mean over its seeds, into ``out``, with ``conditions``
-    (how the runs shared the machine) when given."""
-    runs = [r for r in (_figures(d) for d in sorted(runs_dir.glob("*-s*"))) if r]
+    (how the runs shared the machine) when given. The rows already in ``out`` of runs that ``runs_dir`` does
+    not hold are kept (run folders are not kept for ever; their figures are), unless ``fresh``."""
+    runs = []
+    for run_dir in sorted(d for d in runs_dir.glob("*-s*") if d.is_dir()):
+        best, last = _figures(run_dir), _figures(run_dir, "last")
+        runs += [r for r in (best, last) if r and not (r is last and best and r["epoch"] == best["epoch"])]
+    if out.is_file() and not fresh:
+        before = json.loads(out.read_text())
+        conditions = conditions or before.get("conditions")
+        found = {_key(r) for r in runs}
+        kept = [dict(r, checkpoint=r.get("checkpoint", "best")) for r in before["runs"]]
+        runs = sorted([r for r in kept if _key(r) not in found and r["design"] in DESIGNS] + runs,
+                      key=lambda r: (r["design"], r["seed"], r["checkpoint"]))
     designs = {}
     for name, (label, *_) in DESIGNS.items():
-        mine = [r for r in runs if r["design"] == name]
+        mine = [r for r in runs if r["design"] == name and r["checkpoint"] == "best"]
         if not mine:
             continue
 
@@ -275,13 +331,23 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--export", type=Path, default=None, help="write each seed-0 run as a shipped model here")
     parser.add_argument("--collect", action="store_true", help="train nothing: gather the runs of --runs-dir")
+    parser.add_argument("--fresh", action="store_true",
+                        help="drop the rows of --out whose runs --runs-dir does not hold (default: keep them)")
+    parser.add_argument("--last", action="store_true",
+                        help="with --collect: first measure each run's last.pt where it is not best.pt's epoch")
     parser.add_argument("--conditions", help="how the runs shared the machine, for the report")
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.epochs, args.runs_dir, args.train_minutes, args.export)
         return 0
+    if args.last and not args.collect:
+        parser.error("--last goes with --collect (a training run measures its last.pt itself)")
     jobs = [] if args.collect else [(name, seed) for name in (args.only or DESIGNS) for seed in args.seeds]
+    if args.last:
+        for run_dir in sorted(d for d in args.runs_dir.glob("*-s*") if d.is_dir()):
+            if evaluate_last(run_dir) is not None:
+                print(f"measured {run_dir.name}/last.pt", flush=True)
     for name, seed in jobs:
         design_spec(name, seed, args.epochs)  # a bad design is refused before anything runs
     args.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -309,7 +375,7 @@ def main(argv=None) -> int:
                 if process.returncode:
                     failed.append(f"{name}-s{seed}")
                 print(f"{name}-s{seed}: {state} after {(time.time() - start) / 60:.1f} min", flush=True)
-    result = collect(args.runs_dir, args.out, args.conditions)
+    result = collect(args.runs_dir, args.out, args.conditions, args.fresh)
     print(f"{'design':16s} {'frame':>6s} {'onset':>6s} {'note':>6s} {'forced':>6s} {'shuff':>6s} {'worst':>6s}  steps")
     for name, d in result["designs"].items():
         print(f"{name:16s} {d['frame_f1']:6.3f} {d['onset_f1']:6.3f} {d['note_f1']:6.3f} {d['teacher_forced_f1']:6.3f} "

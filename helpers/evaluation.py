@@ -1,6 +1,6 @@
 """Evaluate a trained run on held-out data, into one JSON file.
 
-    python -m helpers.evaluation runs/basic [--data-dir data] [--samples 500]
+    python -m helpers.evaluation runs/basic [--data-dir data] [--samples 500] [--checkpoint last]
 
 For a run folder (:class:`helpers.experiment.RunFolder`) this rebuilds the
 run's model and its dataset from the checkpoint alone (the experiment spec
@@ -37,8 +37,12 @@ is in it) and measures:
   code moved by the mean codes as a transfer moves it), averaged over many
   ``z``.
 
-It writes ``eval.json`` and ``examples.npz`` (a few originals, their
-reconstructions and samples, for figures) in the run folder.
+It measures the run's ``best.pt`` (the epoch its training monitor chose) into
+``eval.json`` and ``examples.npz`` (a few originals, their reconstructions and
+samples, for figures) in the run folder; ``--checkpoint last`` measures its
+``last.pt`` (the latest epoch) into ``eval-last.json`` and
+``examples-last.npz`` instead, so the two can be compared. Each file names its
+checkpoint and epoch.
 
 The notebooks call the same public functions (:func:`choose_threshold`, :func:`reconstruction`,
 :func:`style_regions`, :func:`interpolation_curve`, :func:`judge_style`), so
@@ -56,7 +60,8 @@ import torch
 
 from . import generate, metrics, musicstats
 from .colab import repo_root
-from .experiment import RunFolder, assert_same_styles, build_splits, load_judge, load_run
+from .experiment import (CHECKPOINTS, RunFolder, assert_same_styles, build_splits, check_checkpoint, load_judge,
+                         load_run)
 from .losses import active_dimensions, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
@@ -139,11 +144,16 @@ def prior_samples(model, n: int, style, seed: int = 0) -> np.ndarray:
 
 
 def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESHOLDS, seed: int = 0,
-                 device=None, transfers: int = 100, paths: int = 20) -> dict:
-    """Measure a run (see the module's description); returns the figures and writes ``eval.json``."""
+                 device=None, transfers: int = 100, paths: int = 20, checkpoint: str = "best") -> dict:
+    """Measure a run's checkpoint ``checkpoint`` (``"best"`` or ``"last"``; see the module's description);
+    returns the figures and writes them to ``eval.json`` (``eval-last.json`` for the last)."""
+    which = check_checkpoint(checkpoint)
+    for name, value in (("n_samples", n_samples), ("transfers", transfers), ("paths", paths)):
+        if value < 1:
+            raise ValueError(f"{name} must be positive, got {value}")
     run = RunFolder(run_dir)
     start = time.time()
-    checkpoint = run.checkpoint
+    checkpoint = run.checkpoint_of(which)
     device = device or pick_device(verbose=False)
     model, spec, payload = load_run(checkpoint, map_location=device)
     cfg, fmt = model.config, model.config.format
@@ -218,10 +228,10 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         examples[f"stats_samples_{name}"] = np.stack(list(sample_stats[name].values()), 1)
     if cfg.n_styles:
         examples.update(mu=mu.cpu().numpy(), labels=labels["test"])
-    np.savez_compressed(run.examples, **examples)
+    np.savez_compressed(run.examples_of(which), **examples)
     result["seconds"] = time.time() - start
     result = _round(result)
-    run.eval.write_text(json.dumps(result, indent=1))
+    run.eval_of(which).write_text(json.dumps(result, indent=1))
     return result
 
 
@@ -262,7 +272,8 @@ def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None,
     - ``onset_probability``: at the real onsets, teacher-forced, the median
       probability and the share above :data:`ONSET_CONFIDENT`;
     - ``free_f1_by_step``: the free-running frame F1 of the validation probe
-      after every epoch, against optimiser steps (from the training history).
+      after every epoch, against optimiser steps (from the training history),
+      with the probe's sample distance where the run measured it.
 
     ``codes`` (the grids' posterior means) and ``rebuilt`` (their free-running
     reconstructions at ``threshold``), when the caller has them already, are
@@ -284,7 +295,8 @@ def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None,
         return {"frame_f1": frame, "onset_f1": metrics.note_scores(grids, decoded, fmt)["f1"]}
 
     at_onsets = probs[:, :, 1][grids[:, :, 1]]
-    curve = [{"step": row["step"], "epoch": row["epoch"], "free_f1": row["valid_free_f1"]}
+    curve = [{"step": row["step"], "epoch": row["epoch"], "free_f1": row["valid_free_f1"],
+              **({"sample_distance": row["valid_sample_distance"]} if "valid_sample_distance" in row else {})}
              for row in history or [] if "valid_free_f1" in row]
     return {"teacher_forced": scores(forced), "free_running": scores(free), "shuffled_codes": scores(shuffled),
             "onset_probability": {"median": float(np.median(at_onsets)) if len(at_onsets) else None,
@@ -389,19 +401,28 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.evaluation", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run folders (each holding best.pt)")
     parser.add_argument("--data-dir", help="data folder of the dataset cache (default: data/ of the repository)")
+    parser.add_argument("--checkpoint", choices=CHECKPOINTS, default="best",
+                        help="best.pt (into eval.json) or last.pt (into eval-last.json) (default: %(default)s)")
     parser.add_argument("--samples", type=int, default=500, help="samples drawn from the prior (default: %(default)s)")
+    parser.add_argument("--transfers", type=int, default=100,
+                        help="test segments per style pair transferred, for a style run (default: %(default)s)")
+    parser.add_argument("--paths", type=int, default=20,
+                        help="codes per style interpolation and segment pairs per latent one (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.samples < 1:
-        parser.error(f"--samples must be positive, got {args.samples}")
+    for name in ("samples", "transfers", "paths"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be positive, got {getattr(args, name)}")
     for run in args.runs:
         try:
-            result = evaluate_run(run, args.data_dir, n_samples=args.samples, seed=args.seed)
+            result = evaluate_run(run, args.data_dir, n_samples=args.samples, seed=args.seed,
+                                  transfers=args.transfers, paths=args.paths, checkpoint=args.checkpoint)
         except (CheckpointError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
         r = result["reconstruction"]
-        print(f"{run}: -ELBO {result['test_nll']['elbo']:.1f} nats/segment, {result['active_dims']} active dims, "
+        print(f"{run} ({result['checkpoint']}, epoch {result['epoch']}): -ELBO {result['test_nll']['elbo']:.1f} "
+              f"nats/segment, {result['active_dims']} active dims, "
               f"frame F1 {r['frame_f1']:.3f}, accuracy {r['frame_accuracy']:.3f}, onset F1 {r['onset_f1']:.3f} "
               f"(threshold {result['threshold']['chosen']}); {result['seconds']:.0f} s")
     return 0

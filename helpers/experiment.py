@@ -37,9 +37,13 @@ GPU_EPOCHS, CPU_EPOCHS = 150, 40  # TrainConfig.epochs=None: chosen from the dev
 PROBE_SEGMENTS = 64  # validation segments decoded freely after epochs (free_running_probe)
 PROBES = 50  # at most about this many probes in a run
 PROBE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)  # the probe's figure is its best frame F1 over these
-# best.pt is the latest epoch whose probe is within this of the best probe so far: the probe's noise on its
-# segments is about this large, and a flat probe that peaked early used to keep an undertrained epoch
-PROBE_TOLERANCE = 0.01
+PROBE_SAMPLES = 64  # prior samples per style drawn after epochs, against validation segments (sample_distance)
+PROBE_REAL = 300  # validation segments per style whose statistics the probe's samples are compared with
+PROBE_UNMEASURED = 10.0  # sd: a statistic the samples cannot give at all (no notes) counts as this far
+# best.pt is the latest epoch whose probe figure is within this of its best so far: about the figure's noise
+# from epoch to epoch, so that a flat probe that peaked early does not keep an undertrained epoch
+PROBE_TOLERANCES = {"free_f1": 0.01, "sample_distance": 0.05}
+PROBE_TOLERANCE = PROBE_TOLERANCES["free_f1"]
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
 
 
@@ -99,11 +103,20 @@ class DataConfig:
         return cls(**d)
 
 
-def vae_train_config(**settings) -> TrainConfig:
-    """A VAE's :class:`TrainConfig` with ``settings``: best.pt is the latest epoch whose free-running
-    reconstructions (:func:`free_running_probe`) score within :data:`PROBE_TOLERANCE` of the best; the ELBO
-    stops improving long before they do."""
-    return TrainConfig(monitor="free_f1", monitor_tolerance=PROBE_TOLERANCE, **settings)
+MONITORS = tuple(PROBE_TOLERANCES)  # what may choose a VAE's best.pt (vae_train_config)
+
+
+def vae_train_config(monitor: str = "free_f1", **settings) -> TrainConfig:
+    """A VAE's :class:`TrainConfig` with ``settings``: best.pt is the latest epoch whose probe figure
+    (:func:`free_running_probe`) ``monitor`` is within its tolerance (:data:`PROBE_TOLERANCES`) of its best:
+
+    - ``"free_f1"``: held-out segments reconstructed freely (the ELBO stops improving long before they do);
+    - ``"sample_distance"``: samples from the prior against held-out segments, statistic by statistic (a
+      decoder whose free reconstructions peak early may still be learning to write music of its style).
+    """
+    if monitor not in PROBE_TOLERANCES:
+        raise ValueError(f"monitor must be one of {list(MONITORS)}, got {monitor!r}")
+    return TrainConfig(monitor=monitor, monitor_tolerance=PROBE_TOLERANCES[monitor], **settings)
 
 
 @dataclass
@@ -278,6 +291,16 @@ def build_splits(config: DataConfig, data_dir, progress: bool = True) -> Splits:
 
 # --------------------------------------------------------------------------- run folders
 
+CHECKPOINTS = ("best", "last")  # a run's VAE checkpoints: the epoch its monitor chose, and the latest
+
+
+def check_checkpoint(which: str, name: str = "checkpoint") -> str:
+    """``which`` if it names one of a run's checkpoints (:data:`CHECKPOINTS`), else a ValueError naming ``name``."""
+    if which not in CHECKPOINTS:
+        raise ValueError(f"{name} must be one of {list(CHECKPOINTS)}, got {which!r}")
+    return which
+
+
 class RunFolder:
     """The layout of a run folder, known here and nowhere else.
 
@@ -288,7 +311,8 @@ class RunFolder:
         spec.json               the experiment, to train it again headless (helpers.cli)
         judge/                  a style run's independent classifier (its own last.pt, best.pt)
         summary.json            what the notebook measured; written last, so it marks a finished run
-        eval.json, examples.npz helpers.evaluation's figures and examples
+        eval.json, examples.npz helpers.evaluation's figures and examples of best.pt
+        eval-last.json, ...     the same of last.pt, where it was evaluated too
         loss.png, *.png         figures
         samples/, ...           MIDI, WAV and PNG files, one folder per kind
     """
@@ -311,10 +335,16 @@ class RunFolder:
     @property
     def checkpoint(self) -> Path:
         """The VAE checkpoint to evaluate or generate from: ``best.pt`` (``vae/best.pt`` in runs of version 1)."""
-        for candidate in (self.best, self.root / "vae" / "best.pt"):
+        return self.checkpoint_of("best")
+
+    def checkpoint_of(self, which: str = "best") -> Path:
+        """The VAE checkpoint ``which`` (one of :data:`CHECKPOINTS`): ``best.pt``, the epoch the run's monitor
+        chose, or ``last.pt``, the latest epoch trained."""
+        check_checkpoint(which)
+        for candidate in (self.root / f"{which}.pt", self.root / "vae" / f"{which}.pt"):
             if candidate.is_file():
                 return candidate
-        raise CheckpointError(f"{self.root}: no best.pt (is this the folder of a trained run?)")
+        raise CheckpointError(f"{self.root}: no {which}.pt (is this the folder of a trained run?)")
 
     @property
     def history(self) -> Path:
@@ -335,11 +365,18 @@ class RunFolder:
 
     @property
     def eval(self) -> Path:
-        return self.root / "eval.json"
+        return self.eval_of("best")
 
     @property
     def examples(self) -> Path:
-        return self.root / "examples.npz"
+        return self.examples_of("best")
+
+    def eval_of(self, which: str = "best") -> Path:
+        """helpers.evaluation's figures of the checkpoint ``which``: ``eval.json`` (best), ``eval-last.json``."""
+        return self.root / ("eval.json" if check_checkpoint(which) == "best" else f"eval-{which}.json")
+
+    def examples_of(self, which: str = "best") -> Path:
+        return self.root / ("examples.npz" if check_checkpoint(which) == "best" else f"examples-{which}.npz")
 
     def figure(self, name: str) -> Path:
         return self.root / f"{name}.png"
@@ -408,22 +445,44 @@ def train_vae(model: GridVAE, spec: Experiment, splits: Splits, run: RunFolder, 
     return history
 
 
-def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
-    """``probe(model, epoch, epochs) -> {"free_f1": ...}``: the frame F1 of ``n`` fixed validation segments
-    encoded and decoded freely, at the best of :data:`PROBE_THRESHOLDS` (as the evaluation chooses its
-    threshold), measured after epochs (:func:`helpers.train.train`): every epoch of a plan of up to
-    :data:`PROBES` epochs, else about :data:`PROBES` times, always after the last.
+def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, samples: int = PROBE_SAMPLES):
+    """``probe(model, epoch, epochs) -> {"free_f1": ..., "sample_distance": ...}``, measured after epochs
+    (:func:`helpers.train.train`): every epoch of a plan of up to :data:`PROBES` epochs, else about
+    :data:`PROBES` times, always after the last. Either figure may choose best.pt (:func:`vae_train_config`).
 
-    Teacher-forced figures (the ELBO) can stop improving while free-running
-    reconstructions still do; this is the figure the music depends on. A
-    cautious decoder (the seed decoder's notes stay below 0.5 for many
-    epochs) would score nothing at one threshold of 0.5 however much it
-    learns, and keep its first epoch as the best.
+    - ``free_f1``: the frame F1 of ``n`` fixed validation segments encoded and decoded freely, at the best
+      of :data:`PROBE_THRESHOLDS` (as the evaluation chooses its threshold). Teacher-forced figures (the
+      ELBO) can stop improving while free-running reconstructions still do. A cautious decoder (the seed
+      decoder's notes stay below 0.5 for many epochs) would score nothing at one threshold of 0.5 however
+      much it learns, and keep its first epoch as the best.
+    - ``sample_distance``: ``samples`` seeded draws from the prior per style (the same codes every time),
+      against up to :data:`PROBE_REAL` validation segments of the style: the distance of every statistic
+      of :mod:`helpers.musicstats` in real standard deviations (as the evaluation measures samples),
+      averaged over the statistics and the styles. Lower is better.
     """
-    from . import generate, metrics
+    from . import generate, metrics, musicstats
 
-    picks = np.random.default_rng(seed).permutation(len(splits.valid))[:n]
+    rng = np.random.default_rng(seed)
+    picks = rng.permutation(len(splits.valid))[:n]
     grids, styles = splits.valid.grids(picks), splits.valid.style[picks]
+    groups = {}  # style (None for a basic model's data) -> the validation segments its samples are compared with
+    for k in np.unique(splits.valid.style):
+        mine = np.flatnonzero(splits.valid.style == k)
+        groups[int(k)] = splits.valid.grids(np.sort(rng.permutation(mine)[:PROBE_REAL]))
+    real = {}  # their statistics, computed once
+
+    def sample_distance(model) -> float:
+        fmt, styled = model.config.format, bool(model.config.n_styles)
+        chosen = groups if styled else {None: np.concatenate(list(groups.values()))}
+        distances = []
+        for k, segments in chosen.items():
+            if k not in real:
+                real[k] = musicstats.statistics(segments, fmt)
+            drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0))
+            table = musicstats.compare(real[k], musicstats.statistics(drawn, fmt))
+            distances += [PROBE_UNMEASURED if v["distance"] is None else min(v["distance"], PROBE_UNMEASURED)
+                          for v in table.values() if v["real_std"]]  # a statistic the real segments all share: no scale
+        return float(np.mean(distances)) if distances else PROBE_UNMEASURED
 
     def probe(model, epoch, epochs):
         if epoch % max(1, -(-epochs // PROBES)) and epoch < epochs:
@@ -431,7 +490,8 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0):
         style = styles if model.config.n_styles else None
         codes = generate.encode(model, grids, style)
         return {"free_f1": max(metrics.frame_scores(grids, generate.decode(model, codes, style, "threshold", th),
-                                                    model.config.format)["f1"] for th in PROBE_THRESHOLDS)}
+                                                    model.config.format)["f1"] for th in PROBE_THRESHOLDS),
+                "sample_distance": sample_distance(model)}
 
     return probe
 

@@ -119,7 +119,9 @@ def active_dimensions(mu: torch.Tensor, threshold: float = 0.01) -> int:
     return int((mu.float().var(0) > threshold).sum())
 
 
-PROBE_FIGURES = ("free_f1",)  # measured after every epoch by decoding validation segments freely (helpers.experiment)
+# measured after epochs by decoding freely: validation segments' reconstructions, and samples against them
+# (helpers.experiment.free_running_probe)
+PROBE_FIGURES = ("free_f1", "sample_distance")
 
 
 def figures(style_model: bool, adversary: bool = False) -> tuple:

@@ -254,6 +254,14 @@ def _worst_group_stat(distances) -> str:
     return f"{worst[1]} {worst[2].replace('_', ' ')} {_f(worst[0], 1)}" if worst else "-"
 
 
+def _checkpoint_text(row) -> str:
+    """Which checkpoint of a run an ablation row measures: ``, best.pt (epoch 6)``, ``, last.pt (epoch 40)``;
+    nothing for rows gathered before the files said."""
+    if "epoch" not in row:
+        return ""
+    return f", {row.get('checkpoint', 'best')}.pt (epoch {row['epoch']})"
+
+
 def _table_style_runs(a, judge: bool = False) -> str:
     """One row per style run of an ablation file: samples recognised and transfers (and the judge on real music);
     samples from each style's region where the file's runs were evaluated for them."""
@@ -265,7 +273,7 @@ def _table_style_runs(a, judge: bool = False) -> str:
             continue
         s = r["style"]
         transfer = s["transfer"]
-        row = [f"{a['designs'][r['design']]['label']}, seed {r['seed']}", f"{r['steps']:,}"]
+        row = [f"{a['designs'][r['design']]['label']}, seed {r['seed']}{_checkpoint_text(r)}", f"{r['steps']:,}"]
         if judge:
             row.append(", ".join(f"{k} {_f(v, 2)}" for k, v in s["judge_real"].items() if k != "all"))
         row.append(_worst_group_stat(r["sample_distances"]))
@@ -322,10 +330,11 @@ def table_ablation(c, key: str = "ablation") -> str:
         table += "\n\n" + style
     if "conditions" in a:
         return table + f"\n\nThe runs: {a['conditions'].rstrip('.')}. Held-out segments of each run's own styles."
-    device = a["runs"][0]["device"] if a["runs"] else "?"
-    minutes = max(r["train_seconds"] for r in a["runs"]) / 60
-    stopped = sum(r["stopped_by_time"] for r in a["runs"])
-    return (table + f"\n\nAll runs on one {device}, side by side ({len(a['runs'])} processes sharing it), "
+    trained = [r for r in a["runs"] if r.get("checkpoint", "best") == "best"]  # one row per run trained
+    device = trained[0]["device"] if trained else "?"
+    minutes = max(r["train_seconds"] for r in trained) / 60
+    stopped = sum(r["stopped_by_time"] for r in trained)
+    return (table + f"\n\nAll runs on one {device}, side by side ({len(trained)} processes sharing it), "
             f"{stopped} of them stopped by the time limit, at most {minutes:.1f} minutes of training each; "
             "held-out Bach segments (style runs: the default trio).")
 

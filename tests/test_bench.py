@@ -1,5 +1,6 @@
 """The benchmarks write their figures with the machine's description."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -34,7 +35,8 @@ def test_every_decoder_design_is_a_valid_experiment_and_builds():
     fmt = GridFormat(low=60, high=71, segment_bars=1)
     for name in bench_decoders.DESIGNS:
         spec = bench_decoders.design_spec(name, seed=1, epochs=3)
-        assert spec.train.seed == 1 and spec.train.epochs == 3 and spec.train.monitor == "free_f1"
+        assert spec.train.seed == 1 and spec.train.epochs == 3
+        assert spec.train.monitor == ("sample_distance" if name.endswith("-samples") else "free_f1")
         assert bool(spec.model.n_styles) == name.startswith("style")
         GridVAE(replace(spec.model, format=fmt, n_styles=3 if spec.model.n_styles else 0))
     assert bench_decoders.design_spec("seed", 0, 1).model.decoder == "seed"
@@ -48,6 +50,41 @@ def test_decoder_ablation_collects_nothing_from_an_empty_folder(tmp_path):
     assert bench_decoders.main(["--collect", "--runs-dir", str(tmp_path), "--out", str(tmp_path / "a.json"),
                                 "--conditions", "one CPU"]) == 0
     assert json.loads((tmp_path / "a.json").read_text())["conditions"] == "one CPU"
+
+
+def _fake_eval(epoch: int, f1: float) -> dict:
+    """The parts of an eval.json the ablation gathers."""
+    return {"epoch": epoch, "reconstruction": {"frame_f1": f1, "onset_f1": f1, "note_f1": f1},
+            "threshold": {"chosen": 0.3}, "test_nll": {"kl": 10.0, "elbo": 300.0}, "active_dims": 32,
+            "diagnostics": {"teacher_forced": {"frame_f1": 0.9}, "shuffled_codes": {"frame_f1": 0.2},
+                            "onset_probability": {"median": 0.3}},
+            "sample_statistics": {"all": {"polyphony": {"distance": 1.5, "real_mean": 4.0, "generated_mean": 3.0}}}}
+
+
+def test_decoder_ablation_keeps_the_last_epoch_beside_the_best(tmp_path):
+    from bench import bench_decoders
+
+    info = {"design": "seed", "device": "cpu", "epochs_planned": 40, "epochs_done": 40, "stopped_by_time": False,
+            "steps": 2480, "train_seconds": 1.0}
+    for seed, best_epoch in ((0, 6), (1, 40)):
+        run = tmp_path / f"seed-s{seed}"
+        run.mkdir()
+        (run / "ablation.json").write_text(json.dumps(dict(info, seed=seed)))
+        (run / "eval.json").write_text(json.dumps(_fake_eval(best_epoch, 0.3)))
+        (run / "eval-last.json").write_text(json.dumps(_fake_eval(40, 0.2)))
+    result = bench_decoders.collect(tmp_path, tmp_path / "ablation.json")
+    rows = [(r["seed"], r["checkpoint"], r["epoch"], r["reconstruction"]["frame_f1"]) for r in result["runs"]]
+    # seed 1's last epoch is its best: one row; the design's mean is over best.pt only
+    assert rows == [(0, "best", 6, 0.3), (0, "last", 40, 0.2), (1, "best", 40, 0.3)]
+    assert result["designs"]["seed"]["frame_f1"] == 0.3 and result["designs"]["seed"]["seeds"] == [0, 1]
+    # a run folder gone, its rows stay; --fresh drops them
+    shutil.rmtree(tmp_path / "seed-s1")
+    kept = bench_decoders.collect(tmp_path, tmp_path / "ablation.json")
+    assert [(r["seed"], r["checkpoint"]) for r in kept["runs"]] == [(0, "best"), (0, "last"), (1, "best")]
+    fresh = bench_decoders.collect(tmp_path, tmp_path / "ablation.json", fresh=True)
+    assert [(r["seed"], r["checkpoint"]) for r in fresh["runs"]] == [(0, "best"), (0, "last")]
+    with pytest.raises(SystemExit):  # --last measures runs before gathering them, so it goes with --collect
+        bench_decoders.main(["--last", "--runs-dir", str(tmp_path)])
 
 
 def test_decoding_benchmark_scores_every_rule_and_the_oracle_bounds_them():

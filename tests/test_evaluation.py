@@ -69,6 +69,17 @@ def test_basic_run(dataset, tmp_path):
     assert GridFormat.from_dict(json.loads(str(examples["format"]))) == splits.format
     assert examples["stats_samples_all"].shape == (6, len(STATISTICS))
 
+    # the latest epoch, measured beside best.pt's figures rather than over them
+    before = (tmp_path / "eval.json").read_text()
+    assert evaluation.main([str(tmp_path), "--checkpoint", "last", "--samples", "6", "--paths", "2"]) == 0
+    last = json.loads((tmp_path / "eval-last.json").read_text())
+    assert (last["checkpoint"], last["epoch"]) == ("last.pt", 2) and result["checkpoint"] == "best.pt"
+    assert (tmp_path / "eval.json").read_text() == before and (tmp_path / "examples-last.npz").is_file()
+    with pytest.raises(ValueError, match="checkpoint must be one of"):
+        evaluation.evaluate_run(tmp_path, data_dir, checkpoint="first")
+    with pytest.raises(ValueError, match="transfers must be positive"):
+        evaluation.evaluate_run(tmp_path, data_dir, transfers=0)
+
 
 def test_style_run_is_judged(dataset, tmp_path):
     root, data_dir = dataset
@@ -92,3 +103,5 @@ def test_a_folder_without_a_run_is_named(tmp_path):
     with pytest.raises(CheckpointError, match=str(tmp_path.name)):
         evaluation.evaluate_run(tmp_path)
     assert evaluation.main([str(tmp_path)]) == 1
+    with pytest.raises(CheckpointError, match="no last.pt"):
+        evaluation.evaluate_run(tmp_path, checkpoint="last")

@@ -246,3 +246,44 @@ def test_the_probe_scores_a_cautious_decoder_at_its_best_threshold():
 
     probe = experiment.free_running_probe(SimpleNamespace(valid=Valid()), n=4)
     assert probe(model, 1, 1)["free_f1"] == pytest.approx(1.0)
+
+
+def test_the_probe_measures_samples_against_the_held_out_statistics():
+    """Samples that sound what the held-out segments sound come out closer than silent ones, and the figure
+    is the same every time for the same weights (the same seeded codes)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from helpers import experiment
+
+    grids = np.zeros((6, T, 2, P), bool)
+    for i in range(6):  # all but i of the pitches held through the segment
+        grids[i, :, :, : P - i] = True
+
+    class Valid:
+        style = np.zeros(6, int)
+
+        def __len__(self):
+            return len(grids)
+
+        def grids(self, picks):
+            return grids[picks]
+
+    def model_at(logit):
+        model = GridVAE(replace(PRESETS["smoke"], format=FMT, decoder="seed", notes="frames")).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+            model.to_logits.bias.fill_(logit)
+        return model
+
+    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid()), n=4, samples=8)
+    loud, sparse, silent = (probe(model_at(logit), 1, 1) for logit in (8.0, -1.0, -8.0))
+    assert 0 <= loud["sample_distance"] < sparse["sample_distance"] < silent["sample_distance"]
+    assert silent["sample_distance"] <= experiment.PROBE_UNMEASURED
+    assert probe(model_at(8.0), 1, 1) == loud
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        experiment.vae_train_config(monitor="elbo_or_samples")
+    kept = experiment.vae_train_config(monitor="sample_distance")
+    assert (kept.monitor, kept.monitor_tolerance) == ("sample_distance", experiment.PROBE_TOLERANCES["sample_distance"])
