@@ -89,7 +89,7 @@ def train_command(args) -> int:
                                "epochs": last["epoch"], "valid_elbo": last["valid_elbo"],
                                "valid_recon": last["valid_recon"], "valid_kl": last["valid_kl"],
                                "train_seconds": sum(row["seconds"] for row in history)})
-            print(experiment.epochs_text(history), flush=True)
+            print(experiment.epochs_text(history, run, spec.train.monitor), flush=True)
     finally:
         if world > 1:
             import torch.distributed as dist

@@ -43,7 +43,6 @@ PROBE_UNMEASURED = 10.0  # sd: a statistic the samples cannot give at all (no no
 # best.pt is the latest epoch whose probe figure is within this of its best so far: about the figure's noise
 # from epoch to epoch, so that a flat probe that peaked early does not keep an undertrained epoch
 PROBE_TOLERANCES = {"free_f1": 0.01, "sample_distance": 0.05}
-PROBE_TOLERANCE = PROBE_TOLERANCES["free_f1"]
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
 
 
@@ -115,7 +114,7 @@ def vae_train_config(monitor: str = "free_f1", **settings) -> TrainConfig:
       decoder whose free reconstructions peak early may still be learning to write music of its style).
     """
     if monitor not in PROBE_TOLERANCES:
-        raise ValueError(f"monitor must be one of {list(MONITORS)}, got {monitor!r}")
+        raise ValueError(f"TrainConfig.monitor must be one of {list(MONITORS)} for a VAE, got {monitor!r}")
     return TrainConfig(monitor=monitor, monitor_tolerance=PROBE_TOLERANCES[monitor], **settings)
 
 
@@ -597,8 +596,14 @@ def assert_same_styles(splits: Splits, spec: Experiment, name: str) -> None:
                               f"{splits.styles}")
 
 
-def epochs_text(history: list) -> str:
-    """The last epoch's validation figures, in one line."""
+def epochs_text(history: list, run: RunFolder | None = None, monitor: str | None = None) -> str:
+    """The last epoch's validation figures, in one line; with ``run``, also the epoch of its ``best.pt`` (the
+    weights a notebook goes on with) and its figure ``monitor``."""
     last = history[-1]
-    return (f"epoch {last['epoch']}: valid ELBO {last['valid_elbo']:.1f} nats/segment "
+    text = (f"epoch {last['epoch']}: valid ELBO {last['valid_elbo']:.1f} nats/segment "
             f"(reconstruction {last['valid_recon']:.1f}, KL {last['valid_kl']:.1f})")
+    if run is None or not run.best.is_file():
+        return text
+    epoch = load_checkpoint(run.best)["epoch"]
+    figure = history[epoch - 1].get(f"valid_{monitor}") if monitor and 0 < epoch <= len(history) else None
+    return text + f"; best.pt: epoch {epoch}" + (f" ({monitor} {figure:.3f})" if figure is not None else "")

@@ -60,7 +60,7 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
     assert len(samples) == 2 and len(list((run / "samples").glob("*.wav"))) == 2
     for midi in samples + [run / "interpolation" / "interpolation.mid"]:
         assert len(read_midi(midi).notes) > 0, midi.name  # loads back, with notes in it
-    assert "active latent dimensions" in text and "done in" in text
+    assert "active latent dimensions" in text and "done in" in text and "best.pt: epoch" in text
     # The notebook's reconstruction figures are the evaluation's: one run, one figure per metric.
     summary = json.loads((run / "summary.json").read_text())
     evaluated = evaluation.evaluate_run(run, tmp_path / "data", n_samples=4)
@@ -77,9 +77,12 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
 @pytest.mark.slow
 def test_style_notebook_runs_headless(tmp_path):
     """With every new design at once: a hierarchical decoder with a chord model and its voices, scheduled
-    sampling, a style code and its adversary (the basic notebook's test runs the defaults)."""
+    sampling, a style code and its adversary, best.pt chosen by samples (the basic notebook's test runs the
+    defaults)."""
     text = run_notebook("02_style_vae", tmp_path, PRESET="hierarchical", CHORDS="nade", CHORD_VOICES=True,
-                        NOTES="frames", SCHEDULED_SAMPLING=0.5, STYLE_LATENT=2, STYLE_ADVERSARY=1.0)
+                        NOTES="frames", SCHEDULED_SAMPLING=0.5, STYLE_LATENT=2, STYLE_ADVERSARY=1.0,
+                        MONITOR="sample_distance")
+    assert "(sample_distance " in text.split("best.pt: epoch", 1)[1].splitlines()[0]
     run = tmp_path / "runs" / "style-smoke"
     written = {name: sorted((run / "styles" / name).glob("*.mid")) for name in ("bach", "folk", "palestrina")}
     assert all(len(files) == 2 for files in written.values()), written
@@ -103,7 +106,8 @@ def test_style_notebook_runs_headless(tmp_path):
                                                       "VAEConfig.note_ends"),
                                                      ("02_style_vae", {"CHORD_VOICES": True},
                                                       "VAEConfig.chord_voices"),
-                                                     ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE")])
+                                                     ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
+                                                     ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):

@@ -283,7 +283,7 @@ def test_the_probe_measures_samples_against_the_held_out_statistics():
     assert 0 <= loud["sample_distance"] < sparse["sample_distance"] < silent["sample_distance"]
     assert silent["sample_distance"] <= experiment.PROBE_UNMEASURED
     assert probe(model_at(8.0), 1, 1) == loud
-    with pytest.raises(ValueError, match="monitor must be one of"):
+    with pytest.raises(ValueError, match="TrainConfig.monitor must be one of"):
         experiment.vae_train_config(monitor="elbo_or_samples")
     kept = experiment.vae_train_config(monitor="sample_distance")
     assert (kept.monitor, kept.monitor_tolerance) == ("sample_distance", experiment.PROBE_TOLERANCES["sample_distance"])
