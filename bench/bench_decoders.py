@@ -225,12 +225,8 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
         print(f"exported {target}")
 
 
-# an eval's transfer figures: by the embedding alone, then with the code moved (by threshold, then by draws)
-TRANSFER_KEYS = ("transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_swapped",
-             "transfer_accuracy_shifted_drawn", "transfer_accuracy_swapped_drawn")
-
-
 def _figures(run_dir: Path, checkpoint: str = "best") -> dict | None:
+    from helpers.evaluation import TRANSFER_WAYS
     from helpers.experiment import RunFolder
 
     eval_file, info_file = RunFolder(run_dir).eval_of(checkpoint), run_dir / "ablation.json"
@@ -262,9 +258,9 @@ def _figures(run_dir: Path, checkpoint: str = "best") -> dict | None:
         row["style"] = {"judge_real": s["judge_real_accuracy"], "generated": s["generated_accuracy"],
                         **({"generated_style_region": s["generated_accuracy_style_region"]}
                            if "generated_accuracy_style_region" in s else {}),
-                        "transfer": {k: mean_of(s[k]) for k in TRANSFER_KEYS if k in s},
+                        "transfer": {k: mean_of(s[k]) for k in TRANSFER_WAYS if k in s},
                         "transfer_min": {k: min(v for r in s[k].values() for v in r.values())
-                                         for k in TRANSFER_KEYS[1:] if k in s},
+                                         for k, (how, _) in TRANSFER_WAYS.items() if how and k in s},
                         "latent_classifier": e.get("latent_classifier_accuracy")}
     return row
 

@@ -235,6 +235,14 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     return result
 
 
+# the ways a transfer is measured, by the key of its figures in eval.json's "style": how the code moves (None:
+# only the decoder's style embedding changes; "shift" by the mean codes; "swap" the style code, for a model
+# with one) and how the moved code is decoded
+TRANSFER_WAYS = {"transfer_accuracy": (None, "threshold"),
+                 "transfer_accuracy_shifted": ("shift", "threshold"),
+                 "transfer_accuracy_swapped": ("swap", "threshold"),
+                 "transfer_accuracy_shifted_drawn": ("shift", "bernoulli"),
+                 "transfer_accuracy_swapped_drawn": ("swap", "bernoulli")}
 ONSET_CONFIDENT = 0.3  # an onset probability above this counts as heard
 
 
@@ -358,12 +366,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     if in_region:
         out["generated_accuracy_style_region"] = {name: metrics.recognised(judge, grids, names.index(name))
                                                   for name, grids in in_region.items()}
-    ways = [("transfer_accuracy", None, None, "threshold"),  # (key, vectors, how the code moves, decoding)
-            ("transfer_accuracy_shifted", vectors, "shift", "threshold"),
-            ("transfer_accuracy_shifted_drawn", vectors, "shift", "bernoulli")]
-    if model.config.style_latent:
-        ways += [("transfer_accuracy_swapped", vectors, "swap", "threshold"),
-                 ("transfer_accuracy_swapped_drawn", vectors, "swap", "bernoulli")]
+    ways = [(key, None if how is None else vectors, how, mode) for key, (how, mode) in TRANSFER_WAYS.items()
+            if how != "swap" or model.config.style_latent]  # (key, vectors, how the code moves, decoding)
     out.update({key: {} for key, *_ in ways})
     # how many notes sound at a step, in the transfers into each style (each way) and in its real segments
     sounding = {key: {name: [] for name in names} for key, *_ in ways}
