@@ -261,7 +261,8 @@ def _figures(run_dir: Path, checkpoint: str = "best") -> dict | None:
                         "transfer": {k: mean_of(s[k]) for k in TRANSFER_WAYS if k in s},
                         "transfer_min": {k: min(v for r in s[k].values() for v in r.values())
                                          for k, (how, _) in TRANSFER_WAYS.items() if how and k in s},
-                        "latent_classifier": e.get("latent_classifier_accuracy")}
+                        "latent_classifier": e.get("latent_classifier_accuracy"),
+                        **({"kept": s["transfer_kept"]} if "transfer_kept" in s else {})}
     return row
 
 

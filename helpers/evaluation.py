@@ -31,7 +31,9 @@ is in it) and measures:
   each decoded by the threshold chosen for reconstructions, and the moved
   codes also decoded by seeded draws, as samples are (with the notes
   sounding per step of each way's transfers into each style, and of its
-  real segments); the
+  real segments, and what each way's transfers keep of their own source:
+  the F1 of the pitch classes sounding at each step, against that of
+  another source's transfer, :func:`helpers.metrics.chroma_f1`); the
   latent classifier's accuracy; and the judge's probability of the target
   style along style interpolations from one ``z`` (the embedding mixed, the
   code moved by the mean codes as a transfer moves it), averaged over many
@@ -66,7 +68,7 @@ from .losses import active_dimensions, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 4  # raised whenever eval.json changes what it holds
+EVAL_VERSION = 5  # raised whenever eval.json changes what it holds
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
 THRESHOLD_SEGMENTS = 300  # validation segments the decoding threshold is chosen on
@@ -371,6 +373,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     out.update({key: {} for key, *_ in ways})
     # how many notes sound at a step, in the transfers into each style (each way) and in its real segments
     sounding = {key: {name: [] for name in names} for key, *_ in ways}
+    # what a transfer keeps of its own source, against what it shares with another source of the same style
+    kept = {key: {"own": [], "other": []} for key, *_ in ways}
     for a, name_a in enumerate(names):
         source = held_out[labels == a][:transfers]
         for key, shift, how, mode in ways:
@@ -381,11 +385,18 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
                 moved = generate.transfer(model, source, a, b, mode, threshold, vectors=shift, how=how, seed=seed)
                 out[key][name_a][name_b] = metrics.recognised(judge, moved, b)
                 sounding[key][name_b].append(moved[:, :, FRAME].sum(-1).mean())
+                if len(source) > 1:
+                    fmt = model.config.format
+                    kept[key]["own"] += metrics.chroma_f1(source, moved, fmt).tolist()
+                    kept[key]["other"] += metrics.chroma_f1(source, np.roll(moved, 1, axis=0), fmt).tolist()
     out["transfer_notes_per_step"] = {
         "real": {name: _round(held_out[labels == k][:, :, FRAME].sum(-1).mean()) if (labels == k).any() else None
                  for k, name in enumerate(names)},
         **{key: {name: _round(np.mean(v)) if v else None for name, v in by_style.items()}
            for key, by_style in sounding.items()}}
+    out["transfer_kept"] = {key: {k: _round(float(np.nanmean(v))) if np.isfinite(v).any() else None
+                                  for k, v in ((k, np.asarray(v, float)) for k, v in pair.items())}
+                            for key, pair in kept.items()}
     generator = torch.Generator().manual_seed(seed)
     for a, name_a in enumerate(names):
         for b, name_b in enumerate(names):

@@ -160,6 +160,27 @@ def frame_scores(real, decoded, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
             "accuracy": true_positives / union if union else 0.0}
 
 
+def chroma_f1(a, b, fmt: GridFormat = DEFAULT_FORMAT) -> np.ndarray:
+    """Per pair of grids ``(N, T, 2, P)``, the F1 of the pitch classes sounding at each step of ``b`` against
+    those of ``a`` (octaves folded): how much of a segment's harmony and rhythm another keeps, whatever its
+    register and voicing. NaN for a pair where neither sounds."""
+    a, b = np.asarray(a) != 0, np.asarray(b) != 0
+    if a.shape != b.shape or a.ndim != 4:
+        raise ValueError(f"need two (N, T, 2, P) arrays of one shape, got {a.shape} and {b.shape}")
+    classes = (fmt.low + np.arange(a.shape[-1])) % 12
+    fold = np.zeros((a.shape[-1], 12), bool)
+    fold[np.arange(a.shape[-1]), classes] = True
+
+    def chroma(grids):  # (N, T, 12): a pitch class sounds where any of its pitches does
+        return (grids[:, :, FRAME].astype(np.float32) @ fold.astype(np.float32)) > 0
+
+    ca, cb = chroma(a), chroma(b)
+    both = (ca & cb).sum((1, 2))
+    total = ca.sum((1, 2)) + cb.sum((1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2 * both / total, np.nan)
+
+
 def _intervals(grid, fmt: GridFormat):
     notes = grid_to_notes(grid, fmt)
     step = 60.0 / (QPM * fmt.steps_per_quarter)

@@ -254,6 +254,21 @@ def _worst_group_stat(distances) -> str:
     return f"{worst[1]} {worst[2].replace('_', ' ')} {_f(worst[0], 1)}" if worst else "-"
 
 
+KEPT_WAYS = {"transfer_accuracy": "embedding only", "transfer_accuracy_shifted": "code moved",
+             "transfer_accuracy_shifted_drawn": "code moved, drawn"}
+
+
+def _kept_text(kept) -> str:
+    """``embedding only 0.41 (0.22), ...``: each way's transfers against their own source and (in brackets) another
+    source; empty for evaluations made before they were measured."""
+    return ", ".join(f"{label} {_kept_pair(kept[k])}" for k, label in KEPT_WAYS.items() if k in (kept or {}))
+
+
+def _kept_pair(pair) -> str:
+    """``0.41 (0.22)``: kept of the own source, and (in brackets) of another; ``-`` where not measured."""
+    return f"{_f(pair['own'], 2)} ({_f(pair['other'], 2)})" if pair else "-"
+
+
 def _checkpoint_text(row) -> str:
     """Which checkpoint of a run an ablation row measures: ``, best.pt (epoch 6)``, ``, last.pt (epoch 40)``;
     nothing for rows gathered before the files said."""
@@ -268,6 +283,7 @@ def _table_style_runs(a, judge: bool = False) -> str:
     rows = []
     regions = any("generated_style_region" in r.get("style", {}) for r in a["runs"])
     drawn = any("transfer_accuracy_shifted_drawn" in r.get("style", {}).get("transfer", {}) for r in a["runs"])
+    kept = any(r.get("style", {}).get("kept") for r in a["runs"])
     for r in a["runs"]:
         if "style" not in r:
             continue
@@ -285,12 +301,14 @@ def _table_style_runs(a, judge: bool = False) -> str:
         moved = [f"{_f(transfer[k], 2)} (min {_f(s['transfer_min'][k], 2)})" if k in transfer else "-"
                  for k in ("transfer_accuracy_shifted", "transfer_accuracy_swapped")
                  + (("transfer_accuracy_shifted_drawn",) if drawn else ())]
-        rows.append(row + [_f(transfer.get("transfer_accuracy"), 2)] + moved)
+        rows.append(row + [_f(transfer.get("transfer_accuracy"), 2)] + moved
+                    + ([_kept_pair((s.get("kept") or {}).get("transfer_accuracy_shifted_drawn"))] if kept else []))
     header = ["style run", "steps"] + (["judge on real test segments"] if judge else []) + [
         "worst sample stat (sd)", "samples recognised"] + (
         ["worst sample stat, from the style's region", "recognised, from the style's region"] if regions else []) + [
         "transfer, embedding only", "transfer, z shifted (mean codes)", "transfer, style code swapped"] + (
-        ["transfer, z shifted, drawn"] if drawn else [])
+        ["transfer, z shifted, drawn"] if drawn else []) + (
+        ["drawn transfer keeps of its source (another source)"] if kept else [])
     return _table(header, rows) if rows else ""
 
 
@@ -618,6 +636,10 @@ def finding_style(c) -> str:
         weakest = min(drawn, key=drawn.get)
         lines.append(f"- Transfer with the code moved, drawn as samples are: {np.mean(list(drawn.values())):.2f} on "
                      f"average, the weakest {weakest[0]} -> {weakest[1]} ({drawn[weakest]:.2f}).")
+    kept = _kept_text(s.get("transfer_kept"))
+    if kept:
+        lines.append(f"- What a transfer keeps of its own source (F1 of the pitch classes at each step), against "
+                     f"what it shares with another source of the same style: {kept}.")
     for path, v in s["interpolation"].items():
         p, t = np.array(v["p_target_mean"]), np.array(v["t"])
         half = f"passes 0.5 at t = {t[np.argmax(p >= 0.5)]:.2f}" if (p >= 0.5).any() else "never passes 0.5"

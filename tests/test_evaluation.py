@@ -94,6 +94,9 @@ def test_style_run_is_judged(dataset, tmp_path):
     notes = style["transfer_notes_per_step"]
     assert set(notes) == {"real", "transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn"}
     assert all(set(v) == {"chords", "line"} and all(x >= 0 for x in v.values()) for v in notes.values())
+    assert set(style["transfer_kept"]) == {"transfer_accuracy", "transfer_accuracy_shifted",
+                                           "transfer_accuracy_shifted_drawn"}
+    assert all(v is None or 0 <= v <= 1 for pair in style["transfer_kept"].values() for v in pair.values())
     curve = style["interpolation"]["chords->line"]
     assert len(curve["p_target_mean"]) == evaluation.INTERPOLATION_STEPS and curve["paths"] == 2
     assert 0 <= result["latent_classifier_accuracy"] <= 1

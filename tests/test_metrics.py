@@ -103,3 +103,21 @@ def test_frame_scores_of_a_test_set_longer_than_mir_eval_takes_at_once():
     scores = metrics.frame_scores(real, decoded, FMT)
     assert scores["precision"] == pytest.approx(tp / n_decoded) and scores["recall"] == pytest.approx(tp / n_real)
     assert scores["accuracy"] == pytest.approx(tp / (n_real + n_decoded - tp))
+
+
+def test_chroma_f1_folds_octaves_and_counts_steps():
+    wide = GridFormat(low=48, high=71)
+    a = np.zeros((4, 8, 2, wide.n_pitches), bool)
+    a[:, :4, 0, 12] = True  # C4 for the first half
+    a[:, 4:, 0, 16] = True  # E4 for the second
+    b = a.copy()
+    b[1] = np.roll(a[1], -12, axis=-1)  # an octave lower: the same pitch classes
+    b[2, :, 0] = False
+    b[2, :, 0, 14] = True  # D throughout: nothing shared
+    b[3] = 0
+    b[3, :4, 0, 12] = True  # only the first half kept
+    a[0], b[0] = False, False  # neither sounds: no figure
+    f1 = metrics.chroma_f1(a, b, wide)
+    assert np.isnan(f1[0]) and f1[1] == 1.0 and f1[2] == 0.0 and f1[3] == pytest.approx(2 * 4 / (8 + 4))
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.chroma_f1(a, b[:2], wide)
