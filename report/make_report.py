@@ -44,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 FIGURES = HERE / "figures"
 BENCH = ROOT / "bench" / "results"
 BASIC_DEFAULT, SEED, STYLE = "basic", "basic-seed", "style"
+# the style notebook's default design, measured by the decoder ablation (its CPU runs)
+STYLE_DEFAULT_DESIGN, STYLE_DEFAULT_ABLATION = "style-ar-voices-whole-ends-samples", "ablation_cpu_whole"
 EARLIER_BASIC = "basic-ar"  # the default before whole notes: autoregressive, frames
 
 
@@ -682,6 +684,35 @@ FINDINGS = {"pretrained": finding_pretrained, "timing": finding_timing, "model_s
             "style_statistics_findings": finding_style_statistics}
 
 
+def style_default_text(c) -> str:
+    """One line on the style notebook's default design from the decoder ablation's runs of it (their best.pt):
+    empty where they were not measured."""
+    a = c["bench"].get(STYLE_DEFAULT_ABLATION) or {}
+    rows = [r for r in a.get("runs", []) if r["design"] == STYLE_DEFAULT_DESIGN
+            and r.get("checkpoint", "best") == "best" and "style" in r]
+    if not rows:
+        return ""
+
+    def span(values, digits=2):
+        low, high = min(values), max(values)
+        return _f(low, digits) if round(low, digits) == round(high, digits) else f"{_f(low, digits)}-{_f(high, digits)}"
+
+    names = list(rows[0]["sample_distances"])
+    worst = " / ".join(span([max(d for d in r["sample_distances"][n].values() if d is not None) for r in rows], 1)
+                       for n in names)
+    transfer = {k: ([r["style"]["transfer"][k] for r in rows], [r["style"]["transfer_min"][k] for r in rows])
+                for k in ("transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn")}
+    return (f"- Style VAE, the style notebook's default ({', '.join(names)}; autoregressive decoder, chords with "
+            f"their voices, `best.pt` chosen by its samples; {len(rows)} seeds, {rows[0]['epochs_done']} epochs on "
+            f"the CPU): samples recognised as their requested style by an independent classifier "
+            f"{span([v for r in rows for v in r['style']['generated'].values()])}; the worst sample statistic of "
+            f"each style {worst} real standard deviations; transfers recognised as their target "
+            f"{span(transfer['transfer_accuracy_shifted'][0])} on average (at worst "
+            f"{span(transfer['transfer_accuracy_shifted'][1])}) with the code moved, "
+            f"{span(transfer['transfer_accuracy_shifted_drawn'][0])} (at worst "
+            f"{span(transfer['transfer_accuracy_shifted_drawn'][1])}) drawn as samples are.")
+
+
 def headline(c) -> str:
     r, lines = c["runs"], []
     if BASIC_DEFAULT in r:
@@ -697,10 +728,14 @@ def headline(c) -> str:
         a, b = r[BASIC_DEFAULT]["eval"]["test_nll"]["elbo"], r[SEED]["eval"]["test_nll"]["elbo"]
         lines.append(f"- Whole notes against frames chosen step by step (the seed decoder, same epochs): test -ELBO "
                      f"{a:.1f} against {b:.1f} nats per segment.")
+    default = style_default_text(c)
+    if default:
+        lines.append(default)
     if STYLE in r and "style" in r[STYLE]["eval"]:
         s = r[STYLE]["eval"]["style"]
         names = r[STYLE]["eval"]["styles"]
-        lines.append("- Style VAE (" + ", ".join(names) + "): samples recognised as their requested style by an "
+        lines.append("- The earlier style VAE (seed decoder; " + ", ".join(names) + "): samples recognised as their "
+                     "requested style by an "
                      "independent classifier " + ", ".join(f"{s['generated_accuracy'][n]:.2f}" for n in names)
                      + "; transfers between every pair of styles recognised as their target style "
                      + f"{_mean_transfer(s, 'transfer_accuracy'):.2f} on average by the style embedding alone, "
