@@ -9,7 +9,9 @@ this project, read with ``weights_only=True`` (no code runs from it).
 
 The files are made by one command, which runs each notebook headless with
 its default parameters (so the shipped models are exactly what a user trains
-by running the notebook) and exports the run::
+by running the notebook) and exports the run, or by exporting any finished
+run of a notebook's default settings (the shipped style model is the
+decoder ablation's run of them, ``bench.bench_decoders --export``)::
 
     python -m helpers.pretrained train            # both notebooks, then export
     python -m helpers.pretrained export RUN NAME  # export an existing run folder as NAME
@@ -49,7 +51,8 @@ def _half(state: dict) -> dict:
 def _card(name: str, model, spec, payload: dict, summary: dict) -> dict:
     history = payload.get("history") or []
     return {
-        "name": name, "notebook": NOTEBOOKS.get(name) or summary.get("trained_by")
+        # who trained it: the command a run's summary names (helpers.cli, a benchmark), else the notebook
+        "name": name, "notebook": summary.get("trained_by") or NOTEBOOKS.get(name)
         or ("a notebook" if "notebook_seconds" in summary else "a run"), "epoch": payload["epoch"],
         "epochs": spec.train.epochs, "steps": payload.get("step", 0),
         "train_seconds": round(sum(row["seconds"] for row in history), 1), "device": summary.get("device", "cpu"),

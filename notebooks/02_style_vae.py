@@ -25,8 +25,9 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gridvae/gridvae/blob/main/notebooks/02_style_vae.ipynb)
 #
-# The same VAE as in `01_basic_vae`, now told the style of what it reads and
-# writes (the MIDI-VAE idea):
+# The VAE of `01_basic_vae`, now told the style of what it reads and writes
+# (the MIDI-VAE idea), with a decoder that hears the step before and decides
+# each step's notes together, as one chord (the parameters say how):
 #
 # - a learned **style embedding** is concatenated to the encoder's input and
 #   to the decoder's input at every step;
@@ -69,12 +70,13 @@ EPOCH_SEGMENTS = 4000  #@param {type:"integer"}
 #@markdown Grid: steps per quarter note, bars per segment; random transposition while training; segments per epoch, every style equally frequent.
 #@markdown ---
 #@markdown **Model.**
-PRESET = "seed"  #@param ["seed", "autoregressive", "hierarchical"]
-CHORDS = "independent"  #@param ["independent", "nade"]
-CHORD_VOICES = False  #@param {type:"boolean"}
+PRESET = "autoregressive"  #@param ["seed", "autoregressive", "hierarchical"]
+CHORDS = "nade"  #@param ["independent", "nade"]
+CHORD_VOICES = True  #@param {type:"boolean"}
 NOTES = "whole"  #@param ["whole", "frames"]
-NOTE_ENDS = "length"  #@param ["length", "onsets"]
+NOTE_ENDS = "onsets"  #@param ["length", "onsets"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
+#@markdown The defaults are the decoder ablation's best style model (the report): a decoder that hears the step before, chords with their voices, notes that end where the next starts.
 #@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `CHORD_VOICES` (with "nade"): each new note also hears how many the step has started and which lie an octave below, with weights from the decoder's state, so a one-voice style can stop at one note; `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
@@ -97,7 +99,7 @@ PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
 BETA = 0.5  #@param {type:"number"}
 BETA_WARMUP = 1000  #@param {type:"integer"}
 FREE_BITS = 0.25  #@param {type:"number"}
-MONITOR = "free_f1"  #@param ["free_f1", "sample_distance"]
+MONITOR = "sample_distance"  #@param ["free_f1", "sample_distance"]
 #@markdown `MONITOR`: what chooses `best.pt`, the weights the notebook goes on with (`last.pt` is always the latest epoch): "free_f1", held-out pieces reconstructed freely; "sample_distance", samples from the prior against held-out pieces, statistic by statistic (per style), for a decoder whose reconstructions peak early while its samples still improve.
 JUDGE_EPOCHS = 20  #@param {type:"integer"}
 #@markdown Epochs of the independent style classifier that judges the results.

@@ -36,6 +36,9 @@ class Run:
 
 BASIC = "01_basic_vae"
 EARLIER = {"PRESET": "autoregressive", "NOTES": "frames"}  # the notebooks' defaults before whole notes
+# the style notebook's defaults before the autoregressive decoder with chords, voices and note ends
+STYLE_SEED = {"PRESET": "seed", "CHORDS": "independent", "CHORD_VOICES": False, "NOTE_ENDS": "length",
+              "MONITOR": "free_f1"}
 RUNS = [
     Run("basic", BASIC, "seed decoder, whole notes, beta 0.5, free bits 0.25 (default)"),
     Run("basic-ar", BASIC, "autoregressive, frames, beta 0.5, free bits 0.25 (the earlier default)", EARLIER),
@@ -44,9 +47,10 @@ RUNS = [
     Run("basic-beta1", BASIC, "autoregressive, frames, beta 1, free bits 0.25", {**EARLIER, "BETA": 1.0}),
     Run("basic-beta1-fb0", BASIC, "autoregressive, frames, beta 1, no free bits (plain VAE)",
         {**EARLIER, "BETA": 1.0, "FREE_BITS": 0.0}),
-    Run("style", "02_style_vae", "style-conditioned, bach / folk / palestrina: seed decoder, whole notes (default)"),
+    Run("style", "02_style_vae", "style-conditioned, bach / folk / palestrina: seed decoder, whole notes "
+        "(the default before chords with voices)", STYLE_SEED),
     Run("style-ar", "02_style_vae", "style-conditioned, bach / folk / palestrina: autoregressive, frames "
-        "(the earlier default)", EARLIER),
+        "(the earlier default)", {**STYLE_SEED, **EARLIER}),
 ]
 
 

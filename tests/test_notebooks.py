@@ -76,13 +76,13 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_style_notebook_runs_headless(tmp_path):
-    """With every new design at once: a hierarchical decoder with a chord model and its voices, scheduled
-    sampling, a style code and its adversary, best.pt chosen by samples (the basic notebook's test runs the
-    defaults)."""
+    """With every other design at once: a hierarchical decoder with a chord model and its voices over
+    frames, scheduled sampling, a style code and its adversary, best.pt chosen by reconstructions (the
+    next test runs the defaults)."""
     text = run_notebook("02_style_vae", tmp_path, PRESET="hierarchical", CHORDS="nade", CHORD_VOICES=True,
-                        NOTES="frames", SCHEDULED_SAMPLING=0.5, STYLE_LATENT=2, STYLE_ADVERSARY=1.0,
-                        MONITOR="sample_distance")
-    assert "(sample_distance " in text.split("best.pt: epoch", 1)[1].splitlines()[0]
+                        NOTES="frames", NOTE_ENDS="length", SCHEDULED_SAMPLING=0.5, STYLE_LATENT=2,
+                        STYLE_ADVERSARY=1.0, MONITOR="free_f1")
+    assert "(free_f1 " in text.split("best.pt: epoch", 1)[1].splitlines()[0]
     run = tmp_path / "runs" / "style-smoke"
     written = {name: sorted((run / "styles" / name).glob("*.mid")) for name in ("bach", "folk", "palestrina")}
     assert all(len(files) == 2 for files in written.values()), written
@@ -100,11 +100,22 @@ def test_style_notebook_runs_headless(tmp_path):
     assert (run / "latent_map.png").is_file() and "latent classifier accuracy" in text
 
 
+@pytest.mark.slow
+def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
+    """The default design (autoregressive, chords with voices, notes ended by onsets, best.pt by samples)."""
+    text = run_notebook("02_style_vae", tmp_path)
+    assert "(sample_distance " in text.split("best.pt: epoch", 1)[1].splitlines()[0]
+    run = tmp_path / "runs" / "style-smoke"
+    report = json.loads((run / "summary.json").read_text())
+    assert set(report["generated_accuracy"]) == {"bach", "folk", "palestrina"}
+    assert len(list((run / "transfer").glob("*.mid"))) == 2
+
+
 @pytest.mark.parametrize("name, setting, message", [("01_basic_vae", {"LATENT": -1}, "VAEConfig.latent"),
                                                      ("02_style_vae", {"BETA": -0.5}, "LossConfig.beta"),
                                                      ("01_basic_vae", {"NOTES": "frames", "NOTE_ENDS": "onsets"},
                                                       "VAEConfig.note_ends"),
-                                                     ("02_style_vae", {"CHORD_VOICES": True},
+                                                     ("02_style_vae", {"CHORDS": "independent"},
                                                       "VAEConfig.chord_voices"),
                                                      ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
                                                      ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor")])
