@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "ablation.json"
 
 VOCAL_TRIO = ("palestrina", "monteverdi", "trecento")  # close styles: three repertoires of vocal polyphony
-# name -> (label, changes to the model, changes to the loss[, changes to the data[, changes to the training]]);
-# "style-*" designs use the style notebook's experiment
+# name -> (label, changes to the model, changes to the loss[, changes to the data[, the probe figure that keeps
+# best.pt (helpers.experiment.MONITORS)]]); "style-*" designs use the style notebook's experiment
 DESIGNS = {
     "seed": ("seed decoder (z -> LSTM -> notes)", {"decoder": "seed"}, {}),
     "autoregressive": ("autoregressive, independent cells", {"decoder": "autoregressive"}, {}),
@@ -108,12 +108,11 @@ DESIGNS = {
     "style-ar-voices-whole-ends-samples": ("style: autoregressive + whole notes ended by the onsets they meet + "
                                            "chord model with voices; best.pt chosen by its samples",
                                            {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
-                                            "chord_voices": True, "note_ends": "onsets"}, {}, {},
-                                           {"monitor": "sample_distance"}),
+                                            "chord_voices": True, "note_ends": "onsets"}, {}, {}, "sample_distance"),
     "style-ar-nade-whole-ends-samples": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
                                          "model; best.pt chosen by its samples",
                                          {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
-                                          "note_ends": "onsets"}, {}, {}, {"monitor": "sample_distance"}),
+                                          "note_ends": "onsets"}, {}, {}, "sample_distance"),
     "style-vocal-ar-nade-whole-ends": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
                                        "model, on the vocal trio",
                                        {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
@@ -142,15 +141,14 @@ def base_spec(style: bool):
 
 
 def design_spec(name: str, seed: int, epochs: int):
-    from helpers.experiment import vae_train_config
+    from helpers.experiment import monitored
 
     label, model_changes, loss_changes, *more = DESIGNS[name]
-    data_changes, train_changes = (list(more) + [{}, {}])[:2]
     spec = base_spec(name.startswith("style"))
-    train = vae_train_config(**{"batch_size": spec.train.batch_size, "lr": spec.train.lr, **train_changes})
+    data_changes, monitor = more[0] if more else {}, more[1] if len(more) > 1 else spec.train.monitor
     return replace(spec, data=replace(spec.data, **data_changes),
                    model=replace(spec.model, **model_changes), loss=replace(spec.loss, **loss_changes),
-                   train=replace(train, epochs=epochs, seed=seed)).validate()
+                   train=monitored(replace(spec.train, epochs=epochs, seed=seed), monitor)).validate()
 
 
 class _OutOfTime(Exception):

@@ -62,8 +62,7 @@ import torch
 
 from . import generate, metrics, musicstats
 from .colab import repo_root
-from .experiment import (CHECKPOINTS, RunFolder, assert_same_styles, build_splits, check_checkpoint, load_judge,
-                         load_run)
+from .experiment import CHECKPOINTS, RunFolder, assert_same_styles, build_splits, load_judge, load_run
 from .losses import active_dimensions, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
@@ -149,7 +148,7 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
                  device=None, transfers: int = 100, paths: int = 20, checkpoint: str = "best") -> dict:
     """Measure a run's checkpoint ``checkpoint`` (``"best"`` or ``"last"``; see the module's description);
     returns the figures and writes them to ``eval.json`` (``eval-last.json`` for the last)."""
-    which = check_checkpoint(checkpoint)
+    which = checkpoint  # checkpoint becomes its file below, which refuses a name none of CHECKPOINTS
     for name, value in (("n_samples", n_samples), ("transfers", transfers), ("paths", paths)):
         if value < 1:
             raise ValueError(f"{name} must be positive, got {value}")
@@ -375,6 +374,7 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     sounding = {key: {name: [] for name in names} for key, *_ in ways}
     # what a transfer keeps of its own source, against what it shares with another source of the same style
     kept = {key: {"own": [], "other": []} for key, *_ in ways}
+    fmt = model.config.format
     for a, name_a in enumerate(names):
         source = held_out[labels == a][:transfers]
         for key, shift, how, mode in ways:
@@ -386,7 +386,6 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
                 out[key][name_a][name_b] = metrics.recognised(judge, moved, b)
                 sounding[key][name_b].append(moved[:, :, FRAME].sum(-1).mean())
                 if len(source) > 1:
-                    fmt = model.config.format
                     kept[key]["own"] += metrics.chroma_f1(source, moved, fmt).tolist()
                     kept[key]["other"] += metrics.chroma_f1(source, np.roll(moved, 1, axis=0), fmt).tolist()
     out["transfer_notes_per_step"] = {

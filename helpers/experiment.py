@@ -105,6 +105,13 @@ class DataConfig:
 MONITORS = tuple(PROBE_TOLERANCES)  # what may choose a VAE's best.pt (vae_train_config)
 
 
+def monitored(train: TrainConfig, monitor: str) -> TrainConfig:
+    """``train`` with best.pt chosen by the probe figure ``monitor`` (one of :data:`MONITORS`), at its tolerance."""
+    if monitor not in PROBE_TOLERANCES:
+        raise ValueError(f"TrainConfig.monitor must be one of {list(MONITORS)} for a VAE, got {monitor!r}")
+    return replace(train, monitor=monitor, monitor_tolerance=PROBE_TOLERANCES[monitor])
+
+
 def vae_train_config(monitor: str = "free_f1", **settings) -> TrainConfig:
     """A VAE's :class:`TrainConfig` with ``settings``: best.pt is the latest epoch whose probe figure
     (:func:`free_running_probe`) ``monitor`` is within its tolerance (:data:`PROBE_TOLERANCES`) of its best:
@@ -113,9 +120,7 @@ def vae_train_config(monitor: str = "free_f1", **settings) -> TrainConfig:
     - ``"sample_distance"``: samples from the prior against held-out segments, statistic by statistic (a
       decoder whose free reconstructions peak early may still be learning to write music of its style).
     """
-    if monitor not in PROBE_TOLERANCES:
-        raise ValueError(f"TrainConfig.monitor must be one of {list(MONITORS)} for a VAE, got {monitor!r}")
-    return TrainConfig(monitor=monitor, monitor_tolerance=PROBE_TOLERANCES[monitor], **settings)
+    return monitored(TrainConfig(**settings), monitor)
 
 
 @dataclass
@@ -372,10 +377,14 @@ class RunFolder:
 
     def eval_of(self, which: str = "best") -> Path:
         """helpers.evaluation's figures of the checkpoint ``which``: ``eval.json`` (best), ``eval-last.json``."""
-        return self.root / ("eval.json" if check_checkpoint(which) == "best" else f"eval-{which}.json")
+        return self._of_checkpoint("eval", ".json", which)
 
     def examples_of(self, which: str = "best") -> Path:
-        return self.root / ("examples.npz" if check_checkpoint(which) == "best" else f"examples-{which}.npz")
+        return self._of_checkpoint("examples", ".npz", which)
+
+    def _of_checkpoint(self, stem: str, suffix: str, which: str) -> Path:
+        """``stem`` + ``suffix`` for best.pt, ``stem-which`` + ``suffix`` for another checkpoint."""
+        return self.root / (stem + ("" if check_checkpoint(which) == "best" else f"-{which}") + suffix)
 
     def figure(self, name: str) -> Path:
         return self.root / f"{name}.png"
@@ -471,16 +480,17 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
     real = {}  # their statistics, computed once
 
     def sample_distance(model) -> float:
-        fmt, styled = model.config.format, bool(model.config.n_styles)
-        chosen = groups if styled else {None: np.concatenate(list(groups.values()))}
+        fmt = model.config.format
         distances = []
-        for k, segments in chosen.items():
+        for k in (list(groups) if model.config.n_styles else [None]):  # a basic model: every style together
             if k not in real:
-                real[k] = musicstats.statistics(segments, fmt)
+                real[k] = musicstats.statistics(groups[k] if k is not None
+                                                else np.concatenate(list(groups.values())), fmt)
             drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0))
             table = musicstats.compare(real[k], musicstats.statistics(drawn, fmt))
+            # a statistic the real segments all share has no scale to measure by: left out
             distances += [PROBE_UNMEASURED if v["distance"] is None else min(v["distance"], PROBE_UNMEASURED)
-                          for v in table.values() if v["real_std"]]  # a statistic the real segments all share: no scale
+                          for v in table.values() if v["real_std"]]
         return float(np.mean(distances)) if distances else PROBE_UNMEASURED
 
     def probe(model, epoch, epochs):
