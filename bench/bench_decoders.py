@@ -117,6 +117,12 @@ DESIGNS = {
                                        "model, on the vocal trio",
                                        {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                         "note_ends": "onsets"}, {}, {"styles": VOCAL_TRIO}),
+    "style-vocal-ar-voices-whole-ends-samples": ("style: the style notebook's default (autoregressive + whole notes "
+                                                 "ended by the onsets they meet + chord model with voices; best.pt "
+                                                 "chosen by its samples), on the vocal trio",
+                                                 {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                                  "chord_voices": True, "note_ends": "onsets"}, {},
+                                                 {"styles": VOCAL_TRIO}, "sample_distance"),
     "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
                          {"style_latent": 8, "style_adversary": 1.0}, {}, {"styles": VOCAL_TRIO}),
 }
@@ -211,7 +217,8 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
     if export_dir and seed == 0:
         summary = {"trained_by": f"python -m bench.bench_decoders (design {name})", "device": info["device"],
                    "valid_elbo": history[-1].get("valid_elbo"), "active_dims": result["active_dims"],
-                   "threshold": result["threshold"]["chosen"], "test_scores": result["reconstruction"]}
+                   "threshold": result["threshold"]["chosen"], "floor": result["floor"]["chosen"],
+                   "test_scores": result["reconstruction"]}
         if "style" in result:
             s = result["style"]
             summary.update(judge_real_accuracy=s["judge_real_accuracy"],
@@ -237,13 +244,20 @@ def _figures(run_dir: Path, checkpoint: str = "best") -> dict | None:
     def distances_of(statistics):
         return {group: {k: v["distance"] for k, v in table.items()} for group, table in statistics.items()}
 
+    def worst(distances):
+        return max(d for group in distances.values() for d in group.values() if d is not None)
+
     distances = distances_of(stats)
     row = dict(info, reconstruction=e["reconstruction"], threshold=e["threshold"]["chosen"],
                diagnostics=e["diagnostics"], kl=e["test_nll"]["kl"],
                elbo=e["test_nll"]["elbo"], active_dims=e["active_dims"], sample_distances=distances,
-               worst_sample_distance=max(d for group in distances.values() for d in group.values() if d is not None),
+               worst_sample_distance=worst(distances),
                polyphony={g: (t["polyphony"]["real_mean"], t["polyphony"]["generated_mean"])
                           for g, t in stats.items() if "polyphony" in t})
+    if "sample_statistics_floored" in e:  # the same draws with the onset floor chosen on validation (version 6)
+        row["floor"] = e["floor"]["chosen"]
+        row["sample_distances_floored"] = distances_of(e["sample_statistics_floored"])
+        row["worst_sample_distance_floored"] = worst(row["sample_distances_floored"])
     if "sample_statistics_style_region" in e:  # a style run's samples from each style's region of z
         row["sample_distances_style_region"] = distances_of(e["sample_statistics_style_region"])
     if "style" in e:
@@ -260,6 +274,8 @@ def _figures(run_dir: Path, checkpoint: str = "best") -> dict | None:
                         "transfer_min": {k: min(v for r in s[k].values() for v in r.values())
                                          for k, (how, _) in TRANSFER_WAYS.items() if how and k in s},
                         "latent_classifier": e.get("latent_classifier_accuracy"),
+                        **({"generated_floored": s["generated_accuracy_floored"]}
+                           if "generated_accuracy_floored" in s else {}),
                         **({"kept": s["transfer_kept"]} if "transfer_kept" in s else {})}
     return row
 

@@ -16,7 +16,9 @@ is in it) and measures:
 - samples from the prior against the real test segments, statistic by
   statistic (:mod:`helpers.musicstats`), per style for a style model; for a
   style model also samples drawn from each style's region of the latent
-  space (:func:`helpers.generate.style_regions`);
+  space (:func:`helpers.generate.style_regions`); and the same samples drawn
+  with the onset floor chosen on the validation segments (:func:`choose_floor`),
+  as the notebooks draw them;
 - diagnostics of the decoder (:func:`diagnostics`): teacher-forced against
   free-running scores, own codes against shuffled ones, the probability of
   the real onsets, and the free-running F1 after every epoch of training;
@@ -46,7 +48,7 @@ samples, for figures) in the run folder; ``--checkpoint last`` measures its
 ``examples-last.npz`` instead, so the two can be compared. Each file names its
 checkpoint and epoch.
 
-The notebooks call the same public functions (:func:`choose_threshold`, :func:`reconstruction`,
+The notebooks call the same public functions (:func:`choose_threshold`, :func:`choose_floor`, :func:`reconstruction`,
 :func:`style_regions`, :func:`interpolation_curve`, :func:`judge_style`), so
 a notebook and this module report one figure per metric.
 """
@@ -67,11 +69,14 @@ from .losses import active_dimensions, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 5  # raised whenever eval.json changes what it holds
+EVAL_VERSION = 6  # raised whenever eval.json changes what it holds
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
 THRESHOLD_SEGMENTS = 300  # validation segments the decoding threshold is chosen on
 VECTOR_SEGMENTS = 300  # training segments per style whose codes give its region (mean code and spread)
+FLOORS = (0.0, 0.01, 0.02, 0.03, 0.05)  # the onset floors choose_floor tries
+FLOOR_SAMPLES = 64  # prior samples per style drawn at each floor
+FLOOR_TOLERANCE = 0.02  # real sd: choose_floor keeps the lowest floor within this of the best (the draws' noise)
 
 
 def _round(value, digits=4):
@@ -101,6 +106,46 @@ def choose_threshold(model, valid, valid_labels=None, thresholds=THRESHOLDS, lim
         rebuilt = generate.reconstruct(model, valid, valid_labels, mode="threshold", threshold=th)
         valid_f1[th] = metrics.frame_scores(valid, rebuilt, fmt)["f1"]
     return max(valid_f1, key=valid_f1.get), valid_f1
+
+
+def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = FLOOR_SAMPLES,
+                 limit: int = THRESHOLD_SEGMENTS, seed: int = 0) -> tuple[float, dict]:
+    """The onset floor (:func:`helpers.generate.sample`) whose samples from the prior come closest to the
+    ``valid`` grids ``(N, T, 2, P)``, statistic by statistic.
+
+    At each of ``floors``, ``samples`` draws per style (the same codes and dice at every floor, seeded by
+    ``seed`` and the style) are compared with up to ``limit`` of the style's validation segments
+    (``valid_labels``; every segment for a model without styles): the distance of each statistic of
+    :mod:`helpers.musicstats` in real standard deviations, averaged over statistics and styles, as the
+    training probe measures samples. The lowest floor within :data:`FLOOR_TOLERANCE` of the best is
+    chosen: a well trained model keeps 0, and a briefly trained one drops the stray notes its spread-out
+    probabilities draw.
+
+    Returns the floor and ``{floor: distance}``.
+    """
+    if not len(floors):
+        raise ValueError("floors must name at least one floor")
+    for floor in floors:
+        generate.check_floor(floor, "every one of floors")
+    fmt, valid = model.config.format, np.asarray(valid)
+    rng = np.random.default_rng(seed)
+    groups = {}  # style (None: the model has none) -> its validation segments' statistics
+    for k in (range(model.config.n_styles) if model.config.n_styles else [None]):
+        mine = np.arange(len(valid)) if k is None else np.flatnonzero(np.asarray(valid_labels) == k)
+        if len(mine):
+            picks = np.sort(rng.permutation(mine)[:limit])
+            groups[k] = musicstats.statistics(valid[picks], fmt)
+    if not groups:
+        raise ValueError("choose_floor needs validation segments")
+    distance = {}
+    for floor in floors:
+        found = []
+        for k, real in groups.items():
+            drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0), floor=floor)
+            found += musicstats.distances(real, musicstats.statistics(drawn, fmt))
+        distance[floor] = float(np.mean(found)) if found else musicstats.UNMEASURED
+    best = min(distance.values())
+    return min(f for f, d in distance.items() if d <= best + FLOOR_TOLERANCE), distance
 
 
 def reconstruction(model, valid, test, valid_labels=None, test_labels=None, thresholds=THRESHOLDS) -> dict:
@@ -138,10 +183,10 @@ def sample_groups(model, names, test, labels) -> dict:
     return {name: (k, test[labels == k]) for k, name in enumerate(names)}
 
 
-def prior_samples(model, n: int, style, seed: int = 0) -> np.ndarray:
+def prior_samples(model, n: int, style, seed: int = 0, floor: float = 0.0) -> np.ndarray:
     """``n`` samples of one group from the prior, as the evaluation draws them: Bernoulli, seeded by
-    ``seed + style`` (``style`` None for a model without styles)."""
-    return generate.sample(model, n, style=style, mode="bernoulli", seed=seed + (style or 0))
+    ``seed + style`` (``style`` None for a model without styles), onsets below ``floor`` held back."""
+    return generate.sample(model, n, style=style, mode="bernoulli", seed=seed + (style or 0), floor=floor)
 
 
 def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESHOLDS, seed: int = 0,
@@ -211,6 +256,13 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
                                               seed=seed + k, regions=regions)
             result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
                 real_group, musicstats.statistics(in_region[name], fmt))
+    # the same draws with the onset floor chosen on the validation segments, as the notebooks make them
+    floor, floor_distance = choose_floor(model, real["valid"], labels["valid"] if cfg.n_styles else None, seed=seed)
+    result["floor"] = {"chosen": floor, "valid_distance": {str(k): v for k, v in floor_distance.items()}}
+    floored = {name: prior_samples(model, result["samples_per_group"], k, seed, floor) if floor else samples[name]
+               for name, (k, _) in groups.items()}
+    result["sample_statistics_floored"] = {
+        name: musicstats.compare(real_stats[name], musicstats.statistics(floored[name], fmt)) for name in groups}
 
     judge = load_judge(run, device) if cfg.n_styles else None
     if cfg.n_styles:
@@ -219,6 +271,8 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
     if judge is not None:
         result["style"] = judge_style(model, judge, names, real["test"], labels["test"], samples, threshold,
                                       transfers, paths, seed, regions[0], in_region)
+        result["style"]["generated_accuracy_floored"] = {
+            name: metrics.recognised(judge, grids, names.index(name)) for name, grids in floored.items()}
 
     picks = np.random.default_rng(seed).choice(len(real["test"]), size=min(4, len(real["test"])), replace=False)
     examples = {"originals": real["test"][picks], "reconstructions": rebuilt[picks],
@@ -438,7 +492,8 @@ def main(argv=None) -> int:
         print(f"{run} ({result['checkpoint']}, epoch {result['epoch']}): -ELBO {result['test_nll']['elbo']:.1f} "
               f"nats/segment, {result['active_dims']} active dims, "
               f"frame F1 {r['frame_f1']:.3f}, accuracy {r['frame_accuracy']:.3f}, onset F1 {r['onset_f1']:.3f} "
-              f"(threshold {result['threshold']['chosen']}); {result['seconds']:.0f} s")
+              f"(threshold {result['threshold']['chosen']}; onset floor {result['floor']['chosen']}); "
+              f"{result['seconds']:.0f} s")
     return 0
 
 

@@ -27,6 +27,7 @@ from . import colab, data
 from .losses import LossConfig, make_step
 from .losses import figures as loss_figures
 from .models import GridVAE, VAEConfig
+from .musicstats import UNMEASURED
 from .pianoroll import GridFormat
 from .render import pitch_name
 from .segments import SegmentDataset, make_loader
@@ -39,7 +40,7 @@ PROBES = 50  # at most about this many probes in a run
 PROBE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)  # the probe's figure is its best frame F1 over these
 PROBE_SAMPLES = 64  # prior samples per style drawn after epochs, against validation segments (sample_distance)
 PROBE_REAL = 300  # validation segments per style whose statistics the probe's samples are compared with
-PROBE_UNMEASURED = 10.0  # sd: a statistic the samples cannot give at all (no notes) counts as this far
+PROBE_UNMEASURED = UNMEASURED  # sd: the figure of samples with nothing to measure
 # best.pt is the latest epoch whose probe figure is within this of its best so far: about the figure's noise
 # from epoch to epoch, so that a flat probe that peaked early does not keep an undertrained epoch
 PROBE_TOLERANCES = {"free_f1": 0.01, "sample_distance": 0.05}
@@ -487,10 +488,7 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
                 real[k] = musicstats.statistics(groups[k] if k is not None
                                                 else np.concatenate(list(groups.values())), fmt)
             drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0))
-            table = musicstats.compare(real[k], musicstats.statistics(drawn, fmt))
-            # a statistic the real segments all share has no scale to measure by: left out
-            distances += [PROBE_UNMEASURED if v["distance"] is None else min(v["distance"], PROBE_UNMEASURED)
-                          for v in table.values() if v["real_std"]]
+            distances += musicstats.distances(real[k], musicstats.statistics(drawn, fmt))
         return float(np.mean(distances)) if distances else PROBE_UNMEASURED
 
     def probe(model, epoch, epochs):

@@ -15,6 +15,12 @@ frame flickers on alone). Each cell is chosen in one of two ways (``mode``):
 - ``"bernoulli"``: drawn from its probability (livelier, closer to the data's
   density of notes).
 
+``floor`` keeps a note from starting where its onset's probability is below
+it: a briefly trained decoder spreads a little probability over every pitch,
+and drawn, those small shares add up to stray notes out of key and out of
+range (:func:`helpers.evaluation.choose_floor` picks one on validation
+segments; 0, the default, leaves every draw as the model says).
+
 Codes decoded as one path (:func:`interpolate`, :func:`style_path`) share
 their dice: each cell of every step of the path is drawn with the same
 uniform number, so a note comes and goes along the path only where its
@@ -44,6 +50,14 @@ from .pianoroll import FRAME, ONSET
 MODES = ("threshold", "bernoulli")
 
 
+def check_floor(floor, name: str = "floor") -> float:
+    """``floor`` if it is a probability in [0, 1); else a ``ValueError`` naming the setting (``name``)."""
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 1:
+        raise ValueError(f"{name} must be a number in [0, 1) (an onset less likely than it is never chosen), "
+                         f"got {floor!r}")
+    return float(floor)
+
+
 def check_mode(mode: str, name: str = "the decoding mode") -> str:
     """``mode`` if it is one of :data:`MODES`; else a ``ValueError`` naming the setting (``name``) and the choices."""
     if mode not in MODES:
@@ -61,8 +75,10 @@ class _Chooser:
     through :meth:`frames` (the chord model of whole notes).
     """
 
-    def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None, shared: int = 1):
+    def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None, shared: int = 1,
+                 floor: float = 0.0):
         check_mode(mode)
+        self.floor = check_floor(floor)
         if mode == "threshold" and not 0 < threshold < 1:
             raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold!r}")
         if not isinstance(shared, int) or shared < 1:
@@ -73,7 +89,11 @@ class _Chooser:
         self.onsets = None    # (B, P) onsets chosen so far in this step (cell by cell)
         self.steps = []       # every step's cells (B, 2P), bool
 
-    def _pick(self, probs: torch.Tensor) -> torch.Tensor:
+    def _pick(self, probs: torch.Tensor, onset=False) -> torch.Tensor:
+        """The cells chosen given their probabilities; ``onset``: all of them onsets (a bool), or which (a mask
+        broadcast against ``probs``), the cells the floor holds back."""
+        if self.floor and onset is not False:
+            probs = probs.masked_fill((probs < self.floor) & torch.as_tensor(onset, device=probs.device), 0.0)
         if self.mode == "threshold":
             return probs > self.threshold
         dice = torch.rand((len(probs) // self.shared, *probs.shape[1:]), generator=self.generator, device=probs.device)
@@ -85,7 +105,8 @@ class _Chooser:
         return onset | (frame_chosen & previous) if previous is not None else onset
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
-        chosen = self._pick(torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches))
+        is_onset = (torch.arange(2) == ONSET)[:, None]  # (2, 1): the onset plane
+        chosen = self._pick(torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches), is_onset)
         onset = chosen[:, ONSET]
         frame = self._sounds(onset, chosen[:, FRAME], self.previous)
         self.previous = frame
@@ -95,7 +116,7 @@ class _Chooser:
     def cell(self, index: int, logit: torch.Tensor) -> torch.Tensor:
         """The value ``(B,)`` of cell ``index`` (``plane * P + pitch``) given its logit ``(B,)``."""
         plane, pitch = divmod(index, self.n_pitches)
-        chosen = self._pick(torch.sigmoid(logit.float()))
+        chosen = self._pick(torch.sigmoid(logit.float()), plane == ONSET)
         if self.onsets is None:
             self.onsets = torch.zeros(len(logit), self.n_pitches, dtype=torch.bool, device=logit.device)
         if plane == ONSET:
@@ -106,7 +127,7 @@ class _Chooser:
     def step_onsets(self, logits: torch.Tensor) -> torch.Tensor:
         """Every pitch's onset ``(B, P)`` at once, given their logits ``(B, P)``, before the frames (whole notes
         whose ends hear the onsets of their step)."""
-        self.onsets = self._pick(torch.sigmoid(logits.float()))
+        self.onsets = self._pick(torch.sigmoid(logits.float()), True)
         return self.onsets
 
     def frames(self, logits: torch.Tensor) -> torch.Tensor:
@@ -149,17 +170,18 @@ def _generator(model, seed):
 
 @torch.no_grad()
 def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshold: float = 0.5,
-           generator=None, shared: int = 1) -> np.ndarray:
+           generator=None, shared: int = 1, floor: float = 0.0) -> np.ndarray:
     """Grids ``(N, T, 2, P)`` from latent vectors ``z`` (N, latent), decoded step by step.
 
     An autoregressive decoder hears, at each step, the notes chosen at the
     step before (not their probabilities). With ``shared = k``, each run of
-    ``k`` consecutive codes (one path) is drawn with the same dice.
+    ``k`` consecutive codes (one path) is drawn with the same dice. No note starts where its onset's
+    probability is below ``floor``.
     """
     model.eval()
     z = z.to(_device(model))
     steps, n_pitches = model.config.seq_len, model.config.n_pitches
-    choose = _Chooser(mode, threshold, n_pitches, generator, shared)
+    choose = _Chooser(mode, threshold, n_pitches, generator, shared, floor)
     if len(z) % shared:
         raise ValueError(f"{len(z)} codes do not make paths of {shared} that share their dice")
     model.decode_steps(z, _styles(model, style, len(z)), steps, choose)
@@ -168,8 +190,9 @@ def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshol
 
 @torch.no_grad()
 def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "bernoulli",
-           threshold: float = 0.5, seed: int | None = None, regions=None) -> np.ndarray:
-    """``n`` new grids from the prior ``N(0, temperature^2 I)``.
+           threshold: float = 0.5, seed: int | None = None, regions=None, floor: float = 0.0) -> np.ndarray:
+    """``n`` new grids from the prior ``N(0, temperature^2 I)`` (``temperature`` scales the code; ``floor``
+    holds back unlikely onsets as the draws are made, see the module's description).
 
     With ``regions`` (:func:`style_regions`, a style model's styles), each
     grid's ``z`` is drawn instead from its style's region of the latent
@@ -178,6 +201,7 @@ def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "ber
     """
     if n < 1 or temperature <= 0:
         raise ValueError(f"need n >= 1 and temperature > 0, got n={n}, temperature={temperature}")
+    check_floor(floor)
     generator = torch.Generator(device=_device(model))
     if seed is not None:
         generator.manual_seed(seed)
@@ -192,7 +216,7 @@ def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "ber
             raise ValueError("sampling from style regions needs style indices, not mixing weights")
         means, spreads = (r.to(z.device) for r in regions)
         z = means[styles] + spreads[styles] * z
-    return decode(model, z, style, mode, threshold, generator)
+    return decode(model, z, style, mode, threshold, generator, floor=floor)
 
 
 @torch.no_grad()
@@ -223,7 +247,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def interpolate(model, grid_a, grid_b, steps: int = 5, style=None, mode: str = "threshold",
-                threshold: float = 0.5, seed: int | None = None) -> np.ndarray:
+                threshold: float = 0.5, seed: int | None = None, floor: float = 0.0) -> np.ndarray:
     """``steps`` grids from ``grid_a`` to ``grid_b`` (each ``(T, 2, P)``) along a slerp in latent space.
 
     The first and last are the reconstructions of the two ends. Drawn
@@ -233,7 +257,7 @@ def interpolate(model, grid_a, grid_b, steps: int = 5, style=None, mode: str = "
         raise ValueError(f"steps must be at least 2, got {steps}")
     mu = encode(model, np.stack([grid_a, grid_b]), None if style is None else [style, style])
     z = torch.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, steps)])
-    return decode(model, z, style, mode, threshold, _generator(model, seed), shared=steps)
+    return decode(model, z, style, mode, threshold, _generator(model, seed), shared=steps, floor=floor)
 
 
 def concatenate(grids) -> np.ndarray:
@@ -277,11 +301,12 @@ TRANSFERS = ("shift", "swap")
 
 
 def transfer(model, grids, source_style: int, target_style: int, mode: str = "threshold",
-             threshold: float = 0.5, vectors=None, how: str | None = None, seed: int | None = None) -> np.ndarray:
+             threshold: float = 0.5, vectors=None, how: str | None = None, seed: int | None = None,
+             floor: float = 0.0) -> np.ndarray:
     """Move grids ``(N, T, 2, P)`` of ``source_style`` to ``target_style``: encode as one, decode as the other.
 
-    Decoded by draws (``mode="bernoulli"``, ``seed``: which ones), a transfer
-    is written as the target style's samples are. A threshold chosen for
+    Decoded by draws (``mode="bernoulli"``, ``seed``: which ones; ``floor``
+    as :func:`sample` takes it), a transfer is written as the target style's samples are. A threshold chosen for
     reconstructions (low, to find the notes of a piece the code knows) can
     write a moved code's spread-out probabilities as clusters of ten or
     more notes a step, a texture of no style.
@@ -308,11 +333,11 @@ def transfer(model, grids, source_style: int, target_style: int, mode: str = "th
             mu[:, :code] = vectors[target_style, :code]
         else:
             mu = mu + (vectors[target_style] - vectors[source_style])
-    return decode(model, mu, target_style, mode, threshold, _generator(model, seed))
+    return decode(model, mu, target_style, mode, threshold, _generator(model, seed), floor=floor)
 
 
 def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 5, mode: str = "threshold",
-               threshold: float = 0.5, seed: int | None = None, vectors=None) -> np.ndarray:
+               threshold: float = 0.5, seed: int | None = None, vectors=None, floor: float = 0.0) -> np.ndarray:
     """One ``z`` (latent,) decoded while the style moves from ``style_a`` to ``style_b`` in ``steps`` steps.
 
     The style embedding is mixed linearly. With ``vectors`` (the styles'
@@ -340,5 +365,6 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     elif vectors is not None:
         shift = t[:, None] * (vectors[style_b] - vectors[style_a])  # (steps, latent)
         codes += shift.to(codes).repeat(len(starts), 1)
-    grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator, shared=steps)
+    grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator, shared=steps,
+                   floor=floor)
     return grids if z.dim() == 1 else grids.reshape(len(starts), steps, *grids.shape[1:])

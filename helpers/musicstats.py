@@ -77,6 +77,16 @@ def statistics(grids, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
     return {name: np.array([row[name] for row in rows], float) for name in STATISTICS}
 
 
+UNMEASURED = 10.0  # real sd: how far a statistic the samples cannot give at all (no notes) counts as
+
+
+def distances(real: dict, generated: dict) -> list[float]:
+    """The :func:`compare` distance of every statistic the ``real`` segments spread over (one they all share has
+    no scale to measure by), each at most :data:`UNMEASURED`, which a statistic the samples lack counts as."""
+    return [UNMEASURED if v["distance"] is None else min(v["distance"], UNMEASURED)
+            for v in compare(real, generated).values() if v["real_std"]]
+
+
 def compare(real: dict, generated: dict) -> dict:
     """Side by side: for each statistic, ``real`` and ``generated`` mean and standard deviation, and
     ``distance``, the Wasserstein distance between the two distributions over the real standard deviation.

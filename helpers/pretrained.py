@@ -33,7 +33,7 @@ from .train import CheckpointError, load_checkpoint, save_checkpoint
 FOLDER = Path(__file__).resolve().parent / "pretrained"
 NOTEBOOKS = {"basic": "01_basic_vae", "style": "02_style_vae"}  # name -> the notebook that trains it
 NAMES = tuple(NOTEBOOKS)
-CARD_SCORES = ("valid_elbo", "active_dims", "threshold", "test_scores", "judge_real_accuracy",
+CARD_SCORES = ("valid_elbo", "active_dims", "threshold", "floor", "test_scores", "judge_real_accuracy",
                "latent_classifier_accuracy", "generated_accuracy", "transfer")
 
 
@@ -166,6 +166,8 @@ def describe(card: dict) -> str:
         shown = {k: v for k, v in scores["test_scores"].items() if k.endswith("f1")}
         lines.append("held-out reconstructions (threshold {}): {}".format(
             scores.get("threshold"), ", ".join(f"{k} {v:.3f}" for k, v in shown.items())))
+    if scores.get("floor"):
+        lines.append(f"drawn with an onset floor of {scores['floor']} (chosen on validation segments)")
     if "generated_accuracy" in scores:
         lines.append("samples recognised as their style by the judge: " + ", ".join(
             f"{k} {v:.2f}" for k, v in scores["generated_accuracy"].items()))

@@ -107,6 +107,8 @@ MONITOR = "free_f1"  #@param ["free_f1", "sample_distance"]
 N_SAMPLES = 4  #@param {type:"integer"}
 TEMPERATURE = 1.0  #@param {type:"number"}
 DECODE = "bernoulli"  #@param ["bernoulli", "threshold"]
+FLOOR = None  #@param {type:"raw"}
+#@markdown `FLOOR`: a note never starts where its onset is less likely than this (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
 QPM = 100  #@param {type:"integer"}
 SEED = 0  #@param {type:"integer"}
@@ -172,6 +174,8 @@ spec = Experiment(
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME, N_SAMPLES = spec.validate().smoke(), RUN_NAME + "-smoke", 2
 generate.check_mode(DECODE)
+if FLOOR is not None:
+    generate.check_floor(FLOOR, "FLOOR")
 device = pick_device()
 colab.check_runtime(device)
 run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
@@ -185,6 +189,7 @@ if PRETRAINED:
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
         print("  not used:", line)
     THRESHOLD = card["scores"].get("threshold", 0.5)  # chosen on validation when it was trained
+    FLOOR = card["scores"].get("floor", 0.0) if FLOOR is None else FLOOR
 
 # %% [markdown]
 # ## Data
@@ -209,7 +214,9 @@ if not PRETRAINED:
 # `best.pt` at the epoch that scores best by `MONITOR` (validation segments
 # decoded freely, or samples against them); the model then takes its weights,
 # and the line under the curve says which epoch that was. The threshold that
-# turns note probabilities into notes is then chosen on the validation segments.
+# turns note probabilities into notes is then chosen on the validation segments,
+# and the onset floor of the draws (`FLOOR`) where it is None: the lowest
+# whose samples come closest to the validation segments, statistic by statistic.
 
 # %%
 if not PRETRAINED:
@@ -220,6 +227,9 @@ if not PRETRAINED:
     live.draw(history).savefig(run.figure("loss"), dpi=100)
     print(experiment.epochs_text(history, run, spec.train.monitor))
     THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids())
+    if FLOOR is None:
+        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), seed=SEED)
+    print(f"decoding threshold {THRESHOLD}, onset floor {FLOOR}")
 fmt = model.config.format
 print(model)
 
@@ -227,7 +237,8 @@ print(model)
 # ## New music from the prior
 
 # %%
-samples = generate.sample(model, N_SAMPLES, temperature=TEMPERATURE, mode=DECODE, threshold=THRESHOLD, seed=SEED)
+samples = generate.sample(model, N_SAMPLES, temperature=TEMPERATURE, mode=DECODE, threshold=THRESHOLD, seed=SEED,
+                          floor=FLOOR)
 fig = render.plot_grids(samples, fmt, titles=[f"sample {k + 1}" for k in range(len(samples))])
 written = [render.save_piece(g, run.outputs("samples"), f"sample_{k + 1}", fmt, QPM) for k, g in enumerate(samples)]
 print(f"audio: {written[0]['backend']}; first audio {time.time() - START:.0f} s after the start")
@@ -315,7 +326,7 @@ for f in run.media():
     print(f.relative_to(run.root))
 render.download(run.media(), zip_as=run.root / "music.zip")
 summary = {"pretrained": PRETRAINED, "device": str(device), "active_dims": active_dimensions(mu),
-           "test_segments": len(held_out), "threshold": THRESHOLD, "test_scores": rec["scores"],
+           "test_segments": len(held_out), "threshold": THRESHOLD, "floor": FLOOR, "test_scores": rec["scores"],
            "notebook_seconds": time.time() - START}
 if not PRETRAINED:
     last = history[-1]

@@ -110,6 +110,8 @@ TEMPERATURE = 1.0  #@param {type:"number"}
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
 TRANSFERS = 20  #@param {type:"integer"}
 TRANSFER_MODE = "bernoulli"  #@param ["bernoulli", "threshold"]
+FLOOR = None  #@param {type:"raw"}
+#@markdown `FLOOR`: a note never starts where its onset is less likely than this, in everything drawn (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
 QPM = 100  #@param {type:"integer"}
 SEED = 0  #@param {type:"integer"}
 #@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style, written by draws as samples are ("bernoulli") or by the threshold chosen for reconstructions.
@@ -176,6 +178,8 @@ spec = Experiment(
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))
 generate.check_mode(TRANSFER_MODE, "TRANSFER_MODE")
+if FLOOR is not None:
+    generate.check_floor(FLOOR, "FLOOR")
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME = spec.validate().smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
@@ -189,6 +193,7 @@ if PRETRAINED:
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     names = list(spec.data.styles)  # label k is names[k]
+    FLOOR = card["scores"].get("floor", 0.0) if FLOOR is None else FLOOR  # chosen on validation when trained
     print(pretrained.describe(card))
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
         print("  not used:", line)
@@ -212,7 +217,9 @@ if not PRETRAINED:
 # %% [markdown]
 # ## The style-conditioned model and its training
 # The curves add the latent classifier's loss (`style`) to the ELBO terms.
-# Then the **independent judge**: a separate classifier, trained only on real
+# The onset floor of the draws (`FLOOR`), where it is None, is then chosen on
+# the validation segments: the lowest whose samples come closest to them,
+# style by style and statistic by statistic. Then the **independent judge**: a separate classifier, trained only on real
 # training segments (balanced), never on anything the VAE made.
 
 # %%
@@ -223,6 +230,9 @@ if not PRETRAINED:
     history = experiment.train_vae(model, spec, splits, run, device, callback=live)
     live.draw(history).savefig(run.figure("loss"), dpi=100)
     print(experiment.epochs_text(history, run, spec.train.monitor))
+    if FLOOR is None:
+        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), splits.valid.style, seed=SEED)
+    print(f"onset floor {FLOOR}")
     judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,
                                    SEED, device)
 fmt = model.config.format
@@ -235,7 +245,7 @@ fmt = model.config.format
 generated_accuracy, first_audio = {}, {}
 for k, name in enumerate(names):
     grids = generate.sample(model, SAMPLES_PER_STYLE, temperature=TEMPERATURE, style=k, mode="bernoulli",
-                            seed=SEED + k)
+                            seed=SEED + k, floor=FLOOR)
     generated_accuracy[name] = metrics.recognised(judge, grids, k)
     for i, g in enumerate(grids[:2]):
         out = render.save_piece(g, run.outputs("styles") / name, f"{name}_{i + 1}", fmt, QPM)
@@ -283,7 +293,7 @@ vectors = regions[0]  # each style's mean code: also what transfer and the style
 region_accuracy, region_audio = {}, {}
 for k, name in enumerate(names):
     grids = generate.sample(model, SAMPLES_PER_STYLE, temperature=TEMPERATURE, style=k, mode="bernoulli",
-                            seed=SEED + k, regions=regions)
+                            seed=SEED + k, regions=regions, floor=FLOOR)
     region_accuracy[name] = metrics.recognised(judge, grids, k)
     region_audio[name] = render.save_piece(grids[0], run.outputs("style_regions"), name, fmt, QPM)["audio"]
 print("share recognised as their style, sampled from the prior / from the style's region:",
@@ -311,8 +321,9 @@ a, b = 0, len(names) - 1
 label = f"{names[a]}_to_{names[b]}"
 THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids(), splits.valid.style)
 source = held_out[held_labels == a][:TRANSFERS]
-by_embedding = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, seed=SEED)
-moved_grids = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, vectors=vectors, seed=SEED)
+by_embedding = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, seed=SEED, floor=FLOOR)
+moved_grids = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, vectors=vectors, seed=SEED,
+                                floor=FLOOR)
 embedding_accuracy = metrics.recognised(judge, by_embedding, b)
 transfer_accuracy = metrics.recognised(judge, moved_grids, b)
 print(f"transferred {names[a]} -> {names[b]} ({len(source)} held-out segments), recognised as {names[b]}: "
@@ -333,7 +344,8 @@ for i in range(min(2, len(source))):
 
 # %%
 z = torch.randn(model.config.latent, generator=torch.Generator().manual_seed(SEED)) * TEMPERATURE
-path = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=SEED, vectors=vectors)
+path = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=SEED, vectors=vectors,
+                           floor=FLOOR)
 prob_b = metrics.predict(judge, path)[:, b]
 strip = generate.concatenate(path)
 render.plot_grids([strip], fmt, titles=[f"{names[a]} -> {names[b]}, one segment per step"],
@@ -360,7 +372,7 @@ for piece in mine:
     for k, name in enumerate(names):
         if k != own_style:
             moved_own = generate.transfer(model, grid, own_style, k, TRANSFER_MODE, THRESHOLD, vectors=vectors,
-                                          seed=SEED)
+                                          seed=SEED, floor=FLOOR)
             out = render.save_piece(generate.concatenate([grid[0], moved_own[0]]), run.outputs("my_midi"),
                                     f"{piece.stem}_as_{name}", fmt, QPM, title=f"{piece.name}, then as {name}")
             print(f"as {name}")
@@ -378,7 +390,7 @@ render.download(run.media(), zip_as=run.root / "music.zip")
 summary = {
     "pretrained": PRETRAINED, "styles": names, "device": str(device), "judge_real_accuracy": real_accuracy,
     "latent_classifier_accuracy": latent_accuracy, "generated_accuracy": generated_accuracy,
-    "generated_accuracy_style_region": region_accuracy, "threshold": THRESHOLD,
+    "generated_accuracy_style_region": region_accuracy, "threshold": THRESHOLD, "floor": FLOOR,
     "transfer": {"from": names[a], "to": names[b], "accuracy": transfer_accuracy,
                  "accuracy_embedding_only": embedding_accuracy, "mode": TRANSFER_MODE},
     "interpolation_prob_b": prob_b.tolist(), "notebook_seconds": time.time() - START}

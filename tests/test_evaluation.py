@@ -61,6 +61,9 @@ def test_basic_run(dataset, tmp_path):
     assert set(result["reconstruction"]) >= {"frame_f1", "frame_accuracy", "onset_f1", "note_f1"}
     assert all(0 <= v <= 1 for v in result["reconstruction"].values())
     assert set(result["sample_statistics"]["all"]) == set(STATISTICS)
+    assert result["floor"]["chosen"] in evaluation.FLOORS
+    assert set(result["floor"]["valid_distance"]) == {str(f) for f in evaluation.FLOORS}
+    assert set(result["sample_statistics_floored"]["all"]) == set(STATISTICS)
     curve = result["interpolation"]
     assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
     assert "style" not in result and "sample_statistics_style_region" not in result
@@ -88,6 +91,7 @@ def test_style_run_is_judged(dataset, tmp_path):
     style = result["style"]
     assert result["samples_per_group"] == 2 and set(result["sample_statistics"]) == {"chords", "line"}
     assert set(style["generated_accuracy"]) == set(style["generated_accuracy_style_region"]) == {"chords", "line"}
+    assert set(style["generated_accuracy_floored"]) == set(result["sample_statistics_floored"]) == {"chords", "line"}
     assert set(result["sample_statistics_style_region"]["line"]) == set(STATISTICS)
     for key in ("transfer_accuracy", "transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn"):
         assert {a: set(row) for a, row in style[key].items()} == {"chords": {"line"}, "line": {"chords"}}
@@ -100,6 +104,24 @@ def test_style_run_is_judged(dataset, tmp_path):
     curve = style["interpolation"]["chords->line"]
     assert len(curve["p_target_mean"]) == evaluation.INTERPOLATION_STEPS and curve["paths"] == 2
     assert 0 <= result["latent_classifier_accuracy"] <= 1
+
+
+def test_the_floor_is_the_lowest_that_brings_samples_closest(dataset, tmp_path):
+    """choose_floor measures every floor on the same draws and keeps the lowest within the tolerance of the
+    best; a floor that silences the samples is never chosen."""
+    root, data_dir = dataset
+    splits = trained_run(tmp_path, root, data_dir, ["chords", "line"], 2)
+    model = experiment.load_run(tmp_path)[0]
+    valid, labels = splits.valid.grids(), splits.valid.style
+    floor, distance = evaluation.choose_floor(model, valid, labels, floors=(0.0, 0.05, 0.999), samples=8)
+    assert list(distance) == [0.0, 0.05, 0.999] and floor != 0.999
+    best = min(distance.values())
+    assert distance[floor] <= best + evaluation.FLOOR_TOLERANCE
+    assert all(distance[f] > best + evaluation.FLOOR_TOLERANCE for f in distance if f < floor)
+    again = evaluation.choose_floor(model, valid, labels, floors=(0.0, 0.05, 0.999), samples=8)
+    assert again == (floor, distance)  # seeded: the same draws every time
+    with pytest.raises(ValueError, match="every one of floors must be"):
+        evaluation.choose_floor(model, valid, labels, floors=(0.0, 1.5))
 
 
 def test_a_folder_without_a_run_is_named(tmp_path):

@@ -154,6 +154,41 @@ def test_generation_functions(decoder):
         generate.reconstruct(model, x.numpy(), threshold=1.5)
 
 
+def test_the_floor_holds_back_unlikely_onsets_and_nothing_else():
+    """An onset below the floor is never drawn; one above it, and every frame, are drawn as the model says."""
+    n, pitches = 4000, 4
+    probs = torch.tensor([0.02, 0.04, 0.5, 0.9])
+    logits = torch.logit(probs).repeat(n, 2)  # (n, 2P): frames then onsets, the same probabilities
+    drawn = {}
+    for floor in (0.0, 0.03):
+        choose = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), floor=floor)
+        choose.previous = torch.ones(n, pitches, dtype=torch.bool)  # every note sounded: a chosen frame holds it
+        cells = choose(logits).view(n, 2, pitches).float().mean(0)
+        drawn[floor] = cells
+        # the cell-by-cell chooser of the chord model holds back the same onsets
+        cell = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), floor=floor)
+        onsets = torch.stack([cell.cell(pitches + i, torch.logit(probs[i]).repeat(n)) for i in range(pitches)], 1)
+        torch.testing.assert_close(onsets.float().mean(0), cells[1], atol=0.03, rtol=0)
+        steps = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), floor=floor)
+        torch.testing.assert_close(steps.step_onsets(torch.logit(probs).repeat(n, 1)).float().mean(0), cells[1],
+                                   atol=0.03, rtol=0)
+    torch.testing.assert_close(drawn[0.0][1], probs, atol=0.03, rtol=0)  # no floor: the model's probabilities
+    assert drawn[0.03][1][0] == 0 and drawn[0.03][1][1] > 0.02  # below the floor never; above it as before
+    torch.testing.assert_close(drawn[0.03][1][2:], drawn[0.0][1][2:])
+    # frames (held notes) are left alone, even below the floor
+    held = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), floor=0.03)
+    held.previous = torch.ones(n, pitches, dtype=torch.bool)
+    no_onsets = torch.cat([torch.logit(probs), torch.full((pitches,), -30.0)]).repeat(n, 1)
+    torch.testing.assert_close(held(no_onsets).view(n, 2, pitches)[:, 0].float().mean(0), probs, atol=0.03, rtol=0)
+    model = tiny()
+    for bad in (-0.1, 1.0, "0.02", True, None):
+        with pytest.raises(ValueError, match="floor must be a number in"):
+            generate.sample(model, 2, floor=bad)
+    with pytest.raises(ValueError, match="FLOOR must be"):
+        generate.check_floor(2, "FLOOR")
+    assert not generate.sample(model, 3, seed=0, floor=0.999)[:, :, 1].any()  # nothing is that likely
+
+
 def test_slerp_ends_and_norm():
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
     torch.testing.assert_close(generate.slerp(a, b, 0.0), a)

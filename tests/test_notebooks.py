@@ -65,6 +65,7 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     evaluated = evaluation.evaluate_run(run, tmp_path / "data", n_samples=4)
     assert summary["threshold"] == evaluated["threshold"]["chosen"]
+    assert summary["floor"] == evaluated["floor"]["chosen"]
     assert summary["test_scores"] == pytest.approx(evaluated["reconstruction"], abs=1e-4)
     # Run again with the same run name and more epochs: refused unless asked for as an extension; then
     # training resumes, it does not start over.
@@ -118,7 +119,9 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
                                                      ("02_style_vae", {"CHORDS": "independent"},
                                                       "VAEConfig.chord_voices"),
                                                      ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
-                                                     ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor")])
+                                                     ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor"),
+                                                     ("01_basic_vae", {"FLOOR": 1.5}, "FLOOR must be"),
+                                                     ("02_style_vae", {"FLOOR": "0.02"}, "FLOOR must be")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):
