@@ -1,4 +1,5 @@
-"""Headless training from an experiment spec, on one device or many (``torchrun``).
+"""Headless training from an experiment spec, on one device or many (``torchrun``), and generation from a
+trained model into MIDI, audio and pictures.
 
 The spec is the JSON of an :class:`~helpers.experiment.Experiment`: every
 notebook run writes its own as ``spec.json`` in its run folder, and
@@ -18,6 +19,25 @@ checkpoints, the history, ``spec.json`` and ``summary.json``. The run folder is
 a notebook's: the notebook with the same ``RUN_NAME`` resumes it, and
 ``PRETRAINED`` set to its path generates from it; running this command again
 resumes it from ``last.pt``.
+
+Generation needs no notebook either. ``MODEL`` is a shipped model (``basic``,
+``style``), a run folder or a checkpoint; each piece is written as ``.mid``,
+``.png`` and (unless ``--no-audio``) ``.wav`` into ``--out``::
+
+    python -m helpers.cli generate MODEL --out DIR [--samples 4] [--style NAME ...] [--temperature 1] [--floor F]
+    python -m helpers.cli generate MODEL --out DIR --interpolate A.mid B.mid [--steps 5] [--style NAME]
+    python -m helpers.cli generate style --out DIR --transfer MINE.mid ... --style NAME [--source NAME]
+
+``sample`` (the default) draws from the prior, in each ``--style`` of a style
+model (default: all of them); ``--interpolate`` moves from the first segment
+of one file to that of the other through the latent space (a style model
+encodes and decodes both in ``--style``); ``--transfer`` moves the first
+segment of each file into ``--style``, from the style the model's judge finds
+closest (or ``--source``), with the code moved by the styles' mean codes as the
+style notebook moves it (which needs the model's training data: built, or read
+from its cache in ``--data-dir``). Draws hold back onsets less likely than
+``--floor`` (default: the floor chosen on validation segments when the model
+was trained, else 0); ``--seed`` makes them repeatable.
 """
 from __future__ import annotations
 
@@ -32,6 +52,7 @@ import torch
 
 from . import colab, experiment
 from .experiment import Experiment, RunFolder
+from .pianoroll import MidiError
 from .train import CheckpointError, barrier
 
 
@@ -98,6 +119,81 @@ def train_command(args) -> int:
     return 0
 
 
+def _style_index(names: list, name: str) -> int:
+    if name not in names:
+        raise ValueError(f"--style {name!r}: this model's styles are {names}")
+    return names.index(name)
+
+
+def generate_command(args) -> int:
+    """Write samples, an interpolation or transfers of a trained model (the module's description)."""
+    from . import evaluation, generate, metrics, own_midi, pretrained, render
+
+    if args.floor is not None:
+        generate.check_floor(args.floor, "--floor")
+    if args.samples < 1 or args.steps < 2 or args.temperature <= 0:
+        raise ValueError("--samples must be at least 1, --steps at least 2 and --temperature positive")
+    if args.interpolate and args.transfer:
+        raise ValueError("--interpolate and --transfer are two ways to generate: give one of them")
+    if args.model not in pretrained.NAMES and not Path(args.model).exists():
+        raise ValueError(f"MODEL {args.model!r} is neither a shipped model ({', '.join(pretrained.NAMES)}) nor a "
+                         "run folder or checkpoint")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model, spec, card, judge = pretrained.load(args.model, device)
+    names, fmt, out = list(spec.data.styles or []), model.config.format, Path(args.out)
+    styled = bool(model.config.n_styles)
+    floor = card["scores"].get("floor", 0.0) if args.floor is None else args.floor
+    threshold = card["scores"].get("threshold", 0.5)
+    wanted = [_style_index(names, n) for n in args.style] if styled and args.style else []
+    if not styled and args.style:
+        raise ValueError(f"--style: {args.model!r} is not a style model")
+    print(f"{card['name']}: {'styles ' + ', '.join(names) if styled else 'no styles'}; onset floor {floor}")
+    written = []
+
+    def save(grid, name, title=None):
+        written.append(render.save_piece(grid, out, name, fmt, args.qpm, audio=not args.no_audio, title=title))
+
+    if args.transfer:
+        if not styled or len(wanted) != 1:
+            raise ValueError("--transfer moves pieces into one style of a style model: give one --style")
+        source = None if args.source is None else _style_index(names, args.source)
+        if source is None and judge is None:
+            raise ValueError("this model has no judge to find each piece's style: give --source")
+        pieces, skipped = own_midi.read(own_midi.find(args.transfer), fmt, max_segments=1)
+        print(own_midi.report(pieces, skipped, fmt))
+        if pieces:
+            splits = experiment.build_splits(spec.data, args.data_dir or colab.repo_root() / "data", progress=False)
+            experiment.assert_same_styles(splits, spec, card["name"])
+            vectors = evaluation.style_regions(model, splits, args.seed)[0]
+        for piece in pieces:
+            own = source if source is not None else int(metrics.predict(judge, piece.grids)[0].argmax())
+            print(f"{piece.name}: from {names[own]}" + ("" if source is not None else " (the judge's guess)"))
+            moved = generate.transfer(model, piece.grids, own, wanted[0], "bernoulli", threshold, vectors=vectors,
+                                      seed=args.seed, floor=floor)
+            save(generate.concatenate([piece.grids[0], moved[0]]), f"{piece.stem}_as_{names[wanted[0]]}",
+                 f"{piece.name} ({names[own]}), then as {names[wanted[0]]}")
+    elif args.interpolate:
+        if styled and len(wanted) != 1:
+            raise ValueError("a style model encodes and decodes both pieces in one style: give one --style")
+        pieces, skipped = own_midi.read(own_midi.find(args.interpolate), fmt, max_segments=1)
+        print(own_midi.report(pieces, skipped, fmt))
+        if len(pieces) != 2:
+            raise ValueError("--interpolate needs two usable MIDI files")
+        path = generate.interpolate(model, pieces[0].grids[0], pieces[1].grids[0], args.steps,
+                                    style=wanted[0] if styled else None, mode="threshold", threshold=threshold)
+        save(generate.concatenate(path), "interpolation", f"{pieces[0].name} -> {pieces[1].name}")
+    else:
+        for k in (wanted or range(len(names))) if styled else [None]:
+            grids = generate.sample(model, args.samples, args.temperature, style=k, mode="bernoulli",
+                                    seed=args.seed + (k or 0), floor=floor)
+            prefix = f"sample_{names[k]}" if styled else "sample"
+            for i, grid in enumerate(grids):
+                save(grid, f"{prefix}_{i + 1}")
+    for w in written:
+        print(w["midi"])
+    return 0 if written else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.cli", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,13 +205,30 @@ def main(argv=None) -> int:
     t.add_argument("--epochs", type=int, help="instead of the spec's (with --extend on a resumed run: a new plan)")
     t.add_argument("--extend", action="store_true", help="on resume, let --epochs differ from the run's plan")
     sub.add_parser("spec", help="print the library's default spec as JSON, to edit")
+    g = sub.add_parser("generate", help="write samples, an interpolation or transfers of a trained model")
+    g.add_argument("model", help="a shipped model (basic, style), a run folder or a checkpoint")
+    g.add_argument("--out", required=True, help="folder the MIDI, PNG and WAV files go to")
+    g.add_argument("--samples", type=int, default=4, help="samples per style (default: %(default)s)")
+    g.add_argument("--style", nargs="+", default=[], metavar="NAME",
+                   help="a style model's styles to sample in (default: all), or the one style of --interpolate "
+                        "and --transfer")
+    g.add_argument("--temperature", type=float, default=1.0, help="scales the code drawn from the prior")
+    g.add_argument("--floor", type=float, help="onsets less likely than this are never drawn (default: the model's)")
+    g.add_argument("--interpolate", nargs=2, metavar=("A.mid", "B.mid"), help="interpolate between two pieces")
+    g.add_argument("--steps", type=int, default=5, help="steps of --interpolate (default: %(default)s)")
+    g.add_argument("--transfer", nargs="+", metavar="MIDI", help="files or folders to move into --style")
+    g.add_argument("--source", metavar="NAME", help="the style --transfer moves from (default: the judge's guess)")
+    g.add_argument("--data-dir", help="data folder of the dataset cache, for --transfer (default: data/)")
+    g.add_argument("--qpm", type=float, default=100.0, help="tempo of the written pieces (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--no-audio", action="store_true", help="write MIDI and pictures only")
     args = parser.parse_args(argv)
     if args.command == "spec":
         print(json.dumps(Experiment().to_dict(), indent=1))
         return 0
     try:
-        return train_command(args)
-    except (CheckpointError, FileNotFoundError, ValueError) as err:
+        return generate_command(args) if args.command == "generate" else train_command(args)
+    except (CheckpointError, FileNotFoundError, MidiError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

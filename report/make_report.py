@@ -286,6 +286,7 @@ def _table_style_runs(a, judge: bool = False) -> str:
     regions = any("generated_style_region" in r.get("style", {}) for r in a["runs"])
     drawn = any("transfer_accuracy_shifted_drawn" in r.get("style", {}).get("transfer", {}) for r in a["runs"])
     kept = any(r.get("style", {}).get("kept") for r in a["runs"])
+    floored = any("sample_distances_floored" in r for r in a["runs"])  # evaluation version 6 on
     for r in a["runs"]:
         if "style" not in r:
             continue
@@ -296,6 +297,10 @@ def _table_style_runs(a, judge: bool = False) -> str:
             row.append(", ".join(f"{k} {_f(v, 2)}" for k, v in s["judge_real"].items() if k != "all"))
         row.append(_worst_group_stat(r["sample_distances"]))
         row += [", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated"].items())]
+        if floored:
+            row += [f"{_worst_group_stat(r['sample_distances_floored'])} (floor {r['floor']}); recognised "
+                    + ", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated_floored"].items())
+                    if "sample_distances_floored" in r else "-"]
         if regions:
             row += [_worst_group_stat(r["sample_distances_style_region"]) if "sample_distances_style_region" in r
                     else "-", ", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated_style_region"].items())
@@ -307,6 +312,7 @@ def _table_style_runs(a, judge: bool = False) -> str:
                     + ([_kept_pair((s.get("kept") or {}).get("transfer_accuracy_shifted_drawn"))] if kept else []))
     header = ["style run", "steps"] + (["judge on real test segments"] if judge else []) + [
         "worst sample stat (sd)", "samples recognised"] + (
+        ["the same drawn with the onset floor chosen on validation"] if floored else []) + (
         ["worst sample stat, from the style's region", "recognised, from the style's region"] if regions else []) + [
         "transfer, embedding only", "transfer, z shifted (mean codes)", "transfer, style code swapped"] + (
         ["transfer, z shifted, drawn"] if drawn else []) + (
@@ -655,7 +661,8 @@ def finding_style_statistics(c) -> str:
         return _missing(STYLE)
     lines = []
     for key, what in (("sample_statistics", "Samples from the prior"),
-                      ("sample_statistics_style_region", "Samples from each style's region")):
+                      ("sample_statistics_style_region", "Samples from each style's region"),
+                      ("sample_statistics_floored", "Samples drawn with the onset floor chosen on validation")):
         stats = r["eval"].get(key)
         if not stats:
             continue
@@ -678,10 +685,32 @@ def finding_pretrained(c) -> str:
                        for n in shipped)
 
 
+def finding_floor(c) -> str:
+    """What the onset floor chosen on validation does to the samples of each ablation run evaluated with it
+    (evaluation version 6): the worst statistic of each group, drawn without and with it."""
+    lines = []
+    for key in ("ablation_cpu_whole",):
+        for r in (c["bench"].get(key) or {}).get("runs", []):
+            if "sample_distances_floored" not in r:
+                continue
+
+            def worst(distances):
+                return " / ".join(f"{_f(max(d for d in t.values() if d is not None), 2)}" for t in distances.values())
+
+            recognised = ""
+            if "generated_floored" in r.get("style", {}):
+                recognised = (f"; recognised {_f(min(r['style']['generated'].values()), 2)} -> "
+                              f"{_f(min(r['style']['generated_floored'].values()), 2)} at worst")
+            lines.append(f"- {r['design']}, seed {r['seed']}{_checkpoint_text(r)}: floor {r['floor']}; worst "
+                         f"statistic per group ({' / '.join(r['sample_distances'])}) {worst(r['sample_distances'])}"
+                         f" -> {worst(r['sample_distances_floored'])} sd{recognised}.")
+    return "\n".join(lines) or "(not measured: the ablation's runs were evaluated before the floor)"
+
+
 FINDINGS = {"pretrained": finding_pretrained, "timing": finding_timing, "model_size": finding_model_size,
             "seed": finding_seed, "beta": finding_beta, "samples": finding_samples, "sample_distances": finding_distances,
             "interpolation": finding_interpolation, "style_findings": finding_style,
-            "style_statistics_findings": finding_style_statistics}
+            "style_statistics_findings": finding_style_statistics, "floor": finding_floor}
 
 
 def style_default_text(c) -> str:
@@ -702,11 +731,17 @@ def style_default_text(c) -> str:
                        for n in names)
     transfer = {k: ([r["style"]["transfer"][k] for r in rows], [r["style"]["transfer_min"][k] for r in rows])
                 for k in ("transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn")}
+    floored = ""
+    if all("sample_distances_floored" in r for r in rows):  # evaluation version 6 on
+        floored = (" (" + " / ".join(span([max(d for d in r["sample_distances_floored"][n].values() if d is not None)
+                                           for r in rows], 1) for n in names)
+                   + f" with the onset floor chosen on validation segments, {span([r['floor'] for r in rows])}, "
+                   f"recognised {span([v for r in rows for v in r['style']['generated_floored'].values()])})")
     return (f"- Style VAE, the style notebook's default ({', '.join(names)}; autoregressive decoder, chords with "
             f"their voices, `best.pt` chosen by its samples; {len(rows)} seeds, {rows[0]['epochs_done']} epochs on "
             f"the CPU): samples recognised as their requested style by an independent classifier "
             f"{span([v for r in rows for v in r['style']['generated'].values()])}; the worst sample statistic of "
-            f"each style {worst} real standard deviations; transfers recognised as their target "
+            f"each style {worst} real standard deviations{floored}; transfers recognised as their target "
             f"{span(transfer['transfer_accuracy_shifted'][0])} on average (at worst "
             f"{span(transfer['transfer_accuracy_shifted'][1])}) with the code moved, "
             f"{span(transfer['transfer_accuracy_shifted_drawn'][0])} (at worst "

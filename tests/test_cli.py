@@ -1,0 +1,76 @@
+"""Generation from the command line: samples, interpolations and transfers written as files, bad requests named."""
+import re
+
+import pytest
+
+from helpers import cli
+from helpers.pianoroll import read_midi
+
+
+def written(folder, suffix=".mid"):
+    return sorted(p.name for p in folder.glob(f"*{suffix}"))
+
+
+def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["generate", "style", "--out", str(out), "--samples", "2", "--style", "folk", "--no-audio"]) == 0
+    assert written(out) == ["sample_folk_1.mid", "sample_folk_2.mid"] and not written(out, ".wav")
+    assert written(out, ".png") == ["sample_folk_1.png", "sample_folk_2.png"]
+    assert cli.main(["generate", "basic", "--out", str(out), "--samples", "2", "--seed", "3"]) == 0
+    assert {"sample_1.mid", "sample_2.mid"} <= set(written(out)) and written(out, ".wav") == [
+        "sample_1.wav", "sample_2.wav"]
+    first = read_midi(out / "sample_1.mid").notes
+    assert len(first) > 0
+    assert cli.main(["generate", "basic", "--out", str(tmp_path / "again"), "--samples", "2", "--seed", "3",
+                     "--no-audio"]) == 0
+    assert (read_midi(tmp_path / "again" / "sample_1.mid").notes == first).all()  # --seed repeats the draws
+    assert cli.main(["generate", "basic", "--out", str(out), "--interpolate", str(out / "sample_1.mid"),
+                     str(out / "sample_2.mid"), "--steps", "3", "--no-audio"]) == 0
+    assert len(read_midi(out / "interpolation.mid").notes) > 0
+    assert "onset floor" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["jazz"], "MODEL 'jazz' is neither a shipped model"),
+    (["basic", "--style", "bach"], "'basic' is not a style model"),
+    (["style", "--style", "jazz"], r"--style 'jazz': this model's styles are \['bach', 'folk', 'palestrina'\]"),
+    (["basic", "--floor", "1.5"], r"--floor must be a number in \[0, 1\)"),
+    (["basic", "--samples", "0"], "--samples must be at least 1"),
+    (["style", "--transfer", "x.mid"], "give one --style"),
+    (["style", "--interpolate", "a.mid", "b.mid"], "give one --style"),
+])
+def test_a_bad_request_is_named_before_anything_is_written(tmp_path, capsys, arguments, message):
+    assert cli.main(["generate", *arguments[:1], "--out", str(tmp_path / "out"), *arguments[1:]]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interpolation_needs_two_usable_files(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not music")
+    assert cli.main(["generate", "basic", "--out", str(tmp_path / "out"), "--interpolate",
+                     str(tmp_path / "notes.txt"), str(tmp_path / "notes.txt")]) == 2
+    captured = capsys.readouterr()
+    assert "notes.txt: left out: notes.txt: not a MIDI file" in captured.out
+    assert "--interpolate needs two usable MIDI files" in captured.err
+
+
+@pytest.mark.slow
+def test_transfer_moves_each_piece_into_the_style(tmp_path, capsys):
+    """A small style run with its judge: each file's first segment, from the judge's guess or --source."""
+    from conftest import write_two_styles
+    from test_evaluation import trained_run
+
+    root = write_two_styles(tmp_path / "midi", "chords", "line", 10, 60, 60)
+    data_dir, run = tmp_path / "data", tmp_path / "run"
+    trained_run(run, root, data_dir, ["chords", "line"], 2, judge=True)
+    run.joinpath("summary.json").write_text('{"floor": 0.01}')  # as a notebook writes it
+    mine = sorted((root / "chords").glob("*.mid"))[:2]
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(run), "--out", str(out), "--transfer", *map(str, mine), "--style", "line",
+                     "--data-dir", str(data_dir), "--no-audio"]) == 0
+    assert written(out) == [f"{p.stem}_as_line.mid" for p in mine]
+    text = capsys.readouterr().out
+    assert "onset floor 0.01" in text and "(the judge's guess)" in text
+    assert cli.main(["generate", str(run), "--out", str(out), "--transfer", str(mine[0]), "--style", "chords",
+                     "--source", "line", "--data-dir", str(data_dir), "--no-audio"]) == 0
+    assert f"{mine[0].name}: from line\n" in capsys.readouterr().out
