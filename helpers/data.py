@@ -249,7 +249,8 @@ def list_midi_files(root, styles=None) -> tuple[list[tuple[str, Path]], list[tup
     if styles is not None:
         missing = [s for s in styles if not (root / s).is_dir()]
         if missing:
-            raise DatasetError(f"{root}: no folder for style(s) {missing}; found {[p.name for p in folders]}")
+            raise DatasetError(f"{root}: no folder for style(s) {missing}; found {[p.name for p in folders]} "
+                           "(choose styles among those, or none for all of them)")
         folders = [root / s for s in styles]
     files, skipped = [], []
     for folder in folders:

@@ -64,8 +64,8 @@ class DataConfig:
     epoch_segments: int | None = None  # segments per epoch when balancing (None: all training segments)
 
     def __post_init__(self):
-        if isinstance(self.styles, str):  # "bach,folk" from a form field or `papermill -p`
-            self.styles = tuple(s.strip() for s in self.styles.split(",") if s.strip())
+        if isinstance(self.styles, str):  # "bach,folk" from a form field or `papermill -p`; "" for all
+            self.styles = tuple(s.strip() for s in self.styles.split(",") if s.strip()) or None
         elif self.styles is not None:
             self.styles = tuple(self.styles)
         self.time_signature = tuple(self.time_signature)

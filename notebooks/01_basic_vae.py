@@ -64,7 +64,7 @@ REPO = "gridvae/gridvae"  #@param {type:"string"}
 #@markdown **Data.** `SOURCE`: "music21" (the corpus inside the music21 package), a folder `<root>/<style>/*.mid`, or a zip/tar path or URL.
 SOURCE = "music21"  #@param {type:"string"}
 STYLES = "bach"  #@param {type:"string"}
-#@markdown `STYLES`: comma-separated (corpus: bach, palestrina, monteverdi, trecento, folk, ...).
+#@markdown `STYLES`: comma-separated (corpus: bach, palestrina, monteverdi, trecento, folk, ...); empty for all (every subfolder of a folder, the corpus's five).
 MAX_PER_STYLE = 500  #@param {type:"integer"}
 DATA_DIR = None  #@param {type:"raw"}
 RUNS_DIR = None  #@param {type:"raw"}

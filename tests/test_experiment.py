@@ -45,6 +45,7 @@ def test_every_bad_setting_is_refused_before_anything_is_built(tmp_path):
 
 def test_styles_from_a_form_field_or_papermill_are_split_on_commas():
     assert DataConfig(styles="bach, folk").styles == ("bach", "folk")
+    assert DataConfig(styles="").styles is None and DataConfig(styles=" , ").styles is None  # a form left empty: all
     assert DataConfig(styles=["bach"]).styles == ("bach",)
 
 
