@@ -39,7 +39,9 @@ is in it) and measures:
   latent classifier's accuracy; and the judge's probability of the target
   style along style interpolations from one ``z`` (the embedding mixed, the
   code moved by the mean codes as a transfer moves it), averaged over many
-  ``z``.
+  ``z``. The drawn transfers and the style interpolations are drawn with the
+  onset floor chosen on the validation segments, as the notebooks draw them
+  (from version 6).
 
 It measures the run's ``best.pt`` (the epoch its training monitor chose) into
 ``eval.json`` and ``examples.npz`` (a few originals, their reconstructions and
@@ -270,7 +272,7 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         result["latent_classifier_accuracy"] = float((latent_guess == labels["test"]).mean())
     if judge is not None:
         result["style"] = judge_style(model, judge, names, real["test"], labels["test"], samples, threshold,
-                                      transfers, paths, seed, regions[0], in_region)
+                                      transfers, paths, seed, regions[0], in_region, floor)
         result["style"]["generated_accuracy_floored"] = {
             name: metrics.recognised(judge, grids, names.index(name)) for name, grids in floored.items()}
 
@@ -401,7 +403,7 @@ def interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict
 
 
 def judge_style(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed,
-                vectors, in_region=None) -> dict:
+                vectors, in_region=None, floor: float = 0.0) -> dict:
     """What the independent judge says of the real test segments, samples, transfers and style paths.
 
     ``samples`` maps each style name to grids generated in it from the
@@ -412,7 +414,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     style embedding alone and with ``z`` moved too (decoded by ``threshold``,
     and the moved codes also by draws seeded with ``seed``); style paths decode
     ``paths`` codes from the prior while the embedding and the code move
-    (:func:`helpers.generate.style_path` with ``vectors``).
+    (:func:`helpers.generate.style_path` with ``vectors``). Whatever is drawn (the drawn transfers, the style
+    paths) holds back onsets below ``floor``, as the notebooks draw them.
     """
     out = {"judge_real_accuracy": metrics.per_style_accuracy(metrics.predict(judge, held_out), labels, names),
            "generated_accuracy": {name: metrics.recognised(judge, grids, names.index(name))
@@ -436,7 +439,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
             for b, name_b in enumerate(names):
                 if a == b or not len(source):
                     continue
-                moved = generate.transfer(model, source, a, b, mode, threshold, vectors=shift, how=how, seed=seed)
+                moved = generate.transfer(model, source, a, b, mode, threshold, vectors=shift, how=how, seed=seed,
+                                          floor=floor)
                 out[key][name_a][name_b] = metrics.recognised(judge, moved, b)
                 sounding[key][name_b].append(moved[:, :, FRAME].sum(-1).mean())
                 if len(source) > 1:
@@ -457,7 +461,7 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
                 continue
             z = torch.randn(paths, model.config.latent, generator=generator)
             grids = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=seed,
-                                        vectors=vectors)
+                                        vectors=vectors, floor=floor)
             curves = metrics.predict(judge, grids.reshape(-1, *grids.shape[2:]))[:, b].reshape(paths, -1)
             out["interpolation"][f"{name_a}->{name_b}"] = {
                 "t": np.linspace(0, 1, INTERPOLATION_STEPS).tolist(),
