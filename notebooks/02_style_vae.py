@@ -219,8 +219,9 @@ if not PRETRAINED:
 # The curves add the latent classifier's loss (`style`) to the ELBO terms.
 # The onset floor of the draws (`FLOOR`), where it is None, is then chosen on
 # the validation segments: the lowest whose samples come closest to them,
-# style by style and statistic by statistic. Then the **independent judge**: a separate classifier, trained only on real
-# training segments (balanced), never on anything the VAE made.
+# style by style and statistic by statistic. Then the **independent judge**:
+# a separate classifier, trained only on real training segments (balanced),
+# never on anything the VAE made.
 
 # %%
 if not PRETRAINED:
