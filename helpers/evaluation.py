@@ -110,6 +110,19 @@ def choose_threshold(model, valid, valid_labels=None, thresholds=THRESHOLDS, lim
     return max(valid_f1, key=valid_f1.get), valid_f1
 
 
+def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float = 0.0) -> float:
+    """How far samples from the prior lie from real segments: for each group of ``real`` (style index, or None for
+    a model without styles -> the statistics of its real segments, :func:`helpers.musicstats.statistics`),
+    ``samples`` draws seeded by ``seed`` and the style, onsets below ``floor`` held back; the distance of every
+    statistic in real standard deviations (:func:`helpers.musicstats.distances`), averaged over statistics and
+    groups (:data:`helpers.musicstats.UNMEASURED` where nothing could be measured)."""
+    found = []
+    for k, stats in real.items():
+        drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0), floor=floor)
+        found += musicstats.distances(stats, musicstats.statistics(drawn, model.config.format))
+    return float(np.mean(found)) if found else musicstats.UNMEASURED
+
+
 def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = FLOOR_SAMPLES,
                  limit: int = THRESHOLD_SEGMENTS, seed: int = 0) -> tuple[float, dict]:
     """The onset floor (:func:`helpers.generate.sample`) whose samples from the prior come closest to the
@@ -117,8 +130,7 @@ def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = 
 
     At each of ``floors``, ``samples`` draws per style (the same codes and dice at every floor, seeded by
     ``seed`` and the style) are compared with up to ``limit`` of the style's validation segments
-    (``valid_labels``; every segment for a model without styles): the distance of each statistic of
-    :mod:`helpers.musicstats` in real standard deviations, averaged over statistics and styles, as the
+    (``valid_labels``; every segment for a model without styles) by :func:`sample_distance`, as the
     training probe measures samples. The lowest floor within :data:`FLOOR_TOLERANCE` of the best is
     chosen: a well trained model keeps 0, and a briefly trained one drops the stray notes its spread-out
     probabilities draw.
@@ -139,13 +151,7 @@ def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = 
             groups[k] = musicstats.statistics(valid[picks], fmt)
     if not groups:
         raise ValueError("choose_floor needs validation segments")
-    distance = {}
-    for floor in floors:
-        found = []
-        for k, real in groups.items():
-            drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0), floor=floor)
-            found += musicstats.distances(real, musicstats.statistics(drawn, fmt))
-        distance[floor] = float(np.mean(found)) if found else musicstats.UNMEASURED
+    distance = {floor: sample_distance(model, groups, samples, seed, floor) for floor in floors}
     best = min(distance.values())
     return min(f for f, d in distance.items() if d <= best + FLOOR_TOLERANCE), distance
 

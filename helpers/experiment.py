@@ -481,15 +481,14 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
     real = {}  # their statistics, computed once
 
     def sample_distance(model) -> float:
-        fmt = model.config.format
-        distances = []
-        for k in (list(groups) if model.config.n_styles else [None]):  # a basic model: every style together
+        from .evaluation import sample_distance  # the evaluation's measure (it imports this module)
+
+        chosen = list(groups) if model.config.n_styles else [None]  # a basic model: every style together
+        for k in chosen:
             if k not in real:
                 real[k] = musicstats.statistics(groups[k] if k is not None
-                                                else np.concatenate(list(groups.values())), fmt)
-            drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0))
-            distances += musicstats.distances(real[k], musicstats.statistics(drawn, fmt))
-        return float(np.mean(distances)) if distances else PROBE_UNMEASURED
+                                                else np.concatenate(list(groups.values())), model.config.format)
+        return sample_distance(model, {k: real[k] for k in chosen}, samples, seed)
 
     def probe(model, epoch, epochs):
         if epoch % max(1, -(-epochs // PROBES)) and epoch < epochs:

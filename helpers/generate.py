@@ -48,6 +48,7 @@ import torch
 from .pianoroll import FRAME, ONSET
 
 MODES = ("threshold", "bernoulli")
+_ONSET_PLANE = (torch.arange(2) == ONSET)[:, None]  # (2, 1): which plane of a step's (2, P) cells is the onsets'
 
 
 def check_floor(floor, name: str = "floor") -> float:
@@ -105,8 +106,7 @@ class _Chooser:
         return onset | (frame_chosen & previous) if previous is not None else onset
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
-        is_onset = (torch.arange(2) == ONSET)[:, None]  # (2, 1): the onset plane
-        chosen = self._pick(torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches), is_onset)
+        chosen = self._pick(torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches), _ONSET_PLANE)
         onset = chosen[:, ONSET]
         frame = self._sounds(onset, chosen[:, FRAME], self.previous)
         self.previous = frame
