@@ -142,8 +142,7 @@ def generate_command(args) -> int:
     model, spec, card, judge = pretrained.load(args.model, device)
     names, fmt, out = list(spec.data.styles or []), model.config.format, Path(args.out)
     styled = bool(model.config.n_styles)
-    floor = card["scores"].get("floor", 0.0) if args.floor is None else args.floor
-    threshold = card["scores"].get("threshold", 0.5)
+    threshold, floor = pretrained.drawing(card, args.floor)
     wanted = [_style_index(names, n) for n in args.style] if styled and args.style else []
     if not styled and args.style:
         raise ValueError(f"--style: {args.model!r} is not a style model")

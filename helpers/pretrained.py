@@ -149,6 +149,13 @@ def differences(asked, used) -> list[str]:
     return lines
 
 
+def drawing(card: dict, floor: float | None = None) -> tuple[float, float]:
+    """``(threshold, floor)`` a model decodes and draws with: the threshold chosen on validation when it was
+    trained (0.5 for a card without one), and its onset floor unless ``floor`` (a user's choice) is given."""
+    scores = card["scores"]
+    return scores.get("threshold", 0.5), scores.get("floor", 0.0) if floor is None else floor
+
+
 def describe(card: dict) -> str:
     """A few lines on what a shipped model was trained on and how well it scores."""
     minutes = card["train_seconds"] / 60

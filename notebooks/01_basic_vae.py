@@ -188,8 +188,7 @@ if PRETRAINED:
     print(pretrained.describe(card))
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
         print("  not used:", line)
-    THRESHOLD = card["scores"].get("threshold", 0.5)  # chosen on validation when it was trained
-    FLOOR = card["scores"].get("floor", 0.0) if FLOOR is None else FLOOR
+    THRESHOLD, FLOOR = pretrained.drawing(card, FLOOR)  # chosen on validation when it was trained
 
 # %% [markdown]
 # ## Data

@@ -193,7 +193,7 @@ if PRETRAINED:
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     names = list(spec.data.styles)  # label k is names[k]
-    FLOOR = card["scores"].get("floor", 0.0) if FLOOR is None else FLOOR  # chosen on validation when trained
+    _, FLOOR = pretrained.drawing(card, FLOOR)  # chosen on validation when it was trained
     print(pretrained.describe(card))
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
         print("  not used:", line)

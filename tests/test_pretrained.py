@@ -60,7 +60,9 @@ def test_the_shipped_models_load_and_generate(name):
         assert judge is None and "test_scores" in card["scores"]
         grids = generate.sample(model, 3, seed=0)
     assert grids.shape == (3, fmt.segment_steps, 2, fmt.n_pitches) and grids.any()
-    assert 0 <= card["scores"].get("floor", 0.0) < 1  # the onset floor its draws are made with
+    threshold, floor = pretrained.drawing(card)  # what its draws and decodes are made with
+    assert 0 < threshold < 1 and 0 <= floor < 1
+    assert pretrained.drawing(card, 0.0) == (threshold, 0.0)  # a floor the user gives wins over the card's
     assert json.dumps(card)  # plain data, shown by the notebooks
 
 
