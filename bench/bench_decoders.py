@@ -1,6 +1,6 @@
 """The decoder ablation: each design trained on the default corpus with several seeds, then evaluated.
 
-    python -m bench.bench_decoders [--epochs 40] [--seeds 0 1] [--only NAME ...] [--jobs 2]
+    python -m bench.bench_decoders [--epochs 40] [--seeds 0 1] [--only NAME ...] [--jobs 2] [--threads 1]
                                    [--train-minutes M] [--runs-dir runs/ablation] [--export DIR]
                                    [--collect [--last]] [--conditions TEXT]
 
@@ -8,7 +8,7 @@ Every design is the basic notebook's experiment (Bach; the style notebook's
 for the ``style-*`` designs) with a few settings changed (:data:`DESIGNS`);
 the base is the notebooks' earlier default (autoregressive decoder, frames).
 Each (design, seed) trains in its own process (``--jobs`` at a time, one CPU
-thread each, all on the GPU when there is one) into ``<runs-dir>/<design>-s<seed>``,
+thread each unless ``--threads`` says more, all on the GPU when there is one) into ``<runs-dir>/<design>-s<seed>``,
 resuming from its ``last.pt`` when run again; ``--train-minutes`` stops a
 run after the epoch that passes that wall time (the figures then say how many
 epochs it had). Each run is then measured by :func:`helpers.evaluation.evaluate_run`
@@ -178,14 +178,15 @@ def evaluate_last(run_dir: Path, device=None) -> dict | None:
     return evaluation.evaluate_run(run.root, ROOT / "data", device=device, checkpoint="last", **EVALUATION)
 
 
-def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | None, export_dir) -> None:
+def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | None, export_dir,
+           threads: int = 1) -> None:
     """Train one (design, seed) and evaluate it."""
     import torch
 
     from helpers import evaluation, experiment, pretrained
     from helpers.train import pick_device
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     device = pick_device(verbose=False)
     spec = design_spec(name, seed, epochs)
     run = experiment.RunFolder(runs_dir / f"{name}-s{seed}")
@@ -210,7 +211,7 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
     evaluate_last(run.root, device)
     history = json.loads(run.history.read_text())
     info = {"design": name, "seed": seed, "device": torch.cuda.get_device_name(0) if device.type == "cuda"
-            else f"cpu ({os.cpu_count()} cores, 1 thread)", "epochs_planned": epochs, "epochs_done": len(history),
+            else f"cpu ({os.cpu_count()} cores, {threads} thread{'s' if threads > 1 else ''})", "epochs_planned": epochs, "epochs_done": len(history),
             "stopped_by_time": stopped, "steps": history[-1]["step"],
             "train_seconds": round(sum(r["seconds"] for r in history), 1)}
     (run.root / "ablation.json").write_text(json.dumps(info, indent=1))
@@ -337,6 +338,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--only", nargs="+", choices=list(DESIGNS), metavar="NAME")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads of each run (default: %(default)s; a run alone trains faster on more)")
     parser.add_argument("--train-minutes", type=float, default=None, help="stop each run's training after this")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "ablation")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -350,8 +353,11 @@ def main(argv=None) -> int:
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], int(args.worker[1]), args.epochs, args.runs_dir, args.train_minutes, args.export)
+        worker(args.worker[0], int(args.worker[1]), args.epochs, args.runs_dir, args.train_minutes, args.export,
+               args.threads)
         return 0
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.last and not args.collect:
         parser.error("--last goes with --collect (a training run measures its last.pt itself)")
     jobs = [] if args.collect else [(name, seed) for name in (args.only or DESIGNS) for seed in args.seeds]
@@ -362,14 +368,14 @@ def main(argv=None) -> int:
     for name, seed in jobs:
         design_spec(name, seed, args.epochs)  # a bad design is refused before anything runs
     args.runs_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads), PYTHONUNBUFFERED="1")
     running, failed = [], []
     start = time.time()
     while jobs or running:
         while jobs and len(running) < args.jobs:
             name, seed = jobs.pop(0)
             command = [sys.executable, "-m", "bench.bench_decoders", "--worker", name, str(seed),
-                       "--epochs", str(args.epochs), "--runs-dir", str(args.runs_dir)]
+                       "--epochs", str(args.epochs), "--runs-dir", str(args.runs_dir), "--threads", str(args.threads)]
             if args.train_minutes is not None:
                 command += ["--train-minutes", str(args.train_minutes)]
             if args.export is not None:

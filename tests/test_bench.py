@@ -50,6 +50,9 @@ def test_decoder_ablation_collects_nothing_from_an_empty_folder(tmp_path):
     assert bench_decoders.main(["--collect", "--runs-dir", str(tmp_path), "--out", str(tmp_path / "a.json"),
                                 "--conditions", "one CPU"]) == 0
     assert json.loads((tmp_path / "a.json").read_text())["conditions"] == "one CPU"
+    with pytest.raises(SystemExit):  # refused before anything runs
+        bench_decoders.main(["--threads", "0", "--only", "seed", "--runs-dir", str(tmp_path)])
+    assert not list(tmp_path.glob("seed-*"))
 
 
 def _fake_eval(epoch: int, f1: float) -> dict:
