@@ -87,7 +87,7 @@ def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
             for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation",
-                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "decoding", "judge", "style_vocal",
+                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150", "decoding", "judge", "style_vocal",
                          "lines")}
 
 
@@ -385,6 +385,43 @@ def table_long_run(c) -> str:
                     _f(r["worst_sample_distance"], 2)]])
     return (probe + "\n\n" + test + f"\n\nOne run, {r['device']}, {_minutes(r['train_seconds'])} of training; "
             "best.pt is the epoch with the best probe.")
+
+
+def _worst_per_style(distances) -> str:
+    """``bach in scale 1.1, folk pitch range 1.3``: each style's furthest statistic, named."""
+    return ", ".join(f"{group} {stat.replace('_', ' ')} {_f(d, 1)}" for group, (d, stat) in
+                     ((g, max((v, k) for k, v in table.items() if v is not None)) for g, table in distances.items()
+                      if g != "all"))
+
+
+def table_style_long(c) -> str:
+    """The style notebook's default trained for the 150 epochs of a GPU runtime
+    (``bench/results/ablation_cpu_150.json``) beside its 40-epoch run of the same seed (``ablation_cpu_whole``)."""
+    long, short = c["bench"].get("ablation_cpu_150"), c["bench"].get("ablation_cpu_whole")
+    if not long or not long.get("runs"):
+        return (f"(not measured: `python -m bench.bench_decoders --only {STYLE_DEFAULT_DESIGN} --seeds 0 --epochs "
+                "150 --jobs 1 --threads 2 --runs-dir runs/ablation-150 --out bench/results/ablation_cpu_150.json`)")
+    seeds = {r["seed"] for r in long["runs"]}
+    runs = [r for r in (short or {}).get("runs", []) if r["design"] == STYLE_DEFAULT_DESIGN and r["seed"] in seeds]
+    runs += [r for r in long["runs"] if r["design"] == STYLE_DEFAULT_DESIGN]
+    rows = []
+    for r in runs:
+        s = r["style"]
+        t, t_min = s["transfer"], s["transfer_min"]
+        floored = r.get("sample_distances_floored")
+        rows.append([f"{r['epochs_done']} epochs, seed {r['seed']}{_checkpoint_text(r)}", f"{r['steps']:,}",
+                     _minutes(r["train_seconds"]), _f(r["reconstruction"]["frame_f1"]),
+                     _worst_per_style(r["sample_distances"]),
+                     f"{_worst_per_style(floored)} (floor {r['floor']})" if floored else "-",
+                     ", ".join(f"{k} {_f(v, 2)}" for k, v in s["generated"].items()),
+                     f"{_f(t['transfer_accuracy_shifted_drawn'], 2)} (min "
+                     f"{_f(t_min['transfer_accuracy_shifted_drawn'], 2)})"
+                     if "transfer_accuracy_shifted_drawn" in t else "-"])
+    table = _table(["run", "steps", "training", "frame F1", "worst statistic of each style (sd)",
+                    "the same with the onset floor chosen on validation", "samples recognised",
+                    "transfers recognised, drawn (weakest direction)"], rows)
+    devices = "; ".join(sorted({f"{r['epochs_done']} epochs: {r['device']}" for r in runs}))
+    return table + f"\n\n{devices}. Held-out segments of the default trio; each run's own judge."
 
 
 def table_decoding(c) -> str:
@@ -745,7 +782,27 @@ def style_default_text(c) -> str:
             f"{span(transfer['transfer_accuracy_shifted'][0])} on average (at worst "
             f"{span(transfer['transfer_accuracy_shifted'][1])}) with the code moved, "
             f"{span(transfer['transfer_accuracy_shifted_drawn'][0])} (at worst "
-            f"{span(transfer['transfer_accuracy_shifted_drawn'][1])}) drawn as samples are.")
+            f"{span(transfer['transfer_accuracy_shifted_drawn'][1])}) drawn as samples are." + style_long_text(c))
+
+
+def style_long_text(c) -> str:
+    """`` Trained for 150 epochs ...``: the style default's longer run (``ablation_cpu_150``), its best.pt, in one
+    sentence; empty where it was not measured."""
+    rows = [r for r in (c["bench"].get("ablation_cpu_150") or {}).get("runs", [])
+            if r["design"] == STYLE_DEFAULT_DESIGN and r.get("checkpoint", "best") == "best" and "style" in r]
+    if not rows:
+        return ""
+    r = rows[0]
+
+    def worst(distances):
+        return " / ".join(_f(max(d for d in table.values() if d is not None), 1)
+                          for name, table in distances.items() if name != "all")
+
+    floored = (f" ({worst(r['sample_distances_floored'])} with its onset floor, {r['floor']})"
+               if "sample_distances_floored" in r else "")
+    return (f" Trained for {r['epochs_done']} epochs ({r['steps']:,} steps, seed {r['seed']}, "
+            f"{_minutes(r['train_seconds'])} on the CPU): worst statistic {worst(r['sample_distances'])}{floored}, "
+            f"recognised {', '.join(_f(v, 2) for v in r['style']['generated'].values())}.")
 
 
 def headline(c) -> str:
@@ -960,6 +1017,7 @@ def main(argv=None) -> int:
               "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c),
               "ablation": table_ablation(c), "ablation_gpu": table_ablation(c, "ablation_gpu"),
               "ablation_cpu_whole": table_ablation(c, "ablation_cpu_whole"), "long_run": table_long_run(c),
+              "style_long": table_style_long(c),
               "decoding": table_decoding(c),
               "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
