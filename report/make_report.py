@@ -389,7 +389,7 @@ def table_long_run(c) -> str:
 
 def _worst_per_style(distances) -> str:
     """``bach in scale 1.1, folk pitch range 1.3``: each style's furthest statistic, named."""
-    return ", ".join(f"{group} {stat.replace('_', ' ')} {_f(d, 1)}" for group, (d, stat) in
+    return ", ".join(f"{group} {stat.replace('_', ' ')} {_f(d, 2)}" for group, (d, stat) in
                      ((g, max((v, k) for k, v in table.items() if v is not None)) for g, table in distances.items()
                       if g != "all"))
 
@@ -795,7 +795,7 @@ def style_long_text(c) -> str:
     r = rows[0]
 
     def worst(distances):
-        return " / ".join(_f(max(d for d in table.values() if d is not None), 1)
+        return " / ".join(_f(max(d for d in table.values() if d is not None), 2)
                           for name, table in distances.items() if name != "all")
 
     floored = (f" ({worst(r['sample_distances_floored'])} with its onset floor, {r['floor']})"
