@@ -210,8 +210,9 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
     result = evaluation.evaluate_run(run.root, ROOT / "data", device=device, **EVALUATION)
     evaluate_last(run.root, device)
     history = json.loads(run.history.read_text())
-    info = {"design": name, "seed": seed, "device": torch.cuda.get_device_name(0) if device.type == "cuda"
-            else f"cpu ({os.cpu_count()} cores, {threads} thread{'s' if threads > 1 else ''})", "epochs_planned": epochs, "epochs_done": len(history),
+    cpu = f"cpu ({os.cpu_count()} cores, {threads} thread{'s' if threads > 1 else ''})"
+    info = {"design": name, "seed": seed, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else cpu,
+            "epochs_planned": epochs, "epochs_done": len(history),
             "stopped_by_time": stopped, "steps": history[-1]["step"],
             "train_seconds": round(sum(r["seconds"] for r in history), 1)}
     (run.root / "ablation.json").write_text(json.dumps(info, indent=1))
@@ -368,14 +369,15 @@ def main(argv=None) -> int:
     for name, seed in jobs:
         design_spec(name, seed, args.epochs)  # a bad design is refused before anything runs
     args.runs_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads), PYTHONUNBUFFERED="1")
+    threads = str(args.threads)
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
     running, failed = [], []
     start = time.time()
     while jobs or running:
         while jobs and len(running) < args.jobs:
             name, seed = jobs.pop(0)
             command = [sys.executable, "-m", "bench.bench_decoders", "--worker", name, str(seed),
-                       "--epochs", str(args.epochs), "--runs-dir", str(args.runs_dir), "--threads", str(args.threads)]
+                       "--epochs", str(args.epochs), "--runs-dir", str(args.runs_dir), "--threads", threads]
             if args.train_minutes is not None:
                 command += ["--train-minutes", str(args.train_minutes)]
             if args.export is not None:

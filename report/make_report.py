@@ -87,8 +87,8 @@ def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
             for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation",
-                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150", "decoding", "judge", "style_vocal",
-                         "lines")}
+                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150", "decoding", "judge",
+                         "style_vocal", "lines")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -387,11 +387,20 @@ def table_long_run(c) -> str:
             "best.pt is the epoch with the best probe.")
 
 
+def _worst_stat(table) -> tuple[float, str]:
+    """``(distance, statistic)`` of one group's furthest measured statistic."""
+    return max((d, stat) for stat, d in table.items() if d is not None)
+
+
+def _worst_each(distances) -> str:
+    """``1.10 / 1.30 / 1.75``: each group's furthest statistic, in the order of ``distances``."""
+    return " / ".join(_f(_worst_stat(table)[0], 2) for table in distances.values())
+
+
 def _worst_per_style(distances) -> str:
-    """``bach in scale 1.1, folk pitch range 1.3``: each style's furthest statistic, named."""
+    """``bach in scale 1.10, folk pitch range 1.30``: each style's furthest statistic, named."""
     return ", ".join(f"{group} {stat.replace('_', ' ')} {_f(d, 2)}" for group, (d, stat) in
-                     ((g, max((v, k) for k, v in table.items() if v is not None)) for g, table in distances.items()
-                      if g != "all"))
+                     ((g, _worst_stat(table)) for g, table in distances.items() if g != "all"))
 
 
 def table_style_long(c) -> str:
@@ -731,16 +740,14 @@ def finding_floor(c) -> str:
             if "sample_distances_floored" not in r:
                 continue
 
-            def worst(distances):
-                return " / ".join(f"{_f(max(d for d in t.values() if d is not None), 2)}" for t in distances.values())
-
             recognised = ""
             if "generated_floored" in r.get("style", {}):
                 recognised = (f"; recognised {_f(min(r['style']['generated'].values()), 2)} -> "
                               f"{_f(min(r['style']['generated_floored'].values()), 2)} at worst")
             lines.append(f"- {r['design']}, seed {r['seed']}{_checkpoint_text(r)}: floor {r['floor']}; worst "
-                         f"statistic per group ({' / '.join(r['sample_distances'])}) {worst(r['sample_distances'])}"
-                         f" -> {worst(r['sample_distances_floored'])} sd{recognised}.")
+                         f"statistic per group ({' / '.join(r['sample_distances'])}) "
+                         f"{_worst_each(r['sample_distances'])} -> {_worst_each(r['sample_distances_floored'])} "
+                         f"sd{recognised}.")
     return "\n".join(lines) or "(not measured: the ablation's runs were evaluated before the floor)"
 
 
@@ -793,15 +800,10 @@ def style_long_text(c) -> str:
     if not rows:
         return ""
     r = rows[0]
-
-    def worst(distances):
-        return " / ".join(_f(max(d for d in table.values() if d is not None), 2)
-                          for name, table in distances.items() if name != "all")
-
-    floored = (f" ({worst(r['sample_distances_floored'])} with its onset floor, {r['floor']})"
+    floored = (f" ({_worst_each(r['sample_distances_floored'])} with its onset floor, {r['floor']})"
                if "sample_distances_floored" in r else "")
     return (f" Trained for {r['epochs_done']} epochs ({r['steps']:,} steps, seed {r['seed']}, "
-            f"{_minutes(r['train_seconds'])} on the CPU): worst statistic {worst(r['sample_distances'])}{floored}, "
+            f"{_minutes(r['train_seconds'])} on the CPU): worst statistic {_worst_each(r['sample_distances'])}{floored}, "
             f"recognised {', '.join(_f(v, 2) for v in r['style']['generated'].values())}.")
 
 
