@@ -771,14 +771,13 @@ def style_default_text(c) -> str:
         return _f(low, digits) if round(low, digits) == round(high, digits) else f"{_f(low, digits)}-{_f(high, digits)}"
 
     names = list(rows[0]["sample_distances"])
-    worst = " / ".join(span([max(d for d in r["sample_distances"][n].values() if d is not None) for r in rows], 1)
+    worst = " / ".join(span([_worst_stat(r["sample_distances"][n])[0] for r in rows], 1)
                        for n in names)
     transfer = {k: ([r["style"]["transfer"][k] for r in rows], [r["style"]["transfer_min"][k] for r in rows])
                 for k in ("transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn")}
     floored = ""
     if all("sample_distances_floored" in r for r in rows):  # evaluation version 6 on
-        floored = (" (" + " / ".join(span([max(d for d in r["sample_distances_floored"][n].values() if d is not None)
-                                           for r in rows], 1) for n in names)
+        floored = (" (" + " / ".join(span([_worst_stat(r["sample_distances_floored"][n])[0] for r in rows], 1) for n in names)
                    + f" with the onset floor chosen on validation segments, {span([r['floor'] for r in rows])}, "
                    f"recognised {span([v for r in rows for v in r['style']['generated_floored'].values()])})")
     return (f"- Style VAE, the style notebook's default ({', '.join(names)}; autoregressive decoder, chords with "
