@@ -26,16 +26,17 @@ Generation needs no notebook either. ``MODEL`` is a shipped model (``basic``,
 
     python -m helpers.cli generate MODEL --out DIR [--samples 4] [--style NAME ...] [--temperature 1] [--floor F]
     python -m helpers.cli generate MODEL --out DIR --interpolate A.mid B.mid [--steps 5] [--style NAME]
-    python -m helpers.cli generate style --out DIR --transfer MINE.mid ... --style NAME [--source NAME]
+    python -m helpers.cli generate style --out DIR --transfer MINE.mid ... --style NAME [--source NAME] [--segments N]
 
 ``sample`` (the default) draws from the prior, in each ``--style`` of a style
 model (default: all of them); ``--interpolate`` moves from the first segment
 of one file to that of the other through the latent space (a style model
-encodes and decodes both in ``--style``); ``--transfer`` moves the first
-segment of each file into ``--style``, from the style the model's judge finds
-closest (or ``--source``), with the code moved by the styles' mean codes as the
-style notebook moves it (which needs the model's training data: built, or read
-from its cache in ``--data-dir``). Draws hold back onsets less likely than
+encodes and decodes both in ``--style``); ``--transfer`` moves each file
+into ``--style``, segment by segment (up to ``--segments`` consecutive
+segments from its first bar line, joined again), from the style the model's
+judge finds closest over those segments (or ``--source``), with the code moved
+by the styles' mean codes as the style notebook moves it (which needs the
+model's training data: built, or read from its cache in ``--data-dir``). Draws hold back onsets less likely than
 ``--floor`` (default: the floor chosen on validation segments when the model
 was trained, else 0); ``--seed`` makes them repeatable.
 """
@@ -52,6 +53,7 @@ import torch
 
 from . import colab, experiment
 from .experiment import Experiment, RunFolder
+from .own_midi import MAX_SEGMENTS
 from .pianoroll import MidiError
 from .train import CheckpointError, barrier
 
@@ -131,8 +133,9 @@ def generate_command(args) -> int:
 
     if args.floor is not None:
         generate.check_floor(args.floor, "--floor")
-    if args.samples < 1 or args.steps < 2 or args.temperature <= 0:
-        raise ValueError("--samples must be at least 1, --steps at least 2 and --temperature positive")
+    if args.samples < 1 or args.steps < 2 or args.segments < 1 or args.temperature <= 0:
+        raise ValueError("--samples and --segments must be at least 1, --steps at least 2 and --temperature "
+                         "positive")
     if args.interpolate and args.transfer:
         raise ValueError("--interpolate and --transfer are two ways to generate: give one of them")
     if args.model not in pretrained.NAMES and not Path(args.model).exists():
@@ -158,18 +161,19 @@ def generate_command(args) -> int:
         source = None if args.source is None else _style_index(names, args.source)
         if source is None and judge is None:
             raise ValueError("this model has no judge to find each piece's style: give --source")
-        pieces, skipped = own_midi.read(own_midi.find(args.transfer), fmt, max_segments=1)
+        pieces, skipped = own_midi.read(own_midi.find(args.transfer), fmt, max_segments=args.segments)
         print(own_midi.report(pieces, skipped, fmt))
         if pieces:
             splits = experiment.build_splits(spec.data, args.data_dir or colab.repo_root() / "data", progress=False)
             experiment.assert_same_styles(splits, spec, card["name"])
             vectors = evaluation.style_regions(model, splits, args.seed)[0]
         for piece in pieces:
-            own = source if source is not None else int(metrics.predict(judge, piece.grids)[0].argmax())
-            print(f"{piece.name}: from {names[own]}" + ("" if source is not None else " (the judge's guess)"))
+            own = source if source is not None else metrics.closest_style(judge, piece.grids)
+            print(f"{piece.name}: from {names[own]}" + ("" if source is not None else " (the judge's guess)")
+                  + (", the style it goes to: rebuilt in it" if own == wanted[0] else ""))
             moved = generate.transfer(model, piece.grids, own, wanted[0], "bernoulli", threshold, vectors=vectors,
                                       seed=args.seed, floor=floor)
-            save(generate.concatenate([piece.grids[0], moved[0]]), f"{piece.stem}_as_{names[wanted[0]]}",
+            save(generate.concatenate([*piece.grids, *moved]), f"{piece.stem}_as_{names[wanted[0]]}",
                  f"{piece.name} ({names[own]}), then as {names[wanted[0]]}")
     elif args.interpolate:
         if styled and len(wanted) != 1:
@@ -217,6 +221,8 @@ def main(argv=None) -> int:
     g.add_argument("--steps", type=int, default=5, help="steps of --interpolate (default: %(default)s)")
     g.add_argument("--transfer", nargs="+", metavar="MIDI", help="files or folders to move into --style")
     g.add_argument("--source", metavar="NAME", help="the style --transfer moves from (default: the judge's guess)")
+    g.add_argument("--segments", type=int, default=MAX_SEGMENTS, metavar="N",
+                   help="consecutive segments of each file --transfer moves (default: %(default)s)")
     g.add_argument("--data-dir", help="data folder of the dataset cache, for --transfer (default: data/)")
     g.add_argument("--qpm", type=float, default=100.0, help="tempo of the written pieces (default: %(default)s)")
     g.add_argument("--seed", type=int, default=0)

@@ -109,6 +109,13 @@ def recognised(model, grids, style: int) -> float:
     return float((predict(model, grids).argmax(1) == style).mean()) if len(grids) else float("nan")
 
 
+def closest_style(model, grids) -> int:
+    """The style ``model`` finds the segments ``(N, T, 2, P)`` of one piece closest to, by their mean probability."""
+    if not len(grids):
+        raise ValueError("closest_style needs at least one segment")
+    return int(predict(model, grids).mean(0).argmax())
+
+
 def per_style_accuracy(probs: np.ndarray, labels, names) -> dict:
     """Share of each style's items classified as that style, and the overall share."""
     labels = np.asarray(labels)

@@ -2,8 +2,10 @@
 
 A file is read exactly as a dataset file is (:func:`helpers.pianoroll.read_midi`),
 so one that cannot be used is left out with the same kind of reason, and the
-others go on. Each usable file gives up to ``max_segments`` segments of the
-model's format, each starting on one of its bar lines. A piece shorter than a
+others go on. Each usable file gives up to ``max_segments`` consecutive
+segments of the model's format, from its first bar line with notes after it,
+so that joined (:func:`helpers.generate.concatenate`) they are the piece; what
+is left after the last whole segment is left out. A piece shorter than a
 segment is padded with silence; a piece that lies outside the model's pitch
 window is moved by whole octaves to fit it (the shift is reported).
 """
@@ -18,6 +20,7 @@ from .data import MIDI_SUFFIXES
 from .pianoroll import GridFormat, MidiError, notes_to_grid, read_midi
 
 UPLOAD = "upload"  # the MY_MIDI value that opens Colab's upload dialog
+MAX_SEGMENTS = 8  # segments of a file used by default: 32 bars of 4/4 at four bars a segment
 
 
 @dataclass
@@ -90,14 +93,18 @@ def _octave_shift(pitches: np.ndarray, fmt: GridFormat) -> int:
     return 12 * max(inside)[2]
 
 
-def segments(path, fmt: GridFormat, max_segments: int = 4) -> OwnPiece:
-    """The first ``max_segments`` segments of one file, on its bar lines.
+def segments(path, fmt: GridFormat, max_segments: int = MAX_SEGMENTS) -> OwnPiece:
+    """Up to ``max_segments`` consecutive segments of one file, from its first bar line with notes after it.
 
     Raises
     ------
     MidiError
         The file cannot be used; the message names it and says why.
+    ValueError
+        ``max_segments`` is not a positive integer.
     """
+    if isinstance(max_segments, bool) or not isinstance(max_segments, int) or max_segments < 1:
+        raise ValueError(f"max_segments must be a positive integer, got {max_segments!r}")
     path = Path(path)
     if path.suffix.lower() not in MIDI_SUFFIXES:
         raise MidiError(f"{path.name}: not a MIDI file (expected {' or '.join(MIDI_SUFFIXES)})")
@@ -108,22 +115,25 @@ def segments(path, fmt: GridFormat, max_segments: int = 4) -> OwnPiece:
     inside = (notes[:, 0] >= fmt.low) & (notes[:, 0] <= fmt.high)
     if not inside.any():
         raise MidiError(f"{path.name}: no note inside the model's pitch range {fmt.low}..{fmt.high}")
+    notes = notes[inside]
     T = fmt.segment_steps
-    starts = [int(s) for s in piece.downbeats if s < piece.n_steps] or [0]
+    # the last bar line at or before the first note that still sounds after it (a pickup starts its bar)
+    downbeats = [int(s) for s in piece.downbeats if s < piece.n_steps] or [0]
+    first = int(notes[:, 1].min())
+    start = max([d for d in downbeats if d <= first] or [downbeats[0]])
     grids = []
-    for start in starts:
-        if len(grids) == max_segments or (grids and start + T > piece.n_steps):
-            break  # full segments only, except a piece shorter than one segment
-        shifted = notes[inside] - np.array([0, start, start])
-        grid = notes_to_grid(shifted[(shifted[:, 2] > 0)].clip(min=0), T, fmt)
-        if grid.any():
-            grids.append(grid)
-    if not grids:
+    while len(grids) < max_segments and (not grids or start + T <= piece.n_steps):
+        shifted = notes - np.array([0, start, start])
+        grids.append(notes_to_grid(shifted[(shifted[:, 2] > 0)].clip(min=0), T, fmt))
+        start += T  # whole segments only, except a piece shorter than one segment
+    while len(grids) > 1 and not grids[-1].any():
+        grids.pop()  # a long silence at the end
+    if not grids[0].any():
         raise MidiError(f"{path.name}: no segment of {fmt.segment_bars} bars with notes in it")
     return OwnPiece(path.name, np.stack(grids), shift, int((~inside).sum()), tuple(piece.time_signature))
 
 
-def read(files, fmt: GridFormat, max_segments: int = 4):
+def read(files, fmt: GridFormat, max_segments: int = MAX_SEGMENTS):
     """Every usable file's :class:`OwnPiece`, and ``(file, reason)`` for each file left out."""
     pieces, skipped = [], []
     for path in files:
@@ -146,7 +156,7 @@ def report(pieces, skipped, fmt: GridFormat) -> str:
         if p.time_signature != tuple(fmt.time_signature):
             notes.append(f"in {p.time_signature[0]}/{p.time_signature[1]}, the model is in "
                          f"{fmt.time_signature[0]}/{fmt.time_signature[1]}")
-        lines.append(f"{p.name}: {len(p.grids)} segment(s) of {fmt.segment_bars} bars"
+        lines.append(f"{p.name}: {len(p.grids)} segment(s) of {fmt.segment_bars} bar{'s' * (fmt.segment_bars != 1)}"
                      + (f" ({'; '.join(notes)})" if notes else ""))
     lines += [f"{name}: left out: {reason}" for name, reason in skipped]
     return "\n".join(lines) if lines else "no MIDI file given"

@@ -296,16 +296,17 @@ display(render.play(interpolation["audio"]))
 # ## Your own MIDI
 # Set `MY_MIDI` to a file or a folder (in Colab, `"upload"` opens a dialog).
 # Each file is read like a dataset file (one that cannot be used is named with
-# its reason), cut into segments on its bar lines, moved by octaves into the
-# model's pitch range if it lies outside; the first segment of each is
-# reconstructed, and the first two pieces are interpolated.
+# its reason), cut into consecutive segments from its first bar line (up to
+# eight: 32 bars of 4/4), moved by octaves into the model's pitch range if it
+# lies outside; each piece is rebuilt segment by segment and played after the
+# original, and the first segments of the first two pieces are interpolated.
 
 # %%
 mine, skipped = own_midi.read(own_midi.find(MY_MIDI, run.outputs("my_midi")), fmt)
 print(own_midi.report(mine, skipped, fmt))
 for piece in mine:
-    again = generate.reconstruct(model, piece.grids[:1], threshold=THRESHOLD)
-    out = render.save_piece(generate.concatenate([piece.grids[0], again[0]]), run.outputs("my_midi"),
+    again = generate.reconstruct(model, piece.grids, threshold=THRESHOLD)
+    out = render.save_piece(generate.concatenate([*piece.grids, *again]), run.outputs("my_midi"),
                             f"{piece.stem}_then_reconstruction", fmt, QPM, title=f"{piece.name}, then rebuilt")
     display(render.play(out["audio"]))
 if len(mine) >= 2:

@@ -359,22 +359,22 @@ display(render.play(moved["audio"]))
 # ## Your own MIDI in every style
 # Set `MY_MIDI` to a file or a folder (in Colab, `"upload"` opens a dialog).
 # Each file is read like a dataset file (one that cannot be used is named with
-# its reason) and cut into segments on its bar lines; the judge names the
-# style its first segment is closest to, and the segment is moved into every
-# other style.
+# its reason) and cut into consecutive segments from its first bar line (up to
+# eight: 32 bars of 4/4); the judge names the style the piece is closest to,
+# and the piece is moved into every other style, segment by segment, and
+# played after the original.
 
 # %%
 mine, skipped = own_midi.read(own_midi.find(MY_MIDI, run.outputs("my_midi")), fmt)
 print(own_midi.report(mine, skipped, fmt))
 for piece in mine:
-    grid = piece.grids[:1]
-    own_style = int(metrics.predict(judge, grid)[0].argmax())
+    own_style = metrics.closest_style(judge, piece.grids)
     print(f"{piece.name}: closest to {names[own_style]}")
     for k, name in enumerate(names):
         if k != own_style:
-            moved_own = generate.transfer(model, grid, own_style, k, TRANSFER_MODE, THRESHOLD, vectors=vectors,
-                                          seed=SEED, floor=FLOOR)
-            out = render.save_piece(generate.concatenate([grid[0], moved_own[0]]), run.outputs("my_midi"),
+            moved_own = generate.transfer(model, piece.grids, own_style, k, TRANSFER_MODE, THRESHOLD,
+                                          vectors=vectors, seed=SEED, floor=FLOOR)
+            out = render.save_piece(generate.concatenate([*piece.grids, *moved_own]), run.outputs("my_midi"),
                                     f"{piece.stem}_as_{name}", fmt, QPM, title=f"{piece.name}, then as {name}")
             print(f"as {name}")
             display(render.play(out["audio"]))

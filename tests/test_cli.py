@@ -35,7 +35,8 @@ def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
     (["basic", "--style", "bach"], "'basic' is not a style model"),
     (["style", "--style", "jazz"], r"--style 'jazz': this model's styles are \['bach', 'folk', 'palestrina'\]"),
     (["basic", "--floor", "1.5"], r"--floor must be a number in \[0, 1\)"),
-    (["basic", "--samples", "0"], "--samples must be at least 1"),
+    (["basic", "--samples", "0"], "--samples and --segments must be at least 1"),
+    (["style", "--transfer", "x.mid", "--style", "bach", "--segments", "0"], "--segments must be at least 1"),
     (["style", "--transfer", "x.mid"], "give one --style"),
     (["style", "--interpolate", "a.mid", "b.mid"], "give one --style"),
 ])
@@ -56,8 +57,8 @@ def test_an_interpolation_needs_two_usable_files(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_transfer_moves_each_piece_into_the_style(tmp_path, capsys):
-    """A small style run with its judge: each file's first segment, from the judge's guess or --source."""
-    from conftest import write_two_styles
+    """A small style run with its judge: each file, segment by segment, from the judge's guess or --source."""
+    from conftest import STEP, write_midi, write_two_styles
     from test_evaluation import trained_run
 
     root = write_two_styles(tmp_path / "midi", "chords", "line", 10, 60, 60)
@@ -74,3 +75,9 @@ def test_transfer_moves_each_piece_into_the_style(tmp_path, capsys):
     assert cli.main(["generate", str(run), "--out", str(out), "--transfer", str(mine[0]), "--style", "chords",
                      "--source", "line", "--data-dir", str(data_dir), "--no-audio"]) == 0
     assert f"{mine[0].name}: from line\n" in capsys.readouterr().out
+    long = write_midi(tmp_path / "long.mid", [(60 + i % 5, i * 4 * STEP, (i + 1) * 4 * STEP) for i in range(36)])
+    assert cli.main(["generate", str(run), "--out", str(out), "--transfer", str(long), "--style", "line",
+                     "--source", "chords", "--segments", "2", "--data-dir", str(data_dir), "--no-audio"]) == 0
+    assert "long.mid: 2 segment(s) of 1 bar\n" in capsys.readouterr().out  # the run's segments are one bar long
+    both = read_midi(out / "long_as_line.mid", 4)  # the piece's first 2 bars (32 steps), then the 2 bars moved
+    assert sorted(both.notes[both.notes[:, 1] < 32, 1].tolist()) == list(range(0, 32, 4)) and both.n_steps > 32

@@ -23,6 +23,22 @@ def test_a_piece_gives_segments_on_its_bar_lines(midi_file):
     assert list(piece.grids[1, :, ONSET].nonzero()[1] + FMT.low) == [64, 65, 66, 67]  # the second bar
 
 
+def test_consecutive_segments_from_the_first_bar_with_notes_join_into_the_piece(midi_file):
+    two_bars = GridFormat(low=48, high=72, segment_bars=2)
+    notes = [(n[0], n[1] + 16 * STEP, n[2] + 16 * STEP) for n in bars(5)]  # a silent bar, then five bars
+    path = midi_file("late.mid", notes=notes)
+    piece = own_midi.segments(path, two_bars)
+    assert piece.grids.shape == (2, 32, 2, two_bars.n_pitches)  # bars 2-3 and 4-5; bar 6 is not a whole segment
+    joined = piece.grids.reshape(-1, 2, two_bars.n_pitches)
+    onsets = joined[:, ONSET].nonzero()
+    assert list(onsets[0]) == list(range(0, 64, 4))  # a quarter note every four steps, no gap and no overlap
+    assert list(onsets[1][:9] + two_bars.low) == [60, 61, 62, 63, 64, 65, 66, 67, 60]
+    assert own_midi.segments(path, two_bars, max_segments=1).grids.shape[0] == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_segments must be a positive integer"):
+            own_midi.segments(path, two_bars, max_segments=bad)
+
+
 def test_a_short_piece_is_padded_and_a_high_one_moved_by_octaves(midi_file):
     short = own_midi.segments(midi_file("short.mid", notes=[(60, 0, 2 * STEP)]), FMT)
     assert short.grids.shape[0] == 1 and short.grids[0, 2:].sum() == 0  # two steps of notes, then silence
