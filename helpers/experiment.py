@@ -611,6 +611,6 @@ def epochs_text(history: list, run: RunFolder | None = None, monitor: str | None
             f"(reconstruction {last['valid_recon']:.1f}, KL {last['valid_kl']:.1f})")
     if run is None or not run.best.is_file():
         return text
-    epoch = load_checkpoint(run.best)["epoch"]
+    epoch = load_checkpoint(run.best, mmap=True)["epoch"]
     figure = history[epoch - 1].get(f"valid_{monitor}") if monitor and 0 < epoch <= len(history) else None
     return text + f"; best.pt: epoch {epoch}" + (f" ({monitor} {figure:.3f})" if figure is not None else "")

@@ -197,8 +197,11 @@ def save_checkpoint(path, payload: dict) -> None:
             tmp.unlink()
 
 
-def load_checkpoint(path, map_location="cpu") -> dict:
+def load_checkpoint(path, map_location="cpu", mmap: bool = False) -> dict:
     """Read a checkpoint with ``weights_only=True`` (no code runs from the file).
+
+    ``mmap=True`` maps the file instead of reading it: its tensors are read
+    only when touched, for a caller that wants the epoch or the spec alone.
 
     Raises
     ------
@@ -209,7 +212,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:

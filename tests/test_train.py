@@ -102,12 +102,15 @@ def test_interrupted_save_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     kept = load_checkpoint(tmp_path / "last.pt")
     assert kept["epoch"] == good["epoch"] == 1
     assert not list(tmp_path.glob(".*.tmp"))
+    mapped = load_checkpoint(tmp_path / "last.pt", mmap=True)  # read lazily, the same checkpoint
+    assert mapped["epoch"] == 1 and all(torch.equal(mapped["model"][k], v) for k, v in good["model"].items())
 
 
 def test_foreign_files_get_a_clear_error(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="junk.pt: not a readable checkpoint"):
-        load_checkpoint(tmp_path / "junk.pt")
+    for mmap in (False, True):
+        with pytest.raises(CheckpointError, match="junk.pt: not a readable checkpoint"):
+            load_checkpoint(tmp_path / "junk.pt", mmap=mmap)
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="other.pt: not a checkpoint of this project"):
         load_checkpoint(tmp_path / "other.pt")
