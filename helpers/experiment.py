@@ -465,29 +465,32 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
       decoder's notes stay below 0.5 for many epochs) would score nothing at one threshold of 0.5 however
       much it learns, and keep its first epoch as the best.
     - ``sample_distance``: ``samples`` seeded draws from the prior per style (the same codes every time),
-      against up to :data:`PROBE_REAL` validation segments of the style: the distance of every statistic
-      of :mod:`helpers.musicstats` in real standard deviations (as the evaluation measures samples),
-      averaged over the statistics and the styles. Lower is better.
+      against up to :data:`PROBE_REAL` validation segments of the style (for a model without styles, up to
+      :data:`PROBE_REAL` of all of them, its styles in their own proportions, as
+      :func:`helpers.evaluation.choose_floor` and the evaluation's test segments have them): the distance
+      of every statistic of :mod:`helpers.musicstats` in real standard deviations (as the evaluation
+      measures samples), averaged over the statistics and the styles. Lower is better.
     """
     from . import generate, metrics, musicstats
 
     rng = np.random.default_rng(seed)
     picks = rng.permutation(len(splits.valid))[:n]
     grids, styles = splits.valid.grids(picks), splits.valid.style[picks]
-    groups = {}  # style (None for a basic model's data) -> the validation segments its samples are compared with
-    for k in np.unique(splits.valid.style):
-        mine = np.flatnonzero(splits.valid.style == k)
-        groups[int(k)] = splits.valid.grids(np.sort(rng.permutation(mine)[:PROBE_REAL]))
+    # style (None: every style together, for a model without styles) -> the validation segments its samples
+    # are compared with, read when first needed
+    groups = {int(k): np.sort(rng.permutation(np.flatnonzero(splits.valid.style == k))[:PROBE_REAL])
+              for k in np.unique(splits.valid.style)}
+    groups[None] = (next(iter(groups.values())) if len(groups) == 1
+                    else np.sort(rng.permutation(len(splits.valid))[:PROBE_REAL]))
     real = {}  # their statistics, computed once
 
     def sample_distance(model) -> float:
         from .evaluation import sample_distance  # the evaluation's measure (it imports this module)
 
-        chosen = list(groups) if model.config.n_styles else [None]  # a basic model: every style together
+        chosen = [k for k in groups if k is not None] if model.config.n_styles else [None]
         for k in chosen:
             if k not in real:
-                real[k] = musicstats.statistics(groups[k] if k is not None
-                                                else np.concatenate(list(groups.values())), model.config.format)
+                real[k] = musicstats.statistics(splits.valid.grids(groups[k]), model.config.format)
         return sample_distance(model, {k: real[k] for k in chosen}, samples, seed)
 
     def probe(model, epoch, epochs):

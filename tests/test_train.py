@@ -290,3 +290,35 @@ def test_the_probe_measures_samples_against_the_held_out_statistics():
         experiment.vae_train_config(monitor="elbo_or_samples")
     kept = experiment.vae_train_config(monitor="sample_distance")
     assert (kept.monitor, kept.monitor_tolerance) == ("sample_distance", experiment.PROBE_TOLERANCES["sample_distance"])
+
+
+def test_the_probe_of_a_model_without_styles_compares_with_all_styles_in_their_proportions(monkeypatch):
+    """As choose_floor and the evaluation: up to PROBE_REAL of all validation segments, not PROBE_REAL per style."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from helpers import experiment
+
+    grids = np.zeros((12, T, 2, P), bool)
+    grids[:, :, :, :4] = True
+    read = []
+
+    class Valid:
+        style = np.array([0] * 9 + [1] * 3)
+
+        def __len__(self):
+            return len(grids)
+
+        def grids(self, picks):
+            read.append(np.asarray(picks))
+            return grids[picks]
+
+    monkeypatch.setattr(experiment, "PROBE_REAL", 6)
+    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid()), n=2, samples=4)
+    read.clear()
+    probe(GridVAE(replace(PRESETS["smoke"], format=FMT)).eval(), 1, 1)
+    assert [len(r) for r in read] == [6]  # 6 of all 12, as one group
+    read.clear()
+    probe(GridVAE(replace(PRESETS["smoke"], format=FMT, n_styles=2)).eval(), 1, 1)
+    assert sorted(len(r) for r in read) == [3, 6]  # per style: 6 of the 9, all 3 of the other
