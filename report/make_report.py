@@ -392,6 +392,12 @@ def _worst_stat(table) -> tuple[float, str]:
     return max((d, stat) for stat, d in table.items() if d is not None)
 
 
+def _span(values, digits=2) -> str:
+    """``0.55`` or ``0.42-0.55``: the range of figures of several seeds, as one figure where they agree."""
+    low, high = min(values), max(values)
+    return _f(low, digits) if round(low, digits) == round(high, digits) else f"{_f(low, digits)}-{_f(high, digits)}"
+
+
 def _worst_each(distances) -> str:
     """``1.10 / 1.30 / 1.75``: each group's furthest statistic, in the order of ``distances``."""
     return " / ".join(_f(_worst_stat(table)[0], 2) for table in distances.values())
@@ -766,10 +772,7 @@ def style_default_text(c) -> str:
     if not rows:
         return ""
 
-    def span(values, digits=2):
-        low, high = min(values), max(values)
-        return _f(low, digits) if round(low, digits) == round(high, digits) else f"{_f(low, digits)}-{_f(high, digits)}"
-
+    span = _span
     names = list(rows[0]["sample_distances"])
     worst = " / ".join(span([_worst_stat(r["sample_distances"][n])[0] for r in rows], 1)
                        for n in names)
@@ -798,12 +801,19 @@ def style_long_text(c) -> str:
             if r["design"] == STYLE_DEFAULT_DESIGN and r.get("checkpoint", "best") == "best" and "style" in r]
     if not rows:
         return ""
-    r = rows[0]
-    floored = (f" ({_worst_each(r['sample_distances_floored'])} with its onset floor, {r['floor']})"
-               if "sample_distances_floored" in r else "")
-    return (f" Trained for {r['epochs_done']} epochs ({r['steps']:,} steps, seed {r['seed']}, "
-            f"{_minutes(r['train_seconds'])} on the CPU): worst statistic {_worst_each(r['sample_distances'])}{floored}, "
-            f"recognised {', '.join(_f(v, 2) for v in r['style']['generated'].values())}.")
+    names = list(rows[0]["sample_distances"])
+
+    def worst(key):
+        return " / ".join(_span([_worst_stat(r[key][n])[0] for r in rows]) for n in names)
+
+    floored = (f" ({worst('sample_distances_floored')} with the onset floor, {_span([r['floor'] for r in rows])})"
+               if all("sample_distances_floored" in r for r in rows) else "")
+    seeds = (f"seed {rows[0]['seed']}" if len(rows) == 1
+             else f"{len(rows)} seeds, {_span([r['train_seconds'] / 60 for r in rows], 1)} min each")
+    time = f", {_minutes(rows[0]['train_seconds'])}" if len(rows) == 1 else ""
+    return (f" Trained for {rows[0]['epochs_done']} epochs ({rows[0]['steps']:,} steps, {seeds}{time} on the CPU): "
+            f"worst statistic {worst('sample_distances')}{floored}, recognised "
+            f"{', '.join(_span([r['style']['generated'][n] for r in rows]) for n in names)}.")
 
 
 def headline(c) -> str:
