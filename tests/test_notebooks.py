@@ -203,7 +203,7 @@ def test_basic_notebook_in_colab_installs_from_repo_keeps_runs_on_drive_and_resu
     assert (colab["site"] / "helpers" / "pretrained" / "basic.pt").is_file()  # installed from REPO, with its models
     run = colab["drive"] / "runs" / "basic-smoke"
     assert (run / "last.pt").is_file() and (colab["drive"] / "data").is_dir()
-    assert "mine.mid: 4 segment(s)" in text and "broken.mid: left out" in text
+    assert "mine.mid: 2 segment(s)" in text and "broken.mid: left out" in text  # 8 bars: two 4-bar segments
     assert (run / "my_midi" / "mine_then_reconstruction.wav").is_file()
     log = colab["log"].read_text().splitlines()
     assert "upload broken.mid mine.mid" in log and f"download {run / 'music.zip'}" in log
