@@ -121,6 +121,7 @@ def segments(path, fmt: GridFormat, max_segments: int = MAX_SEGMENTS) -> OwnPiec
     downbeats = [int(s) for s in piece.downbeats if s < piece.n_steps] or [0]
     first = int(notes[:, 1].min())
     start = max([d for d in downbeats if d <= first] or [downbeats[0]])
+    start += (first - start) // T * T if first > start else 0  # a bar longer than a segment: its part with notes
     grids = []
     while len(grids) < max_segments and (not grids or start + T <= piece.n_steps):
         shifted = notes - np.array([0, start, start])

@@ -34,6 +34,8 @@ def test_consecutive_segments_from_the_first_bar_with_notes_join_into_the_piece(
     assert list(onsets[0]) == list(range(0, 64, 4))  # a quarter note every four steps, no gap and no overlap
     assert list(onsets[1][:9] + two_bars.low) == [60, 61, 62, 63, 64, 65, 66, 67, 60]
     assert own_midi.segments(path, two_bars, max_segments=1).grids.shape[0] == 1
+    wide = midi_file("wide.mid", notes=[(60, 40 * STEP, 44 * STEP)], time_signatures=[(0, 16, 4)])  # one 16/4 bar
+    assert list(own_midi.segments(wide, FMT).grids[0, :, ONSET].nonzero()[0]) == [8]  # its third 4/4 bar's worth
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="max_segments must be a positive integer"):
             own_midi.segments(path, two_bars, max_segments=bad)
