@@ -117,11 +117,12 @@ def segments(path, fmt: GridFormat, max_segments: int = MAX_SEGMENTS) -> OwnPiec
         raise MidiError(f"{path.name}: no note inside the model's pitch range {fmt.low}..{fmt.high}")
     notes = notes[inside]
     T = fmt.segment_steps
-    # the last bar line at or before the first note that still sounds after it (a pickup starts its bar)
+    # the last bar line at or before the first note (the first bar line where a pickup comes before it, which is
+    # left out), moved on by whole segments where that bar is longer than a segment
     downbeats = [int(s) for s in piece.downbeats if s < piece.n_steps] or [0]
     first = int(notes[:, 1].min())
     start = max([d for d in downbeats if d <= first] or [downbeats[0]])
-    start += (first - start) // T * T if first > start else 0  # a bar longer than a segment: its part with notes
+    start += max(0, first - start) // T * T
     grids = []
     while len(grids) < max_segments and (not grids or start + T <= piece.n_steps):
         shifted = notes - np.array([0, start, start])

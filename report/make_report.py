@@ -398,6 +398,11 @@ def _span(values, digits=2) -> str:
     return _f(low, digits) if round(low, digits) == round(high, digits) else f"{_f(low, digits)}-{_f(high, digits)}"
 
 
+def _worst_spans(rows, key: str, digits: int = 2) -> str:
+    """``0.55-0.58 / 0.42-0.61``: each group's furthest statistic of ``r[key]``, as a range over the runs ``rows``."""
+    return " / ".join(_span([_worst_stat(r[key][n])[0] for r in rows], digits) for n in rows[0][key])
+
+
 def _worst_each(distances) -> str:
     """``1.10 / 1.30 / 1.75``: each group's furthest statistic, in the order of ``distances``."""
     return " / ".join(_f(_worst_stat(table)[0], 2) for table in distances.values())
@@ -772,26 +777,24 @@ def style_default_text(c) -> str:
     if not rows:
         return ""
 
-    span = _span
     names = list(rows[0]["sample_distances"])
-    worst = " / ".join(span([_worst_stat(r["sample_distances"][n])[0] for r in rows], 1)
-                       for n in names)
+    worst = _worst_spans(rows, "sample_distances", 1)
     transfer = {k: ([r["style"]["transfer"][k] for r in rows], [r["style"]["transfer_min"][k] for r in rows])
                 for k in ("transfer_accuracy_shifted", "transfer_accuracy_shifted_drawn")}
     floored = ""
     if all("sample_distances_floored" in r for r in rows):  # evaluation version 6 on
-        floored = (" (" + " / ".join(span([_worst_stat(r["sample_distances_floored"][n])[0] for r in rows], 1) for n in names)
-                   + f" with the onset floor chosen on validation segments, {span([r['floor'] for r in rows])}, "
-                   f"recognised {span([v for r in rows for v in r['style']['generated_floored'].values()])})")
+        floored = (f" ({_worst_spans(rows, 'sample_distances_floored', 1)} with the onset floor chosen on "
+                   f"validation segments, {_span([r['floor'] for r in rows])}, recognised "
+                   f"{_span([v for r in rows for v in r['style']['generated_floored'].values()])})")
     return (f"- Style VAE, the style notebook's default ({', '.join(names)}; autoregressive decoder, chords with "
             f"their voices, `best.pt` chosen by its samples; {len(rows)} seeds, {rows[0]['epochs_done']} epochs on "
             f"the CPU): samples recognised as their requested style by an independent classifier "
-            f"{span([v for r in rows for v in r['style']['generated'].values()])}; the worst sample statistic of "
+            f"{_span([v for r in rows for v in r['style']['generated'].values()])}; the worst sample statistic of "
             f"each style {worst} real standard deviations{floored}; transfers recognised as their target "
-            f"{span(transfer['transfer_accuracy_shifted'][0])} on average (at worst "
-            f"{span(transfer['transfer_accuracy_shifted'][1])}) with the code moved, "
-            f"{span(transfer['transfer_accuracy_shifted_drawn'][0])} (at worst "
-            f"{span(transfer['transfer_accuracy_shifted_drawn'][1])}) drawn as samples are." + style_long_text(c))
+            f"{_span(transfer['transfer_accuracy_shifted'][0])} on average (at worst "
+            f"{_span(transfer['transfer_accuracy_shifted'][1])}) with the code moved, "
+            f"{_span(transfer['transfer_accuracy_shifted_drawn'][0])} (at worst "
+            f"{_span(transfer['transfer_accuracy_shifted_drawn'][1])}) drawn as samples are." + style_long_text(c))
 
 
 def style_long_text(c) -> str:
@@ -802,17 +805,12 @@ def style_long_text(c) -> str:
     if not rows:
         return ""
     names = list(rows[0]["sample_distances"])
-
-    def worst(key):
-        return " / ".join(_span([_worst_stat(r[key][n])[0] for r in rows]) for n in names)
-
-    floored = (f" ({worst('sample_distances_floored')} with the onset floor, {_span([r['floor'] for r in rows])})"
-               if all("sample_distances_floored" in r for r in rows) else "")
-    seeds = (f"seed {rows[0]['seed']}" if len(rows) == 1
+    floored = (f" ({_worst_spans(rows, 'sample_distances_floored')} with the onset floor, "
+               f"{_span([r['floor'] for r in rows])})" if all("sample_distances_floored" in r for r in rows) else "")
+    seeds = (f"seed {rows[0]['seed']}, {_minutes(rows[0]['train_seconds'])}" if len(rows) == 1
              else f"{len(rows)} seeds, {_span([r['train_seconds'] / 60 for r in rows], 1)} min each")
-    time = f", {_minutes(rows[0]['train_seconds'])}" if len(rows) == 1 else ""
-    return (f" Trained for {rows[0]['epochs_done']} epochs ({rows[0]['steps']:,} steps, {seeds}{time} on the CPU): "
-            f"worst statistic {worst('sample_distances')}{floored}, recognised "
+    return (f" Trained for {rows[0]['epochs_done']} epochs ({rows[0]['steps']:,} steps, {seeds} on the CPU): "
+            f"worst statistic {_worst_spans(rows, 'sample_distances')}{floored}, recognised "
             f"{', '.join(_span([r['style']['generated'][n] for r in rows]) for n in names)}.")
 
 
