@@ -67,6 +67,11 @@ def _init_process_group() -> tuple[int, int, torch.device]:
         return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if torch.cuda.is_available():
+        gpus = torch.cuda.device_count()
+        if local >= gpus:  # torch.cuda.set_device would only say "invalid device ordinal"
+            raise SystemExit(f"process {local} of this machine has no GPU of its own: torchrun started more "
+                             f"processes per machine than its {gpus} GPU(s); use --nproc_per_node {gpus}, or "
+                             f"CUDA_VISIBLE_DEVICES= to train in CPU processes")
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
     else:

@@ -1,5 +1,6 @@
 """Headless training from a spec, in one process and under torchrun (2 CPU processes, gloo)."""
 import json
+import os
 import subprocess
 import sys
 
@@ -37,7 +38,8 @@ def launch(tmp_path, spec, name, processes=1, *extra):
     if processes > 1:
         command[1:3] = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
                         "-m", "helpers.cli"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")  # the CPU path (gloo) on any machine, a GPU one too
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -64,6 +66,16 @@ def test_a_spec_round_trips_and_bad_specs_are_named(tmp_path):
     with pytest.raises(ValueError, match="bad.json.*epoch"):
         Experiment.load(tmp_path / "bad.json")
     assert cli.main(["train", str(tmp_path / "missing.json"), "--run-name", "x"]) == 2
+
+
+def test_more_processes_than_gpus_is_named_before_a_device_is_touched(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: pytest.fail("set_device reached"))
+    with pytest.raises(SystemExit, match="--nproc_per_node 1"):
+        cli._init_process_group()
 
 
 @pytest.mark.slow
