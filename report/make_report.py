@@ -32,6 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 
+from bench import bench_notebooks  # noqa: E402
 from helpers import render  # noqa: E402
 from helpers.evaluation import EVAL_VERSION, evaluate_run  # noqa: E402
 from helpers.musicstats import STATISTICS  # noqa: E402
@@ -86,7 +87,8 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
 def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
-            for name in ("data", "train", "generate", "first_audio", "scale", "distributed", "ablation",
+            for name in ("data", "train", "train_style", "train_gpu", "train_style_gpu", "notebooks", "notebooks_gpu",
+                         "generate", "first_audio", "scale", "distributed", "ablation",
                          "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150", "decoding", "judge",
                          "style_vocal", "lines")}
 
@@ -512,13 +514,28 @@ def table_speed(c) -> str:
                   f"({conv['ratio']}x), {conv['files']} files", "`python -m bench.bench_data`"],
                  ["default corpus, cold build / warm load", f"{corp['cold_build_s']:.0f} s / {corp['warm_load_s']} s",
                   f"{corp['pieces']} pieces, {len(corp['styles'])} styles", "`python -m bench.bench_data`"]]
-    if t:
-        model = t.get("model", {})
-        rows.append([f"training ({t['device']}), batch {t['batch_size']}"
+    trainings = [b for b in (c["bench"].get(n) for n in ("train", "train_style", "train_gpu", "train_style_gpu")) if b]
+    for b in trainings:
+        model = b.get("model", {})
+        device = b["machine"]["gpu"] if b["device"] == "cuda" else b["device"]
+        epoch = (f"; one of the notebook's epochs ({b['epoch_segments']:,} segments) {b['epoch_s']} s"
+                 if "epoch_s" in b else "")
+        rows.append([f"training, {b.get('notebook', 'basic')} notebook's model ({device}, "
+                     f"{b.get('precision', 'float32')}), batch {b['batch_size']}"
                      + (f", {model['decoder']} decoder, {model.get('notes', 'frames')}" if model else ""),
-                     f"{t['train_function_segments_per_s']:,.1f} segments/s",
-                     f"bare loop {t['bare_loop_segments_per_s']:,.1f} segments/s, ratio {t['overhead_ratio']:.2f}",
-                     "`python -m bench.bench_train`"])
+                     f"{b['train_function_segments_per_s']:,.1f} segments/s",
+                     f"bare loop {b['bare_loop_segments_per_s']:,.1f} segments/s, ratio {b['overhead_ratio']:.2f}"
+                     + epoch, "`python -m bench.bench_train" + (" --notebook style" if b.get("notebook") == "style"
+                                                               else "") + "`"])
+    for b in (c["bench"].get(n) for n in ("notebooks", "notebooks_gpu")):
+        for f in (b or {}).get("notebooks", []):
+            low, high = f["default_notebook_min"]
+            where = b["machine"].get("conditions") or b["machine"].get("gpu") or b["machine"]["cpu"]
+            rows.append([f"the {f['notebook']} notebook with its defaults but {f['epochs']} epochs ({where})",
+                         f"{f['notebook_s']:.0f} s", f"training {f['train_s']:.0f} s (an epoch's steps "
+                         f"{f['epoch_steps_s']} s, with validation, probe and checkpoint {f['epoch_rest_s']} s more); "
+                         f"its default {f['default_epochs']} epochs ({f['default_probes']} probed): about "
+                         f"{bench_notebooks.minutes(low, high)} min", "`python -m bench.bench_notebooks`"])
     if g:
         rows.append([f"sample and write {g['pieces']} MIDI files ({g['device']})", f"{g['total_s']:.2f} s",
                      f"sampling {g['sample_s']:.2f} s, writing {g['write_midi_s']:.2f} s",
@@ -543,13 +560,16 @@ def table_speed(c) -> str:
                      f"bare loop {dist['bare_loop_segments_per_s']:,.1f} segments/s, ratio {r['ratio_to_bare_loop']}",
                      "`python -m bench.bench_distributed`"])
     machines = {}  # one line per machine, naming the benchmarks that ran on it
-    for name, b in (("data", d), ("training", t), ("generation", g), ("first audio", first),
-                    ("large corpora", scale), ("processes", dist)):
+    for name, b in (("data", d), ("training", t), ("training", c["bench"].get("train_style")),
+                    ("training", c["bench"].get("train_gpu")), ("training", c["bench"].get("train_style_gpu")),
+                    ("generation", g), ("first audio", first), ("large corpora", scale), ("processes", dist),
+                    ("notebooks", c["bench"].get("notebooks"))):
         if b:
             m = b["machine"]
             key = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}; " \
                   f"torch {m.get('torch')}"
-            machines.setdefault(key, []).append(name)
+            if name not in machines.setdefault(key, []):
+                machines[key].append(name)
     where = "".join(f"\n\nMachine ({', '.join(names)}): {key}." for key, names in machines.items())
     return _table(["what", "figure", "against", "command"], rows, ["---", "---:", "---", "---"]) + where
 
@@ -853,6 +873,12 @@ def headline(c) -> str:
     if t:
         lines.append(f"- Training on {t['device']}: {t['train_function_segments_per_s']:.0f} segments/s, "
                      f"{t['overhead_ratio']:.2f}x the time of a bare forward/backward loop.")
+    timed = c["bench"].get("notebooks_gpu")
+    if timed:
+        parts = [f"the {f['notebook']} notebook {f['epochs']} epochs at full size in {f['notebook_s']:.0f} s, so its "
+                 f"default {f['default_epochs']} epochs in about {bench_notebooks.minutes(*f['default_notebook_min'])}"
+                 " min" for f in timed["notebooks"]]
+        lines.append(f"- On a GPU ({timed['machine']['conditions']}): " + "; ".join(parts) + ".")
     if g:
         lines.append(f"- Sampling and writing {g['pieces']} MIDI files: {g['total_s']:.2f} s ({g['device']}).")
     bench_first = c["bench"].get("first_audio")

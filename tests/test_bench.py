@@ -147,3 +147,27 @@ def test_one_onset_steps_read_what_the_decoder_gives_the_real_onset_and_the_othe
     assert figures["p_onset"] == pytest.approx((0.7 + 0.4) / 2)
     assert figures["other_onsets"] == pytest.approx((0.3 + 0.3) / 2)
     assert one_onset_steps(np.zeros((1, 4, 2, 3), bool), probs)["steps"] == 0
+
+
+def test_notebook_timing_counts_the_probes_and_estimates_the_default_plan(tmp_path, capsys):
+    from bench import bench_notebooks
+
+    assert [bench_notebooks.probes(n) for n in (1, 3, 40, 50, 51, 150)] == [1, 3, 40, 50, 26, 50]
+    run = tmp_path / "gpu-basic"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"device": "cuda", "notebook_seconds": 60.0,
+                                                  "train_seconds": 20.0}))
+    history = [{"epoch": e, "step": 10 * e, "step_seconds": s, "seconds": s + r}
+               for e, s, r in ((1, 9.0, 5.0), (2, 2.0, 1.0), (3, 4.0, 3.0))]
+    (run / "history.json").write_text(json.dumps(history))
+    f = bench_notebooks.figures(run)
+    # the first epoch (warm-up) left out: steps 3 s, the rest 2 s; 150 epochs on a GPU, 50 of them probed
+    assert f["notebook"] == "basic" and f["steps_per_epoch"] == 10 and f["outside_training_s"] == 40.0
+    assert (f["epoch_steps_s"], f["epoch_rest_s"], f["default_epochs"], f["default_probes"]) == (3.0, 2.0, 150, 50)
+    assert f["default_notebook_min"] == [round((40 + 150 * 3 + 50 * 2) / 60, 1), round((40 + 150 * 5) / 60, 1)]
+    out = tmp_path / "notebooks.json"
+    saved = bench_notebooks.main(["--collect", str(run), "--conditions", "a GPU", "--out", str(out)])
+    assert json.loads(out.read_text()) == saved and saved["machine"] == {"conditions": "a GPU"}
+    assert "its default 150 epochs: about 10-13 min" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench_notebooks.main(["--collect", str(run), "--out", str(out)])  # where they ran is required
