@@ -103,23 +103,27 @@ def choose_threshold(model, valid, valid_labels=None, thresholds=THRESHOLDS, lim
         picks = np.sort(np.random.default_rng(seed).choice(len(valid), limit, replace=False))
         valid = np.asarray(valid)[picks]
         valid_labels = None if valid_labels is None else np.asarray(valid_labels)[picks]
-    valid_f1 = {}
-    for th in thresholds:
-        rebuilt = generate.reconstruct(model, valid, valid_labels, mode="threshold", threshold=th)
-        valid_f1[th] = metrics.frame_scores(valid, rebuilt, fmt)["f1"]
+    codes = generate.encode(model, valid, valid_labels)
+    rebuilt = generate.decode_thresholds(model, codes, valid_labels, thresholds)
+    valid_f1 = {th: metrics.frame_scores(valid, grids, fmt)["f1"] for th, grids in zip(thresholds, rebuilt)}
     return max(valid_f1, key=valid_f1.get), valid_f1
 
 
 def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float = 0.0) -> float:
     """How far samples from the prior lie from real segments: for each group of ``real`` (style index, or None for
     a model without styles -> the statistics of its real segments, :func:`helpers.musicstats.statistics`),
-    ``samples`` draws seeded by ``seed`` and the style, onsets below ``floor`` held back; the distance of every
-    statistic in real standard deviations (:func:`helpers.musicstats.distances`), averaged over statistics and
+    ``samples`` draws (every group's in one pass, seeded by ``seed``), onsets below ``floor`` held back; the
+    distance of every statistic in real standard deviations (:func:`helpers.musicstats.distances`), averaged over statistics and
     groups (:data:`helpers.musicstats.UNMEASURED` where nothing could be measured)."""
+    groups = list(real)
+    if not groups:
+        return musicstats.UNMEASURED
+    styles = None if groups == [None] else np.repeat(groups, samples)
+    drawn = generate.sample(model, samples * len(groups), style=styles, mode="bernoulli", seed=seed, floor=floor)
     found = []
-    for k, stats in real.items():
-        drawn = generate.sample(model, samples, style=k, mode="bernoulli", seed=seed + (k or 0), floor=floor)
-        found += musicstats.distances(stats, musicstats.statistics(drawn, model.config.format))
+    for i, k in enumerate(groups):
+        mine = drawn[i * samples:(i + 1) * samples]
+        found += musicstats.distances(real[k], musicstats.statistics(mine, model.config.format))
     return float(np.mean(found)) if found else musicstats.UNMEASURED
 
 
@@ -129,7 +133,7 @@ def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = 
     ``valid`` grids ``(N, T, 2, P)``, statistic by statistic.
 
     At each of ``floors``, ``samples`` draws per style (the same codes and dice at every floor, seeded by
-    ``seed`` and the style) are compared with up to ``limit`` of the style's validation segments
+    ``seed``) are compared with up to ``limit`` of the style's validation segments
     (``valid_labels``; every segment for a model without styles) by :func:`sample_distance`, as the
     training probe measures samples. The lowest floor within :data:`FLOOR_TOLERANCE` of the best is
     chosen: a well trained model keeps 0, and a briefly trained one drops the stray notes its spread-out

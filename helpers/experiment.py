@@ -498,8 +498,8 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
             return {}
         style = styles if model.config.n_styles else None
         codes = generate.encode(model, grids, style)
-        return {"free_f1": max(metrics.frame_scores(grids, generate.decode(model, codes, style, "threshold", th),
-                                                    model.config.format)["f1"] for th in PROBE_THRESHOLDS),
+        decoded = generate.decode_thresholds(model, codes, style, PROBE_THRESHOLDS)
+        return {"free_f1": max(metrics.frame_scores(grids, d, model.config.format)["f1"] for d in decoded),
                 "sample_distance": sample_distance(model)}
 
     return probe

@@ -80,7 +80,12 @@ class _Chooser:
                  floor: float = 0.0):
         check_mode(mode)
         self.floor = check_floor(floor)
-        if mode == "threshold" and not 0 < threshold < 1:
+        if torch.is_tensor(threshold):  # one per row (decode_thresholds)
+            if mode == "threshold" and not bool(((threshold > 0) & (threshold < 1)).all()):
+                raise ValueError(f"every threshold must be a probability strictly between 0 and 1, got "
+                                 f"{threshold.unique().tolist()}")
+            threshold = threshold.float()
+        elif mode == "threshold" and not 0 < threshold < 1:
             raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold!r}")
         if not isinstance(shared, int) or shared < 1:
             raise ValueError(f"shared must be a positive integer (rows that share their dice), got {shared!r}")
@@ -96,6 +101,8 @@ class _Chooser:
         if self.floor and onset is not False:
             probs = probs.masked_fill((probs < self.floor) & torch.as_tensor(onset, device=probs.device), 0.0)
         if self.mode == "threshold":
+            if torch.is_tensor(self.threshold):  # a row's threshold against each of its cells
+                return probs > self.threshold.to(probs.device).view(-1, *[1] * (probs.dim() - 1))
             return probs > self.threshold
         dice = torch.rand((len(probs) // self.shared, *probs.shape[1:]), generator=self.generator, device=probs.device)
         return dice.repeat_interleave(self.shared, 0) < probs
@@ -186,6 +193,21 @@ def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshol
         raise ValueError(f"{len(z)} codes do not make paths of {shared} that share their dice")
     model.decode_steps(z, _styles(model, style, len(z)), steps, choose)
     return torch.stack(choose.steps, dim=1).view(len(z), steps, 2, n_pitches).cpu().numpy()
+
+
+def decode_thresholds(model, z: torch.Tensor, style, thresholds) -> list[np.ndarray]:
+    """The grids ``(N, T, 2, P)`` decoded from codes ``z`` ``(N, latent)`` at each of ``thresholds``, as
+    :func:`decode` gives them one threshold at a time, in one pass: a row per code and threshold, so a
+    decoder that goes step by step (and a GPU, for which each step's small kernels cost more than their
+    size) pays for its steps once rather than once per threshold."""
+    thresholds = [float(t) for t in thresholds]
+    if not thresholds:
+        raise ValueError("thresholds must name at least one threshold")
+    styles = _styles(model, style, len(z))
+    repeated = None if styles is None else styles.repeat(len(thresholds), *[1] * (styles.dim() - 1))
+    rows = torch.tensor(thresholds).repeat_interleave(len(z))
+    grids = decode(model, z.repeat(len(thresholds), 1), repeated, "threshold", rows)
+    return list(grids.reshape(len(thresholds), len(z), *grids.shape[1:]))
 
 
 @torch.no_grad()

@@ -154,6 +154,30 @@ def test_generation_functions(decoder):
         generate.reconstruct(model, x.numpy(), threshold=1.5)
 
 
+@pytest.mark.parametrize("decoder,chords,notes,voices", [("seed", "independent", "frames", False),
+                                                          ("autoregressive", "independent", "frames", False),
+                                                          ("autoregressive", "nade", "whole", True),
+                                                          ("hierarchical", "nade", "frames", False)])
+def test_decoding_at_several_thresholds_in_one_pass_is_decoding_at_each(decoder, chords, notes, voices):
+    torch.manual_seed(0)
+    model = tiny(decoder=decoder, chords=chords, notes=notes, chord_voices=voices,
+                 note_ends="onsets" if notes == "whole" else "length", n_styles=3)
+    with torch.no_grad():  # probabilities spread over (0, 1), so that each threshold decodes its own notes
+        for weights in model.parameters():
+            weights.normal_(0.0, 0.4)
+    z, styles = torch.randn(5, 8), [0, 1, 2, 0, 1]
+    thresholds = (0.1, 0.3, 0.5)
+    together = generate.decode_thresholds(model, z, styles, thresholds)
+    assert len(together) == 3
+    for th, grids in zip(thresholds, together):
+        np.testing.assert_array_equal(grids, generate.decode(model, z, styles, "threshold", th))
+    assert not np.array_equal(together[0], together[2])  # the thresholds differ where it matters
+    with pytest.raises(ValueError, match="every threshold"):
+        generate.decode_thresholds(model, z, styles, (0.2, 1.0))
+    with pytest.raises(ValueError, match="at least one"):
+        generate.decode_thresholds(model, z, styles, ())
+
+
 def test_the_floor_holds_back_unlikely_onsets_and_nothing_else():
     """An onset below the floor is never drawn; one above it, and every frame, are drawn as the model says."""
     n, pitches = 4000, 4
