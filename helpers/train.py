@@ -270,8 +270,14 @@ def _from_rank0(value):
     return box[0]
 
 
+def _check_finite(loss: torch.Tensor, step: int) -> None:
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {_scalar(loss)} at step {step}; lower TrainConfig.lr or check the data")
+
+
 class _Means:
-    """Running means of a step's figures, weighted by batch size."""
+    """Running means of a step's figures, weighted by batch size. A tensor's sum stays where the tensor is
+    (in float64) until the epoch's figures are read, so that the steps never wait for them."""
 
     def __init__(self):
         self.sums, self.count = {}, 0
@@ -279,16 +285,18 @@ class _Means:
     def add(self, parts: dict, batch) -> None:
         n = len(batch[0]) if isinstance(batch, (list, tuple)) else len(batch)
         for k, v in parts.items():
-            self.sums[k] = self.sums.get(k, 0.0) + _scalar(v) * n
+            v = v.detach().to(torch.float64) if torch.is_tensor(v) else float(v)
+            self.sums[k] = self.sums.get(k, 0.0) + v * n
         self.count += n
 
     def result(self, prefix: str = "") -> dict:
-        return {f"{prefix}{k}": v / max(self.count, 1) for k, v in self.sums.items()}
+        return {f"{prefix}{k}": _scalar(v) / max(self.count, 1) for k, v in self.sums.items()}
 
     def reduce(self) -> "_Means":
         """Sum the figures of every process (a no-op in one process)."""
         import torch.distributed as dist
 
+        self.sums = {k: _scalar(v) for k, v in self.sums.items()}
         if process_group()[1] > 1:
             keys = sorted(self.sums)
             packed = torch.tensor([self.sums[k] for k in keys] + [float(self.count)], dtype=torch.float64)
@@ -416,14 +424,15 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
         start, means = time.perf_counter(), _Means()
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                    disable=not (progress and main))
+        shown = progress and main
+        last_loss = None  # checked one step late: reading a figure makes the CPU wait for the GPU
         for batch in bar:
             batch = _to_device(batch, device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 parts = step_fn(net, batch, step)
             loss = parts["loss"]
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {_scalar(loss)} at step {step}; lower TrainConfig.lr or check "
-                                         "the data")
+            if last_loss is not None:
+                _check_finite(last_loss, step - 1)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.grad_clip:
@@ -434,7 +443,11 @@ def train(model, step_fn, train_loader, valid_loader, config: TrainConfig, run_d
             scheduler.step()
             step += 1
             means.add(parts, batch)
-            bar.set_postfix(loss=f"{_scalar(loss):.2f}")
+            last_loss = loss.detach()
+            if shown and step % 20 == 0:
+                bar.set_postfix(loss=f"{_scalar(loss):.2f}")
+        if last_loss is not None:
+            _check_finite(last_loss, step - 1)  # before anything of this epoch is saved
         row = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
                "step_seconds": time.perf_counter() - start}  # the optimiser steps alone, without validation
         row.update(means.reduce().result("train_"))

@@ -322,3 +322,22 @@ def test_the_probe_of_a_model_without_styles_compares_with_all_styles_in_their_p
     read.clear()
     probe(GridVAE(replace(PRESETS["smoke"], format=FMT, n_styles=2)).eval(), 1, 1)
     assert sorted(len(r) for r in read) == [3, 6]  # per style: 6 of the 9, all 3 of the other
+
+
+def test_a_loss_that_is_not_finite_stops_training_before_its_epoch_is_saved(tmp_path):
+    model = new_model()
+    step_fn = make_step(LossConfig(beta_warmup=5))
+
+    def blows_up(model, batch, step):  # the loss of step 7 (the second epoch's third) is NaN
+        parts = step_fn(model, batch, step)
+        return dict(parts, loss=parts["loss"] * float("nan")) if step == 7 else parts
+
+    with pytest.raises(FloatingPointError, match="loss is nan at step 7"):
+        train(model, blows_up, *loaders(), TrainConfig(epochs=3, warmup_steps=3), tmp_path, device=CPU,
+              progress=False)
+    saved = load_checkpoint(tmp_path / "last.pt")
+    assert saved["epoch"] == 1 and len(saved["history"]) == 1  # the first epoch, untouched by the NaN
+    assert all(torch.isfinite(w).all() for w in saved["model"].values())
+    again = train(new_model(), step_fn, *loaders(), TrainConfig(epochs=3, warmup_steps=3), tmp_path, device=CPU,
+                  progress=False)  # resumes from that epoch
+    assert [r["epoch"] for r in again] == [1, 2, 3]
