@@ -1,7 +1,7 @@
 """The decoder ablation: each design trained on the default corpus with several seeds, then evaluated.
 
     python -m bench.bench_decoders [--epochs 40] [--seeds 0 1] [--only NAME ...] [--jobs 2] [--threads 1]
-                                   [--train-minutes M] [--runs-dir runs/ablation] [--export DIR]
+                                   [--train-minutes M] [--runs-dir runs/ablation] [--export DIR] [--extend]
                                    [--collect [--last]] [--conditions TEXT]
 
 Every design is the basic notebook's experiment (Bach; the style notebook's
@@ -9,7 +9,8 @@ for the ``style-*`` designs) with a few settings changed (:data:`DESIGNS`);
 the base is the notebooks' earlier default (autoregressive decoder, frames).
 Each (design, seed) trains in its own process (``--jobs`` at a time, one CPU
 thread each unless ``--threads`` says more, all on the GPU when there is one) into ``<runs-dir>/<design>-s<seed>``,
-resuming from its ``last.pt`` when run again; ``--train-minutes`` stops a
+resuming from its ``last.pt`` when run again (with ``--extend``, past its plan to ``--epochs``, the extra epochs
+at its final learning rate); ``--train-minutes`` stops a
 run after the epoch that passes that wall time (the figures then say how many
 epochs it had). Each run is then measured by :func:`helpers.evaluation.evaluate_run`
 (its ``eval.json``: held-out reconstructions decoded freely, the decoder
@@ -146,7 +147,7 @@ def base_spec(style: bool):
     return Experiment(data, model, loss, vae_train_config(batch_size=64, lr=1e-3))
 
 
-def design_spec(name: str, seed: int, epochs: int):
+def design_spec(name: str, seed: int, epochs: int, extend: bool = False):
     from helpers.experiment import monitored
 
     label, model_changes, loss_changes, *more = DESIGNS[name]
@@ -154,7 +155,8 @@ def design_spec(name: str, seed: int, epochs: int):
     data_changes, monitor = more[0] if more else {}, more[1] if len(more) > 1 else spec.train.monitor
     return replace(spec, data=replace(spec.data, **data_changes),
                    model=replace(spec.model, **model_changes), loss=replace(spec.loss, **loss_changes),
-                   train=monitored(replace(spec.train, epochs=epochs, seed=seed), monitor)).validate()
+                   train=monitored(replace(spec.train, epochs=epochs, seed=seed, extend=extend),
+                                   monitor)).validate()
 
 
 class _OutOfTime(Exception):
@@ -179,7 +181,7 @@ def evaluate_last(run_dir: Path, device=None) -> dict | None:
 
 
 def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | None, export_dir,
-           threads: int = 1) -> None:
+           threads: int = 1, extend: bool = False) -> None:
     """Train one (design, seed) and evaluate it."""
     import torch
 
@@ -188,7 +190,7 @@ def worker(name: str, seed: int, epochs: int, runs_dir: Path, minutes: float | N
 
     torch.set_num_threads(threads)
     device = pick_device(verbose=False)
-    spec = design_spec(name, seed, epochs)
+    spec = design_spec(name, seed, epochs, extend)
     run = experiment.RunFolder(runs_dir / f"{name}-s{seed}")
     splits = experiment.build_splits(spec.data, ROOT / "data", progress=False)
     model = experiment.build_model(spec, splits)
@@ -350,12 +352,15 @@ def main(argv=None) -> int:
                         help="drop the rows of --out whose runs --runs-dir does not hold (default: keep them)")
     parser.add_argument("--last", action="store_true",
                         help="with --collect: first measure each run's last.pt where it is not best.pt's epoch")
+    parser.add_argument("--extend", action="store_true",
+                        help="a run planned for fewer --epochs goes on from its last.pt to --epochs, the extra "
+                             "epochs at its final learning rate (without: refused)")
     parser.add_argument("--conditions", help="how the runs shared the machine, for the report")
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.epochs, args.runs_dir, args.train_minutes, args.export,
-               args.threads)
+               args.threads, args.extend)
         return 0
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
@@ -382,6 +387,8 @@ def main(argv=None) -> int:
                 command += ["--train-minutes", str(args.train_minutes)]
             if args.export is not None:
                 command += ["--export", str(args.export)]
+            if args.extend:
+                command.append("--extend")
             log = open(args.runs_dir / f"{name}-s{seed}.log", "a")
             running.append((name, seed, subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log), log))
         time.sleep(2)

@@ -40,6 +40,7 @@ def test_every_decoder_design_is_a_valid_experiment_and_builds():
         assert bool(spec.model.n_styles) == name.startswith("style")
         GridVAE(replace(spec.model, format=fmt, n_styles=3 if spec.model.n_styles else 0))
     assert bench_decoders.design_spec("seed", 0, 1).model.decoder == "seed"
+    assert not spec.train.extend and bench_decoders.design_spec("seed", 0, 5, extend=True).train.extend
 
 
 def test_decoder_ablation_collects_nothing_from_an_empty_folder(tmp_path):
