@@ -113,8 +113,8 @@ def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float
     """How far samples from the prior lie from real segments: for each group of ``real`` (style index, or None for
     a model without styles -> the statistics of its real segments, :func:`helpers.musicstats.statistics`),
     ``samples`` draws (every group's in one pass, seeded by ``seed``), onsets below ``floor`` held back; the
-    distance of every statistic in real standard deviations (:func:`helpers.musicstats.distances`), averaged over statistics and
-    groups (:data:`helpers.musicstats.UNMEASURED` where nothing could be measured)."""
+    distance of every statistic in real standard deviations (:func:`helpers.musicstats.distances`), averaged
+    over statistics and groups (:data:`helpers.musicstats.UNMEASURED` where nothing could be measured)."""
     groups = list(real)
     if not groups:
         return musicstats.UNMEASURED

@@ -89,7 +89,8 @@ def collect_bench() -> dict:
     return {name: _json(BENCH / f"{name}.json")
             for name in ("data", "train", "train_style", "train_gpu", "train_style_gpu", "notebooks", "notebooks_gpu",
                          "generate", "first_audio", "scale", "distributed", "ablation",
-                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150", "decoding", "judge",
+                         "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150",
+                         "ablation_cpu_extended", "decoding", "judge",
                          "style_vocal", "lines")}
 
 
@@ -418,14 +419,17 @@ def _worst_per_style(distances) -> str:
 
 def table_style_long(c) -> str:
     """The style notebook's default trained for the 150 epochs of a GPU runtime
-    (``bench/results/ablation_cpu_150.json``) beside its 40-epoch run of the same seed (``ablation_cpu_whole``)."""
+    (``bench/results/ablation_cpu_150.json``) beside its 40-epoch run of the same seed (``ablation_cpu_whole``),
+    and after more epochs at its final learning rate (``ablation_cpu_extended``)."""
     long, short = c["bench"].get("ablation_cpu_150"), c["bench"].get("ablation_cpu_whole")
+    extended = c["bench"].get("ablation_cpu_extended") or {}
     if not long or not long.get("runs"):
         return (f"(not measured: `python -m bench.bench_decoders --only {STYLE_DEFAULT_DESIGN} --seeds 0 --epochs "
                 "150 --jobs 1 --threads 2 --runs-dir runs/ablation-150 --out bench/results/ablation_cpu_150.json`)")
     seeds = {r["seed"] for r in long["runs"]}
     runs = [r for r in (short or {}).get("runs", []) if r["design"] == STYLE_DEFAULT_DESIGN and r["seed"] in seeds]
     runs += [r for r in long["runs"] if r["design"] == STYLE_DEFAULT_DESIGN]
+    runs += [r for r in extended.get("runs", []) if r["design"] == STYLE_DEFAULT_DESIGN]
     rows = []
     for r in runs:
         s = r["style"]
