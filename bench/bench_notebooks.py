@@ -104,7 +104,8 @@ def main(argv=None) -> dict:
         if not args.conditions:
             parser.error("--collect needs --conditions: the machine the runs were made on")
         runs, machine = args.collect, {"conditions": args.conditions}
-        command = "papermill notebooks/NB.ipynb ... -p EPOCHS E -p USE_DRIVE False; python -m bench.bench_notebooks --collect"
+        command = ("papermill notebooks/NB.ipynb ... -p EPOCHS E -p USE_DRIVE False; "
+                   "python -m bench.bench_notebooks --collect")
     else:
         runs = [run_notebook(name, args.epochs, args.runs_dir) for name in args.notebooks]
         machine = describe()
