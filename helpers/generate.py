@@ -205,7 +205,7 @@ def decode_thresholds(model, z: torch.Tensor, style, thresholds) -> list[np.ndar
         raise ValueError("thresholds must name at least one threshold")
     styles = _styles(model, style, len(z))
     repeated = None if styles is None else styles.repeat(len(thresholds), *[1] * (styles.dim() - 1))
-    rows = torch.tensor(thresholds).repeat_interleave(len(z))
+    rows = torch.tensor(thresholds, device=_device(model)).repeat_interleave(len(z))  # beside the probabilities
     grids = decode(model, z.repeat(len(thresholds), 1), repeated, "threshold", rows)
     return list(grids.reshape(len(thresholds), len(z), *grids.shape[1:]))
 
