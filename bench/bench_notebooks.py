@@ -64,14 +64,15 @@ def figures(run_dir: Path) -> dict:
     rest_of_epoch = sum(r["seconds"] - r["step_seconds"] for r in rows) / len(rows)
     outside = summary["notebook_seconds"] - summary["train_seconds"]
     default = GPU_EPOCHS if summary["device"] == "cuda" else CPU_EPOCHS
-    low = outside + default * step + probes(default) * rest_of_epoch
+    probed = probes(default)
+    low = outside + default * step + probed * rest_of_epoch
     high = outside + default * (step + rest_of_epoch)
     return {"notebook": "style" if "styles" in summary else "basic", "device": summary["device"],
             "epochs": len(history), "steps_per_epoch": history[-1]["step"] // history[-1]["epoch"],
             "notebook_s": round(summary["notebook_seconds"], 1), "train_s": round(summary["train_seconds"], 1),
             "outside_training_s": round(outside, 1), "epoch_steps_s": round(step, 2),
             "epoch_rest_s": round(rest_of_epoch, 2), "default_epochs": default,
-            "default_probes": probes(default),
+            "default_probes": probed,
             "default_notebook_min": [round(low / 60, 1), round(high / 60, 1)]}
 
 

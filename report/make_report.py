@@ -84,11 +84,13 @@ def collect(reevaluate: bool = False, data_dir=None) -> dict:
     return {"runs": runs, "bench": collect_bench()}
 
 
+TRAININGS = ("train", "train_style", "train_gpu", "train_style_gpu")  # bench_train's files: each notebook, CPU and GPU
+
+
 def collect_bench() -> dict:
     """The benchmark results as committed in ``bench/results/``."""
     return {name: _json(BENCH / f"{name}.json")
-            for name in ("data", "train", "train_style", "train_gpu", "train_style_gpu", "notebooks", "notebooks_gpu",
-                         "generate", "first_audio", "scale", "distributed", "ablation",
+            for name in ("data", *TRAININGS, "notebooks", "notebooks_gpu", "generate", "first_audio", "scale", "distributed", "ablation",
                          "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150",
                          "ablation_cpu_extended", "decoding", "judge",
                          "style_vocal", "lines")}
@@ -508,7 +510,8 @@ def table_lines(c) -> str:
 
 
 def table_speed(c) -> str:
-    d, t, g = c["bench"]["data"], c["bench"]["train"], c["bench"]["generate"]
+    d, g = c["bench"]["data"], c["bench"]["generate"]
+    trainings = [b for b in (c["bench"].get(n) for n in TRAININGS) if b]
     rows = []
     if d:
         conv, corp = d["conversion"], d["corpus"]
@@ -518,7 +521,6 @@ def table_speed(c) -> str:
                   f"({conv['ratio']}x), {conv['files']} files", "`python -m bench.bench_data`"],
                  ["default corpus, cold build / warm load", f"{corp['cold_build_s']:.0f} s / {corp['warm_load_s']} s",
                   f"{corp['pieces']} pieces, {len(corp['styles'])} styles", "`python -m bench.bench_data`"]]
-    trainings = [b for b in (c["bench"].get(n) for n in ("train", "train_style", "train_gpu", "train_style_gpu")) if b]
     for b in trainings:
         model = b.get("model", {})
         device = b["machine"]["gpu"] if b["device"] == "cuda" else b["device"]
@@ -564,10 +566,8 @@ def table_speed(c) -> str:
                      f"bare loop {dist['bare_loop_segments_per_s']:,.1f} segments/s, ratio {r['ratio_to_bare_loop']}",
                      "`python -m bench.bench_distributed`"])
     machines = {}  # one line per machine, naming the benchmarks that ran on it
-    for name, b in (("data", d), ("training", t), ("training", c["bench"].get("train_style")),
-                    ("training", c["bench"].get("train_gpu")), ("training", c["bench"].get("train_style_gpu")),
-                    ("generation", g), ("first audio", first), ("large corpora", scale), ("processes", dist),
-                    ("notebooks", c["bench"].get("notebooks"))):
+    for name, b in (("data", d), *(("training", t) for t in trainings), ("generation", g), ("first audio", first),
+                    ("large corpora", scale), ("processes", dist), ("notebooks", c["bench"].get("notebooks"))):
         if b:
             m = b["machine"]
             key = f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}; " \
