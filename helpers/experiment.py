@@ -506,47 +506,72 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
 
 
 JUDGE_EPOCHS = 20  # epochs of the independent style classifier (bench/results/judge.json measures it)
+JUDGES = 3  # judges trained from successive seeds, judging together (bench/results/judge.json: one varies by seed)
+
+
+def check_judge(epochs, members) -> None:
+    """Refuse the judge's settings (the style notebook's ``JUDGE_EPOCHS`` and ``JUDGES``) before anything trains."""
+    for name, value in (("JUDGE_EPOCHS", epochs), ("JUDGES", members)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def judge_folders(run: RunFolder, members: int) -> list:
+    """Where each of a run's ``members`` judges lives: the first in ``judge/``, member k in ``judge/member-k/``."""
+    return [run.judge if k == 0 else run.judge / f"member-{k}" for k in range(members)]
 
 
 def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batch_size: int = 64,
                 epoch_segments=None, seed: int = 0, device=None, layers: int | None = None,
-                channels: int | None = None):
+                channels: int | None = None, members: int = JUDGES):
     """Train (or resume) the independent style classifier on real training segments only, style-balanced.
 
     ``layers`` and ``channels`` change the judge's architecture
     (:class:`helpers.metrics.ClassifierConfig`'s defaults otherwise). A run
     folder whose judge was begun with another architecture (an earlier
     version's) goes on with that architecture, so its judge stays the one its
-    figures came from.
+    figures came from. ``members`` > 1 trains that many judges alike, from
+    seeds ``seed``, ``seed + 1``, ... (:func:`judge_folders`), and returns
+    them as one :class:`helpers.metrics.JudgeEnsemble`: a judge trained on a
+    few pieces per style varies with its seed (``bench/results/judge.json``).
     """
-    from .metrics import ClassifierConfig, StyleClassifier, classifier_step
+    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier, classifier_step
 
-    torch.manual_seed(seed)
+    check_judge(epochs, members)
     shape = {k: v for k, v in (("layers", layers), ("channels", channels)) if v is not None}
-    config = ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles), **shape)
-    if (run.judge / "last.pt").is_file():
-        config = ClassifierConfig.from_dict(load_checkpoint(run.judge / "last.pt")["model_config"])
-    judge = StyleClassifier(config)
-    train_loader = make_loader(splits.train, batch_size, balance_styles=True, epoch_size=epoch_segments)
-    # best.pt by validation accuracy: the loss of a classifier grown confident rises on a few held-out pieces while
-    # its accuracy still improves, and picked an early, weaker judge
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, monitor="acc")
-    train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False), config,
-          run.judge, device=device, progress=False)
-    return judge.eval()
+    judges = []
+    for k, folder in enumerate(judge_folders(run, members)):
+        torch.manual_seed(seed + k)
+        config = ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles), **shape)
+        if (run.judge / "last.pt").is_file():
+            config = ClassifierConfig.from_dict(load_checkpoint(run.judge / "last.pt")["model_config"])
+        judge = StyleClassifier(config)
+        train_loader = make_loader(splits.train, batch_size, balance_styles=True, epoch_size=epoch_segments)
+        # best.pt by validation accuracy: the loss of a classifier grown confident rises on a few held-out pieces
+        # while its accuracy still improves, and picked an early, weaker judge
+        train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False),
+              TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed + k, monitor="acc"), folder,
+              device=device, progress=False)
+        judges.append(judge.eval())
+    return judges[0] if members == 1 else JudgeEnsemble(judges).eval()
 
 
 def load_judge(run: RunFolder, map_location="cpu"):
-    """A style run's independent classifier, or ``None`` when the run has none."""
-    from .metrics import ClassifierConfig, StyleClassifier
+    """A style run's independent classifier (all its members, as one ensemble), or ``None`` when it has none."""
+    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier
 
-    path = run.judge / "best.pt"
-    if not path.is_file():
+    if not (run.judge / "best.pt").is_file():
         return None
-    payload = load_checkpoint(path, map_location)
-    judge = StyleClassifier(ClassifierConfig.from_dict(payload["model_config"]))
-    judge.load_state_dict(payload["model"])
-    return judge.to(map_location).eval()
+    members = 1
+    while (judge_folders(run, members + 1)[-1] / "best.pt").is_file():
+        members += 1
+    judges = []
+    for folder in judge_folders(run, members):
+        payload = load_checkpoint(folder / "best.pt", map_location)
+        judge = StyleClassifier(ClassifierConfig.from_dict(payload["model_config"]))
+        judge.load_state_dict(payload["model"])
+        judges.append(judge.to(map_location).eval())
+    return judges[0] if len(judges) == 1 else JudgeEnsemble(judges).eval()
 
 
 def spec_from_checkpoint(payload: dict, name: str = "checkpoint") -> Experiment:

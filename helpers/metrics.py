@@ -86,6 +86,26 @@ class StyleClassifier(nn.Module):
         return self.out(self.dropout(pooled))
 
 
+class JudgeEnsemble(nn.Module):
+    """Judges trained alike from different seeds, judging together by their mean probabilities.
+
+    Its logits are the log of the members' mean probability, so a softmax of
+    them (as :func:`predict` takes) gives that mean. A judge trained on a few
+    pieces per style varies with its seed; the mean of several varies less.
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        if not members:
+            raise ValueError("JudgeEnsemble needs at least one judge")
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([torch.softmax(m(x).float(), 1) for m in self.members]).mean(0)
+        return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+
+
 def classifier_step(model, batch, step):
     """``step_fn`` for :func:`helpers.train.train`: cross-entropy and accuracy of a ``(grids, styles)`` batch."""
     x, style = batch

@@ -77,8 +77,9 @@ def export(run_dir, name: str, folder=None) -> Path:
            "train_config": payload["train_config"], "extra": payload["extra"], "epoch": payload["epoch"],
            "card": card}
     judge = experiment.load_judge(run)
-    if judge is not None:
-        out["judge"] = {"model": _half(judge.state_dict()), "model_config": asdict(judge.config)}
+    if judge is not None:  # every member of an ensemble, each as a judge of its own
+        out["judges"] = [{"model": _half(m.state_dict()), "model_config": asdict(m.config)}
+                         for m in getattr(judge, "members", [judge])]
     target = path(name, folder)
     save_checkpoint(target, out)
     return target
@@ -99,10 +100,10 @@ def load(name, map_location="cpu", folder=None):
         What it was trained with (its data settings give its data back).
     card : dict
         What it was trained on and how it scores (:func:`describe` words it).
-    judge : StyleClassifier or None
-        The style model's independent classifier.
+    judge : StyleClassifier, JudgeEnsemble or None
+        The style model's independent classifier (all its members).
     """
-    from .metrics import ClassifierConfig, StyleClassifier
+    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier
     from .models import GridVAE
 
     if str(name) not in NAMES:
@@ -123,11 +124,13 @@ def load(name, map_location="cpu", folder=None):
     spec = experiment.spec_from_checkpoint(payload, str(file))
     model = GridVAE(spec.model)
     model.load_state_dict(payload["model"])  # float16 on disk, copied into float32 parameters
-    judge = None
-    if "judge" in payload:
-        judge = StyleClassifier(ClassifierConfig.from_dict(payload["judge"]["model_config"]))
-        judge.load_state_dict(payload["judge"]["model"])
-        judge = judge.to(map_location).eval()
+    judge, judges = None, payload.get("judges") or ([payload["judge"]] if "judge" in payload else [])
+    if judges:  # "judge": one, as files before ensembles held it
+        members = []
+        for entry in judges:
+            members.append(StyleClassifier(ClassifierConfig.from_dict(entry["model_config"])))
+            members[-1].load_state_dict(entry["model"])
+        judge = (members[0] if len(members) == 1 else JudgeEnsemble(members)).to(map_location).eval()
     return model.to(map_location).eval(), spec, payload["card"], judge
 
 

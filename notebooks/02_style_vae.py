@@ -102,7 +102,8 @@ FREE_BITS = 0.25  #@param {type:"number"}
 MONITOR = "sample_distance"  #@param ["free_f1", "sample_distance"]
 #@markdown `MONITOR`: what chooses `best.pt`, the weights the notebook goes on with (`last.pt` is always the latest epoch): "free_f1", held-out pieces reconstructed freely; "sample_distance", samples from the prior against held-out pieces, statistic by statistic (per style), for a decoder whose reconstructions peak early while its samples still improve.
 JUDGE_EPOCHS = 20  #@param {type:"integer"}
-#@markdown Epochs of the independent style classifier that judges the results.
+JUDGES = 3  #@param {type:"integer"}
+#@markdown Epochs of the independent style classifier that judges the results, and how many such judges (from seeds `SEED`, `SEED` + 1, ...) judge together, by their mean probability: one judge, trained on a few pieces per style, varies with its seed.
 #@markdown ---
 #@markdown **Generation.**
 SAMPLES_PER_STYLE = 20  #@param {type:"integer"}
@@ -178,6 +179,7 @@ spec = Experiment(
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))
 generate.check_mode(TRANSFER_MODE, "TRANSFER_MODE")
+experiment.check_judge(JUDGE_EPOCHS, JUDGES)
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
@@ -200,7 +202,7 @@ if PRETRAINED:
     if judge is None:  # a run trained without its judge (python -m helpers.cli): train one on its data
         splits = experiment.build_splits(spec.data, run.data_dir)
         judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,
-                                       SEED, device)
+                                       SEED, device, members=JUDGES)
 
 # %% [markdown]
 # ## Data, balanced by style
@@ -220,8 +222,9 @@ if not PRETRAINED:
 # The onset floor of the draws (`FLOOR`), where it is None, is then chosen on
 # the validation segments: the lowest whose samples come closest to them,
 # style by style and statistic by statistic. Then the **independent judge**:
-# a separate classifier, trained only on real training segments (balanced),
-# never on anything the VAE made.
+# a separate classifier (`JUDGES` of them, from successive seeds, judging
+# together), trained only on real training segments (balanced), never on
+# anything the VAE made.
 
 # %%
 if not PRETRAINED:
@@ -235,7 +238,7 @@ if not PRETRAINED:
         FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), splits.valid.style, seed=SEED)
     print(f"onset floor {FLOOR}")
     judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,
-                                   SEED, device)
+                                   SEED, device, members=JUDGES)
 fmt = model.config.format
 
 # %% [markdown]

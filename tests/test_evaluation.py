@@ -106,6 +106,35 @@ def test_style_run_is_judged(dataset, tmp_path):
     assert 0 <= result["latent_classifier_accuracy"] <= 1
 
 
+def test_several_judges_train_judge_and_ship_together(dataset, tmp_path):
+    """JUDGES > 1: each member trains from its own seed in its own folder, resumes there, and the run's judge
+    (loaded, or shipped with the model) is all of them, judging by their mean probability."""
+    from helpers import metrics, pretrained
+
+    root, data_dir = dataset
+    splits = trained_run(tmp_path, root, data_dir, ["chords", "line"], 2)
+    run = experiment.RunFolder(tmp_path)
+    ensemble = experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU, members=2)
+    assert isinstance(ensemble, metrics.JudgeEnsemble) and len(ensemble.members) == 2
+    assert [f.name for f in experiment.judge_folders(run, 2)] == ["judge", "member-1"]
+    assert all((f / "best.pt").is_file() for f in experiment.judge_folders(run, 2))
+    first, second = (dict(m.named_parameters()) for m in ensemble.members)
+    assert not torch.equal(first["conv1.weight"], second["conv1.weight"])  # seeds 0 and 1
+    grids = splits.test.grids()
+    mean = np.mean([metrics.predict(m, grids) for m in ensemble.members], axis=0)
+    loaded = experiment.load_judge(run)
+    np.testing.assert_allclose(metrics.predict(loaded, grids), mean, atol=1e-5)
+    again = experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU, members=2)  # both finished
+    np.testing.assert_allclose(metrics.predict(again, grids), mean, atol=1e-5)
+    with pytest.raises(ValueError, match="JUDGES"):
+        experiment.train_judge(splits, run, epochs=2, members=0)
+    run.write_summary({"device": "cpu", "threshold": 0.3})
+    pretrained.export(tmp_path, "style", folder=tmp_path / "shipped")
+    judge = pretrained.load("style", folder=tmp_path / "shipped")[3]
+    assert len(judge.members) == 2
+    np.testing.assert_allclose(metrics.predict(judge, grids), mean, atol=0.01)  # stored as float16
+
+
 def test_the_floor_is_the_lowest_that_brings_samples_closest(dataset, tmp_path):
     """choose_floor measures every floor on the same draws and keeps the lowest within the tolerance of the
     best; a floor that silences the samples is never chosen."""

@@ -121,3 +121,19 @@ def test_chroma_f1_folds_octaves_and_counts_steps():
     assert np.isnan(f1[0]) and f1[1] == 1.0 and f1[2] == 0.0 and f1[3] == pytest.approx(2 * 4 / (8 + 4))
     with pytest.raises(ValueError, match="one shape"):
         metrics.chroma_f1(a, b[:2], wide)
+
+
+def test_an_ensemble_of_judges_gives_their_mean_probability():
+    import torch
+
+    torch.manual_seed(0)
+    config = metrics.ClassifierConfig(n_pitches=6, n_styles=3, channels=4, layers=2)
+    members = [metrics.StyleClassifier(config) for _ in range(3)]
+    grids = np.random.default_rng(0).random((5, 16, 2, 6)) < 0.3
+    ensemble = metrics.JudgeEnsemble(members)
+    probs = metrics.predict(ensemble, grids)
+    np.testing.assert_allclose(probs, np.mean([metrics.predict(m, grids) for m in members], axis=0), atol=1e-6)
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-6)
+    assert ensemble.config is config
+    with pytest.raises(ValueError, match="at least one judge"):
+        metrics.JudgeEnsemble([])

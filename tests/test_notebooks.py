@@ -121,7 +121,8 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
                                                      ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
                                                      ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor"),
                                                      ("01_basic_vae", {"FLOOR": 1.5}, "FLOOR must be"),
-                                                     ("02_style_vae", {"FLOOR": "0.02"}, "FLOOR must be")])
+                                                     ("02_style_vae", {"FLOOR": "0.02"}, "FLOOR must be"),
+                                                     ("02_style_vae", {"JUDGES": 0}, "JUDGES must be")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):
