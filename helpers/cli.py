@@ -3,7 +3,9 @@ trained model into MIDI, audio and pictures.
 
 The spec is the JSON of an :class:`~helpers.experiment.Experiment`: every
 notebook run writes its own as ``spec.json`` in its run folder, and
-``python -m helpers.cli spec`` prints the library's defaults to start from::
+``python -m helpers.cli spec [basic|style|RUN]`` prints one to start from:
+the library's defaults (the seed design), or a notebook's (the spec its
+shipped model was trained with), or a run's::
 
     python -m helpers.cli train SPEC.json --run-name NAME [--runs-dir DIR] [--data-dir DIR]
     torchrun --nproc_per_node 4 -m helpers.cli train SPEC.json --run-name NAME     # 4 GPUs (or CPU processes)
@@ -132,6 +134,26 @@ def _style_index(names: list, name: str) -> int:
     return names.index(name)
 
 
+def _check_model(model: str) -> None:
+    from . import pretrained
+
+    if model not in pretrained.NAMES and not Path(model).exists():
+        raise ValueError(f"MODEL {model!r} is neither a shipped model ({', '.join(pretrained.NAMES)}) nor a "
+                         "run folder or checkpoint")
+
+
+def spec_command(model=None) -> Experiment:
+    """The spec ``spec`` prints: the library's defaults, or a shipped model's or run's own, with the pitch window
+    left to be fitted to the data again (a template for other data as well as the same)."""
+    if model is None:
+        return Experiment()
+    from . import pretrained
+
+    _check_model(model)
+    _, spec, _, _ = pretrained.load(model)
+    return replace(spec, data=replace(spec.data, window=None))
+
+
 def generate_command(args) -> int:
     """Write samples, an interpolation or transfers of a trained model (the module's description)."""
     from . import evaluation, generate, metrics, own_midi, pretrained, render
@@ -143,9 +165,7 @@ def generate_command(args) -> int:
                          "positive")
     if args.interpolate and args.transfer:
         raise ValueError("--interpolate and --transfer are two ways to generate: give one of them")
-    if args.model not in pretrained.NAMES and not Path(args.model).exists():
-        raise ValueError(f"MODEL {args.model!r} is neither a shipped model ({', '.join(pretrained.NAMES)}) nor a "
-                         "run folder or checkpoint")
+    _check_model(args.model)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, spec, card, judge = pretrained.load(args.model, device)
     names, fmt, out = list(spec.data.styles or []), model.config.format, Path(args.out)
@@ -212,7 +232,12 @@ def main(argv=None) -> int:
     t.add_argument("--data-dir", help="data folder of the dataset cache (default: data/ of the repository)")
     t.add_argument("--epochs", type=int, help="instead of the spec's (with --extend on a resumed run: a new plan)")
     t.add_argument("--extend", action="store_true", help="on resume, let --epochs differ from the run's plan")
-    sub.add_parser("spec", help="print the library's default spec as JSON, to edit")
+    s = sub.add_parser("spec", help="print an experiment spec as JSON, to edit: the library's defaults, or a "
+                                    "notebook's")
+    s.add_argument("model", nargs="?",
+                   help="basic or style: the notebook's defaults (the spec its shipped model was trained with); "
+                        "or a run folder or a checkpoint: its spec (default: the library's defaults, the seed "
+                        "design)")
     g = sub.add_parser("generate", help="write samples, an interpolation or transfers of a trained model")
     g.add_argument("model", help="a shipped model (basic, style), a run folder or a checkpoint")
     g.add_argument("--out", required=True, help="folder the MIDI, PNG and WAV files go to")
@@ -233,10 +258,10 @@ def main(argv=None) -> int:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--no-audio", action="store_true", help="write MIDI and pictures only")
     args = parser.parse_args(argv)
-    if args.command == "spec":
-        print(json.dumps(Experiment().to_dict(), indent=1))
-        return 0
     try:
+        if args.command == "spec":
+            print(json.dumps(spec_command(args.model).to_dict(), indent=1))
+            return 0
         return generate_command(args) if args.command == "generate" else train_command(args)
     except (CheckpointError, FileNotFoundError, MidiError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -81,3 +81,18 @@ def test_transfer_moves_each_piece_into_the_style(tmp_path, capsys):
     assert "long.mid: 2 segment(s) of 1 bar\n" in capsys.readouterr().out  # the run's segments are one bar long
     both = read_midi(out / "long_as_line.mid", 4)  # the piece's first 2 bars (32 steps), then the 2 bars moved
     assert sorted(both.notes[both.notes[:, 1] < 32, 1].tolist()) == list(range(0, 32, 4)) and both.n_steps > 32
+
+
+def test_spec_prints_the_library_defaults_or_a_notebook_s_or_a_run_s(capsys):
+    import json
+
+    from helpers.experiment import Experiment
+
+    assert cli.main(["spec"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(Experiment().to_dict()))
+    assert cli.main(["spec", "style"]) == 0
+    spec = json.loads(capsys.readouterr().out)
+    assert spec["model"]["decoder"] == "autoregressive" and spec["model"]["n_styles"] == 3
+    assert spec["data"]["styles"] == ["bach", "folk", "palestrina"] and spec["data"]["window"] is None
+    assert Experiment.from_dict(spec).validate()  # a spec the train command takes
+    assert cli.main(["spec", "jazz"]) == 2 and "MODEL 'jazz' is neither" in capsys.readouterr().err
