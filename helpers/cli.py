@@ -87,8 +87,8 @@ def _init_process_group() -> tuple[int, int, torch.device]:
 def train_command(args) -> int:
     spec = Experiment.load(args.spec)
     if args.epochs is not None or args.extend:
-        spec = replace(spec, train=replace(spec.train, epochs=args.epochs or spec.train.epochs,
-                                           extend=args.extend or spec.train.extend))
+        epochs = spec.train.epochs if args.epochs is None else args.epochs
+        spec = replace(spec, train=replace(spec.train, epochs=epochs, extend=args.extend or spec.train.extend))
     spec.validate()
     rank, world, device = _init_process_group()
     main = rank == 0

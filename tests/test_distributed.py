@@ -66,6 +66,10 @@ def test_a_spec_round_trips_and_bad_specs_are_named(tmp_path):
     with pytest.raises(ValueError, match="bad.json.*epoch"):
         Experiment.load(tmp_path / "bad.json")
     assert cli.main(["train", str(tmp_path / "missing.json"), "--run-name", "x"]) == 2
+    runs = tmp_path / "runs"
+    assert cli.main(["train", str(tmp_path / "spec.json"), "--run-name", "x", "--runs-dir", str(runs),
+                     "--epochs", "0"]) == 2  # refused, not taken for "the spec's epochs"
+    assert not runs.exists()  # before anything was written
 
 
 def test_more_processes_than_gpus_is_named_before_a_device_is_touched(monkeypatch):

@@ -34,7 +34,8 @@ def test_every_bad_setting_is_refused_before_anything_is_built(tmp_path):
     for part, field, value in [("data", "segment_bars", 0), ("data", "transpose", -2), ("data", "window", (70, 60)),
                                ("data", "time_signature", (4, 3)), ("data", "max_per_style", -1),
                                ("data", "steps_per_quarter", 0), ("model", "latent", 0),
-                               ("loss", "beta", float("nan")), ("train", "lr", 2.0), ("train", "batch_size", 0)]:
+                               ("loss", "beta", float("nan")), ("train", "lr", 2.0), ("train", "batch_size", 0),
+                               ("train", "epochs", 0)]:
         bad = replace(good, **{part: replace(getattr(good, part), **{field: value})})
         with pytest.raises(ValueError, match=field if field != "window" else "low <= high"):
             bad.validate()

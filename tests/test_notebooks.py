@@ -120,6 +120,7 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
                                                       "VAEConfig.chord_voices"),
                                                      ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
                                                      ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor"),
+                                                     ("01_basic_vae", {"EPOCHS": 0}, "TrainConfig.epochs"),
                                                      ("01_basic_vae", {"FLOOR": 1.5}, "FLOOR must be"),
                                                      ("02_style_vae", {"FLOOR": "0.02"}, "FLOOR must be"),
                                                      ("02_style_vae", {"JUDGES": 0}, "JUDGES must be")])
