@@ -160,9 +160,11 @@ def generate_command(args) -> int:
 
     if args.floor is not None:
         generate.check_floor(args.floor, "--floor")
-    if args.samples < 1 or args.steps < 2 or args.segments < 1 or args.temperature <= 0:
-        raise ValueError("--samples and --segments must be at least 1, --steps at least 2 and --temperature "
-                         "positive")
+    generate.check_count(args.samples, "--samples")
+    generate.check_count(args.steps, "--steps", 2)
+    generate.check_count(args.segments, "--segments")
+    generate.check_positive(args.temperature, "--temperature")
+    generate.check_positive(args.qpm, "--qpm")
     if args.interpolate and args.transfer:
         raise ValueError("--interpolate and --transfer are two ways to generate: give one of them")
     _check_model(args.model)

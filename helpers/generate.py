@@ -42,6 +42,8 @@ decoder's style embedding.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -64,6 +66,21 @@ def check_mode(mode: str, name: str = "the decoding mode") -> str:
     if mode not in MODES:
         raise ValueError(f"{name} must be one of {MODES}, got {mode!r}")
     return mode
+
+
+def check_count(value, name: str, minimum: int = 1) -> int:
+    """``value`` if it is an integer >= ``minimum`` (a number of samples, steps, pieces); else a ``ValueError``
+    naming the setting (``name``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_positive(value, name: str) -> float:
+    """``value`` if it is a finite number > 0 (a temperature, a tempo); else a ``ValueError`` naming the setting."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return float(value)
 
 
 class _Chooser:

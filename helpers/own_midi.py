@@ -67,13 +67,26 @@ def find(where, upload_dir=None) -> list[Path]:
     return found
 
 
-def upload(folder) -> list[Path]:
-    """Colab's upload dialog; the chosen files are written to ``folder`` and returned."""
+def check(where) -> None:
+    """Refuse ``MY_MIDI`` in a notebook's first cells, before anything trains: a named path that does not exist
+    (``FileNotFoundError``), or ``"upload"`` outside Colab (``ValueError``). The files are read after training."""
+    if isinstance(where, str) and where.strip() == UPLOAD:
+        _check_upload()
+    else:
+        find(where)
+
+
+def _check_upload() -> None:
     from .colab import in_colab
 
     if not in_colab():
         raise ValueError(f"MY_MIDI = {UPLOAD!r} opens Colab's upload dialog; outside Colab, set MY_MIDI to a "
                          "MIDI file or a folder of them")
+
+
+def upload(folder) -> list[Path]:
+    """Colab's upload dialog; the chosen files are written to ``folder`` and returned."""
+    _check_upload()
     from google.colab import files
 
     folder = Path(folder)

@@ -171,9 +171,14 @@ spec = Experiment(
     # best.pt: the latest epoch whose MONITOR figure is within the probe's noise of its best
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))
+generate.check_mode(DECODE)
+generate.check_count(N_SAMPLES, "N_SAMPLES")
+generate.check_count(INTERPOLATION_STEPS, "INTERPOLATION_STEPS", 2)
+generate.check_positive(TEMPERATURE, "TEMPERATURE")
+generate.check_positive(QPM, "QPM")
+own_midi.check(MY_MIDI)  # read after training; a wrong path is named now
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME, N_SAMPLES = spec.validate().smoke(), RUN_NAME + "-smoke", 2
-generate.check_mode(DECODE)
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")
 device = pick_device()

@@ -179,6 +179,12 @@ spec = Experiment(
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))
 generate.check_mode(TRANSFER_MODE, "TRANSFER_MODE")
+generate.check_count(SAMPLES_PER_STYLE, "SAMPLES_PER_STYLE")
+generate.check_count(TRANSFERS, "TRANSFERS")
+generate.check_count(INTERPOLATION_STEPS, "INTERPOLATION_STEPS", 2)
+generate.check_positive(TEMPERATURE, "TEMPERATURE")
+generate.check_positive(QPM, "QPM")
+own_midi.check(MY_MIDI)  # read after training; a wrong path is named now
 experiment.check_judge(JUDGE_EPOCHS, JUDGES)
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")

@@ -35,8 +35,11 @@ def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
     (["basic", "--style", "bach"], "'basic' is not a style model"),
     (["style", "--style", "jazz"], r"--style 'jazz': this model's styles are \['bach', 'folk', 'palestrina'\]"),
     (["basic", "--floor", "1.5"], r"--floor must be a number in \[0, 1\)"),
-    (["basic", "--samples", "0"], "--samples and --segments must be at least 1"),
-    (["style", "--transfer", "x.mid", "--style", "bach", "--segments", "0"], "--segments must be at least 1"),
+    (["basic", "--samples", "0"], "--samples must be an integer >= 1"),
+    (["basic", "--interpolate", "a.mid", "b.mid", "--steps", "1"], "--steps must be an integer >= 2"),
+    (["basic", "--temperature", "0"], "--temperature must be a number > 0"),
+    (["basic", "--qpm", "-60"], "--qpm must be a number > 0"),
+    (["style", "--transfer", "x.mid", "--style", "bach", "--segments", "0"], "--segments must be an integer >= 1"),
     (["style", "--transfer", "x.mid"], "give one --style"),
     (["style", "--interpolate", "a.mid", "b.mid"], "give one --style"),
 ])

@@ -123,7 +123,11 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
                                                      ("01_basic_vae", {"EPOCHS": 0}, "TrainConfig.epochs"),
                                                      ("01_basic_vae", {"FLOOR": 1.5}, "FLOOR must be"),
                                                      ("02_style_vae", {"FLOOR": "0.02"}, "FLOOR must be"),
-                                                     ("02_style_vae", {"JUDGES": 0}, "JUDGES must be")])
+                                                     ("02_style_vae", {"JUDGES": 0}, "JUDGES must be"),
+                                                     ("02_style_vae", {"INTERPOLATION_STEPS": 1},
+                                                      "INTERPOLATION_STEPS must be"),
+                                                     ("01_basic_vae", {"QPM": 0}, "QPM must be"),
+                                                     ("01_basic_vae", {"MY_MIDI": "no/such.mid"}, "MY_MIDI.*such.mid")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):

@@ -75,6 +75,12 @@ def test_find_takes_files_folders_and_refuses_upload_outside_colab(midi_file, tm
         own_midi.find(tmp_path / "missing.mid")
     with pytest.raises(ValueError, match="upload.*outside Colab"):
         own_midi.find("upload", tmp_path / "uploads")
+    own_midi.check(str(tmp_path)), own_midi.check(""), own_midi.check(None)  # what find takes, refused alike
+    with pytest.raises(FileNotFoundError, match="MY_MIDI.*missing.mid"):
+        own_midi.check(tmp_path / "missing.mid")
+    with pytest.raises(ValueError, match="upload.*outside Colab"):
+        own_midi.check(" upload")
+    assert not (tmp_path / "uploads").exists()
 
 
 def test_upload_in_colab_writes_the_chosen_files(monkeypatch, tmp_path, midi_file):
