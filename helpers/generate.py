@@ -76,6 +76,16 @@ def check_count(value, name: str, minimum: int = 1) -> int:
     return value
 
 
+def check_attribute(name, setting: str = "attribute") -> str:
+    """``name`` if it is a statistic of :mod:`helpers.musicstats` (an attribute vector's); else a ``ValueError``
+    naming the setting and the choices."""
+    from .musicstats import STATISTICS
+
+    if name not in STATISTICS:
+        raise ValueError(f"{setting} must be one of {list(STATISTICS)}, got {name!r}")
+    return name
+
+
 def check_positive(value, name: str) -> float:
     """``value`` if it is a finite number > 0 (a temperature, a tempo); else a ``ValueError`` naming the setting."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
@@ -407,3 +417,60 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator, shared=steps,
                    floor=floor)
     return grids if z.dim() == 1 else grids.reshape(len(starts), steps, *grids.shape[1:])
+
+
+ATTRIBUTE_SHARE = 0.25  # an attribute vector contrasts the top and the bottom quarter of the segments
+
+
+def attribute_vectors(model, grids, style=None, names=None, share: float = ATTRIBUTE_SHARE, limit: int = 2000,
+                      seed: int = 0) -> dict:
+    """MusicVAE's attribute vectors: for each statistic of :mod:`helpers.musicstats` (``names``, default all),
+    the mean posterior code of the segments with the most of it (its top ``share``) minus that of the segments
+    with the least (its bottom ``share``), ``{name: (latent,) tensor}``.
+
+    Added to a piece's code (:func:`shift_attribute`) a vector asks for more of its statistic (more notes per
+    bar, a wider range, longer notes), subtracted for less. ``grids`` ``(N, T, 2, P)`` are real segments (a
+    style model's with their ``style`` labels); at most ``limit`` of them, drawn with ``seed``, are measured.
+    Segments where a statistic is undefined (no notes) are left out of its vector.
+    """
+    from .musicstats import STATISTICS, statistics
+
+    names = list(STATISTICS) if names is None else [check_attribute(n, "every one of names") for n in names]
+    if not 0 < share <= 0.5:
+        raise ValueError(f"share must be in (0, 0.5], got {share!r}")
+    grids = np.asarray(grids)
+    if len(grids) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(len(grids), limit, replace=False))
+        grids = grids[keep]
+        style = None if style is None or np.ndim(style) == 0 else np.asarray(style)[keep]
+    codes = encode(model, grids, style).cpu()
+    values = statistics(grids, model.config.format)
+    vectors = {}
+    for name in names:
+        value = values[name]
+        defined = np.flatnonzero(~np.isnan(value))
+        n = int(len(defined) * share)
+        if n < 1:
+            raise ValueError(f"too few segments with a {name} to contrast their top and bottom {share:.0%}")
+        order = defined[np.argsort(value[defined], kind="stable")]
+        vectors[name] = codes[order[-n:]].mean(0) - codes[order[:n]].mean(0)
+    return vectors
+
+
+def shift_attribute(model, grids, vector: torch.Tensor, amounts, style=None, mode: str = "threshold",
+                    threshold: float = 0.5, seed: int | None = None, floor: float = 0.0) -> np.ndarray:
+    """Grids ``(N, T, 2, P)`` encoded, their codes moved by each of ``amounts`` times an attribute ``vector``
+    (:func:`attribute_vectors`), and decoded: ``(N, len(amounts), T, 2, P)``. Amount 0 is the reconstruction;
+    drawn (``mode="bernoulli"``), the amounts of one grid share their dice, so what changes is the vector's
+    doing."""
+    amounts = torch.as_tensor(np.asarray(amounts, dtype=np.float32))
+    if amounts.dim() != 1 or not len(amounts):
+        raise ValueError(f"amounts must be a non-empty sequence of numbers, got {amounts.tolist()!r}")
+    grids = np.asarray(grids)
+    mu = encode(model, grids, style)
+    codes = mu[:, None] + amounts.to(mu)[None, :, None] * vector.to(mu)  # (N, A, latent)
+    styles = _styles(model, style, len(grids))
+    styles = None if styles is None else styles.repeat_interleave(len(amounts), 0)
+    out = decode(model, codes.reshape(-1, mu.shape[1]), styles, mode, threshold, _generator(model, seed),
+                 shared=len(amounts), floor=floor)
+    return out.reshape(len(grids), len(amounts), *out.shape[1:])

@@ -27,8 +27,10 @@
 #
 # A variational autoencoder learns to squeeze four bars of music into a small
 # vector `z` and to rebuild the bars from it. Once trained, any `z` drawn from
-# a standard normal decodes to new music, and a path between two pieces' `z`
-# becomes a smooth morph from one to the other.
+# a standard normal decodes to new music, a path between two pieces' `z`
+# becomes a smooth morph from one to the other, and a direction in `z` found
+# from the music itself (an attribute vector) asks a piece for more notes or
+# fewer, longer ones or a wider range.
 #
 # - **Data**: beat-quantised piano-rolls ("grids") of `(steps, 2, pitches)`:
 #   which notes sound at each sixteenth note, and which start there.
@@ -110,6 +112,9 @@ DECODE = "bernoulli"  #@param ["bernoulli", "threshold"]
 FLOOR = None  #@param {type:"raw"}
 #@markdown `FLOOR`: a note never starts where its onset is less likely than this (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
+ATTRIBUTE = "notes_per_bar"  #@param ["notes_per_bar", "note_length", "pitch_range", "polyphony", "empty_beats", "in_scale", "pitch_class_entropy"]
+ATTRIBUTE_AMOUNT = 1.0  #@param {type:"number"}
+#@markdown `ATTRIBUTE`: the statistic whose attribute vector moves a held-out piece (MusicVAE's latent arithmetic), from `-ATTRIBUTE_AMOUNT` to `+ATTRIBUTE_AMOUNT` times the vector.
 QPM = 100  #@param {type:"integer"}
 SEED = 0  #@param {type:"integer"}
 MY_MIDI = ""  #@param {type:"string"}
@@ -155,7 +160,7 @@ from dataclasses import replace
 import numpy as np
 from IPython.display import display
 
-from helpers import colab, evaluation, experiment, generate, own_midi, pretrained, render
+from helpers import colab, evaluation, experiment, generate, musicstats, own_midi, pretrained, render
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig, active_dimensions
 from helpers.models import count_parameters, preset
@@ -176,6 +181,8 @@ generate.check_count(N_SAMPLES, "N_SAMPLES")
 generate.check_count(INTERPOLATION_STEPS, "INTERPOLATION_STEPS", 2)
 generate.check_positive(TEMPERATURE, "TEMPERATURE")
 generate.check_positive(QPM, "QPM")
+generate.check_attribute(ATTRIBUTE, "ATTRIBUTE")
+generate.check_positive(ATTRIBUTE_AMOUNT, "ATTRIBUTE_AMOUNT")
 own_midi.check(MY_MIDI)  # read after training; a wrong path is named now
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME, N_SAMPLES = spec.validate().smoke(), RUN_NAME + "-smoke", 2
@@ -296,6 +303,32 @@ morph = generate.concatenate(path)
 fig = render.plot_grids([morph], fmt, titles=["interpolation, one segment per step"], line_every=fmt.segment_steps)
 interpolation = render.save_piece(morph, run.outputs("interpolation"), "interpolation", fmt, QPM)
 display(render.play(interpolation["audio"]))
+
+# %% [markdown]
+# ## Attribute vectors: more of something, or less
+# MusicVAE's latent arithmetic. The mean code of the training segments with
+# the most of `ATTRIBUTE` (their top quarter) minus that of the segments with
+# the least is a direction in `z`: added to a piece's code it asks for more of
+# it, subtracted for less. A held-out piece is moved from `-ATTRIBUTE_AMOUNT`
+# to `+ATTRIBUTE_AMOUNT` times the vector, every amount drawn with the same
+# dice, so what changes is the vector's doing; the statistic is measured on
+# 32 held-out pieces moved alike (`python -m bench.bench_attributes` measures
+# every statistic, and what else each vector moves).
+
+# %%
+vector = generate.attribute_vectors(model, splits.train.grids(), names=[ATTRIBUTE], seed=SEED)[ATTRIBUTE]
+amounts = np.linspace(-ATTRIBUTE_AMOUNT, ATTRIBUTE_AMOUNT, 5)
+moving = np.unique(np.r_[picks[0], np.random.default_rng(SEED).choice(len(held_out), min(31, len(held_out) - 1))])
+moved = generate.shift_attribute(model, held_out[moving], vector, amounts, mode=DECODE, threshold=THRESHOLD,
+                                 seed=SEED, floor=FLOOR)
+measured = [np.nanmean(musicstats.statistics(moved[:, k], fmt)[ATTRIBUTE]) for k in range(len(amounts))]
+print(f"{musicstats.STATISTICS[ATTRIBUTE]}, mean of {len(moving)} held-out pieces:",
+      ", ".join(f"{a:+.2f} x vector: {m:.2f}" for a, m in zip(amounts, measured)))
+strip = generate.concatenate(moved[list(moving).index(picks[0])])
+fig = render.plot_grids([strip], fmt, titles=[f"{ATTRIBUTE}: one segment per amount, from less to more"],
+                        line_every=fmt.segment_steps)
+shifted = render.save_piece(strip, run.outputs("attributes"), ATTRIBUTE, fmt, QPM)
+display(render.play(shifted["audio"]))
 
 # %% [markdown]
 # ## Your own MIDI

@@ -93,7 +93,7 @@ def collect_bench() -> dict:
             for name in ("data", *TRAININGS, "notebooks", "notebooks_gpu", "generate", "first_audio", "scale", "distributed", "ablation",
                          "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150",
                          "ablation_cpu_extended", "decoding", "judge",
-                         "style_vocal", "lines")}
+                         "style_vocal", "lines", "attributes")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -480,12 +480,48 @@ def table_judge(c) -> str:
     j = c["bench"].get("judge")
     if not j:
         return "(not measured: run `python -m bench.bench_judge`)"
-    rows = [[", ".join(r["styles"]), f"{r['judge']}: {r['layers']} convolutions of {r['channels']}, "
-             f"{r['epochs']} epochs", str(r["seed"]),
-             ", ".join(f"{k} {_f(r['accuracy'][k], 2)}" for k in r["styles"]), _f(r["worst"], 2)]
-            for r in j["trios"]]
-    return (_table(["styles", "judge", "seed", "accuracy on real test segments", "worst"], rows)
-            + f"\n\n`{j['command']}`; {j['machine']['cpu']}.")
+    def judges(r):
+        members = r.get("members", 1)
+        return (f"{r['judge']}: {r['layers']} convolutions of {r['channels']}, {r['epochs']} epochs"
+                + (f", {members} judges" if members > 1 else ""))
+
+    def alone(r):  # the weakest style of each member judging alone
+        worst = [min(m[k] for k in r["styles"]) for m in r.get("member_accuracy", [])]
+        return f"{_f(min(worst), 2)}-{_f(max(worst), 2)}" if worst else "-"
+
+    def weakest_piece(r):
+        if "pieces" not in r:
+            return "-"
+        style = min(r["styles"], key=lambda k: r["accuracy"][k])
+        name, piece = min(r["pieces"][style].items(), key=lambda item: item[1]["accuracy"])
+        return (f"{style}: {name} {_f(piece['accuracy'], 2)} of {piece['segments']} segments "
+                f"({len(r['pieces'][style])} pieces)")
+
+    rows = [[", ".join(r["styles"]), judges(r), str(r["seed"]),
+             ", ".join(f"{k} {_f(r['accuracy'][k], 2)}" for k in r["styles"]), _f(r["worst"], 2), alone(r),
+             weakest_piece(r)] for r in j["trios"]]
+    return (_table(["styles", "judge", "seed", "accuracy on real test segments", "worst", "worst, each judge alone",
+                    "its weakest held-out piece"], rows)
+            + f"\n\n`{j['command']}`; {j['machine']['cpu']}; seeds S, S+1, ... of a row's judges.")
+
+
+def table_attributes(c) -> str:
+    """Attribute vectors added to held-out pieces' codes: the statistic at each amount (``bench.bench_attributes``)."""
+    a = c["bench"].get("attributes")
+    if not a:
+        return "(not measured: run `python -m bench.bench_attributes`)"
+    amounts = a["amounts"]
+    rows = [[f"{key} ({m['decoder']}, {m['steps']:,} steps)", name.replace("_", " "),
+             " / ".join(_f(v, 2) for v in r["means"]), f"{_f(r['real_mean'], 2)} ({_f(r['real_std'], 2)})",
+             "yes" if r["rises"] else "no", f"{r['change_sd']:+.2f}",
+             f"{r['largest_other'].replace('_', ' ')} {r['largest_other_sd']:+.2f}"]
+            for key, m in a["models"].items() for name, r in m["attributes"].items()]
+    return (_table(["model", "attribute", "its mean at amounts " + " / ".join(f"{x:+g}" for x in amounts),
+                    "real test segments: mean (sd)", "rises at every step", "change from -1 to +1 (real sd)",
+                    "the other statistic it moves most (real sd)"], rows)
+            + f"\n\n`{a['command']}`: {next(iter(a['models'].values()))['segments']} held-out segments per model, "
+            f"drawn with each model's onset floor, the amounts of a segment with the same dice; "
+            f"{a['machine']['cpu']}.")
 
 
 def table_lines(c) -> str:
@@ -1058,7 +1094,8 @@ def main(argv=None) -> int:
               "ablation_cpu_whole": table_ablation(c, "ablation_cpu_whole"), "long_run": table_long_run(c),
               "style_long": table_style_long(c),
               "decoding": table_decoding(c),
-              "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c)}
+              "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c),
+              "attributes": table_attributes(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"

@@ -127,6 +127,7 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
                                                      ("02_style_vae", {"INTERPOLATION_STEPS": 1},
                                                       "INTERPOLATION_STEPS must be"),
                                                      ("01_basic_vae", {"QPM": 0}, "QPM must be"),
+                                                     ("01_basic_vae", {"ATTRIBUTE": "loudness"}, "ATTRIBUTE must be"),
                                                      ("01_basic_vae", {"MY_MIDI": "no/such.mid"}, "MY_MIDI.*such.mid")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
