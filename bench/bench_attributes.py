@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.machine import describe, write_results
+from bench.machine import describe, measure_models, write_results
 from helpers import experiment, generate, musicstats, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,12 +78,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.segments < 1:
         parser.error("--segments must be positive")
-    rows = {}
-    for name in args.models:
-        key = f"shipped {name}" if name in pretrained.NAMES else Path(name).name
-        if key in rows:
-            parser.error(f"{name}: named twice")
-        rows[key] = measure(name, args.segments, data_dir=args.data_dir)
+    rows = measure_models(parser, args.models, lambda name: measure(name, args.segments, data_dir=args.data_dir))
     return write_results({"machine": describe(), "amounts": list(AMOUNTS), "models": rows,
                           "command": " ".join(["python -m bench.bench_attributes",
                                                *(sys.argv[1:] if argv is None else argv)])}, args.out)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.machine import describe, write_results
+from bench.machine import describe, measure_models, write_results
 from helpers import evaluation, experiment, pretrained
 from helpers.pianoroll import FRAME, ONSET
 
@@ -87,12 +87,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be positive")
-    rows = {}
-    for name in args.models:
-        key = f"shipped {name}" if name in pretrained.NAMES else Path(name).name
-        if key in rows:
-            parser.error(f"{name}: named twice")
-        rows[key] = row = measure(name, args.samples, data_dir=args.data_dir)
+    rows = measure_models(parser, args.models, lambda name: measure(name, args.samples, data_dir=args.data_dir))
+    for key, row in rows.items():
         for style, figures in row["styles"].items():
             known = figures["one_onset_steps"]
             print(f"{key} {style}: " + ", ".join(

@@ -1,4 +1,5 @@
-"""A description of the machine a benchmark ran on, and the file that stores it with the figures."""
+"""A description of the machine a benchmark ran on, the file that stores it with the figures, and the models a
+benchmark of trained models measures."""
 from __future__ import annotations
 
 import json
@@ -45,3 +46,17 @@ def write_results(results: dict, out) -> dict:
     Path(out).write_text(json.dumps(results, indent=1) + "\n")
     print(f"written to {out}")
     return results
+
+
+def measure_models(parser, names, measure) -> dict:
+    """``{key: measure(name)}`` for each of ``names``, a shipped model's name (key ``shipped NAME``) or a run
+    folder (its folder's name); a model named twice is the command line's error (``parser``)."""
+    from helpers import pretrained
+
+    rows = {}
+    for name in names:
+        key = f"shipped {name}" if name in pretrained.NAMES else Path(name).name
+        if key in rows:
+            parser.error(f"{name}: named twice")
+        rows[key] = measure(name)
+    return rows

@@ -431,7 +431,10 @@ def attribute_vectors(model, grids, style=None, names=None, share: float = ATTRI
     Added to a piece's code (:func:`shift_attribute`) a vector asks for more of its statistic (more notes per
     bar, a wider range, longer notes), subtracted for less. ``grids`` ``(N, T, 2, P)`` are real segments (a
     style model's with their ``style`` labels); at most ``limit`` of them, drawn with ``seed``, are measured.
-    Segments where a statistic is undefined (no notes) are left out of its vector.
+    Segments where a statistic is undefined (no notes) are left out of its vector. With several styles the
+    top and bottom are taken within each style and their differences averaged over the styles, so that a
+    statistic on which the styles differ (Palestrina's notes are longer than a folk tune's) gives a vector
+    of that statistic, not of the style.
     """
     from .musicstats import STATISTICS, statistics
 
@@ -445,15 +448,20 @@ def attribute_vectors(model, grids, style=None, names=None, share: float = ATTRI
         style = None if style is None or np.ndim(style) == 0 else np.asarray(style)[keep]
     codes = encode(model, grids, style).cpu()
     values = statistics(grids, model.config.format)
+    groups = [np.arange(len(grids))] if style is None or np.ndim(style) == 0 else [
+        np.flatnonzero(np.asarray(style) == k) for k in np.unique(style)]
     vectors = {}
     for name in names:
-        value = values[name]
-        defined = np.flatnonzero(~np.isnan(value))
-        n = int(len(defined) * share)
-        if n < 1:
+        differences = []
+        for group in groups:
+            defined = group[~np.isnan(values[name][group])]
+            n = int(len(defined) * share)
+            if n >= 1:
+                order = defined[np.argsort(values[name][defined], kind="stable")]
+                differences.append(codes[order[-n:]].mean(0) - codes[order[:n]].mean(0))
+        if not differences:
             raise ValueError(f"too few segments with a {name} to contrast their top and bottom {share:.0%}")
-        order = defined[np.argsort(value[defined], kind="stable")]
-        vectors[name] = codes[order[-n:]].mean(0) - codes[order[:n]].mean(0)
+        vectors[name] = torch.stack(differences).mean(0)
     return vectors
 
 

@@ -38,6 +38,26 @@ def test_an_attribute_vector_is_the_top_quarter_s_mean_code_minus_the_bottom_s()
         generate.attribute_vectors(model, grids, share=0.8)
 
 
+def test_with_styles_the_contrast_is_taken_within_each_style():
+    """Style 0 all dense, style 1 all sparse: pooled, the vector would be the styles' difference; within each
+    style it is the mean of each style's own top-minus-bottom."""
+    torch.manual_seed(0)
+    model = GridVAE(replace(PRESETS["smoke"], format=FMT, dropout=0.0, n_styles=2)).eval()
+    grids = dense_and_sparse(16)
+    grids[:8:2, :, :, 3] = True  # denser still: the top of style 0
+    grids[9::2, 2::4, :, 7] = True  # two notes a beat: the top of style 1
+    labels = np.repeat([0, 1], 8)
+    vector = generate.attribute_vectors(model, grids, labels, names=["notes_per_bar"], share=0.25)["notes_per_bar"]
+    codes = generate.encode(model, grids, labels)
+    values = musicstats.statistics(grids, FMT)["notes_per_bar"]
+    expected = []
+    for k in (0, 1):
+        mine = np.flatnonzero(labels == k)
+        order = mine[np.argsort(values[mine], kind="stable")]
+        expected.append(codes[order[-2:]].mean(0) - codes[order[:2]].mean(0))
+    torch.testing.assert_close(vector, torch.stack(expected).mean(0))
+
+
 def test_shifting_by_zero_is_the_reconstruction_and_the_draws_repeat():
     torch.manual_seed(0)
     model = GridVAE(replace(PRESETS["smoke"], format=FMT, dropout=0.0, n_styles=2)).eval()
