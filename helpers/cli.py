@@ -29,6 +29,7 @@ Generation needs no notebook either. ``MODEL`` is a shipped model (``basic``,
     python -m helpers.cli generate MODEL --out DIR [--samples 4] [--style NAME ...] [--temperature 1] [--floor F]
     python -m helpers.cli generate MODEL --out DIR --interpolate A.mid B.mid [--steps 5] [--style NAME]
     python -m helpers.cli generate style --out DIR --transfer MINE.mid ... --style NAME [--source NAME] [--segments N]
+    python -m helpers.cli generate MODEL --out DIR --attribute STATISTIC [MINE.mid ...] [--amount 1] [--steps 5]
 
 ``sample`` (the default) draws from the prior, in each ``--style`` of a style
 model (default: all of them); ``--interpolate`` moves from the first segment
@@ -40,7 +41,14 @@ judge finds closest over those segments (or ``--source``), with the code moved
 by the styles' mean codes as the style notebook moves it (which needs the
 model's training data: built, or read from its cache in ``--data-dir``). Draws hold back onsets less likely than
 ``--floor`` (default: the floor chosen on validation segments when the model
-was trained, else 0); ``--seed`` makes them repeatable.
+was trained, else 0); ``--seed`` makes them repeatable. ``--attribute`` moves
+each file (segment by segment, written whole at each amount), or without
+files ``--samples`` samples from the prior (each a strip of one segment per
+amount), along the attribute vector of a statistic of
+:mod:`helpers.musicstats` (:func:`helpers.generate.attribute_vectors`, from
+the model's training data, built or cached as for ``--transfer``), from
+``-AMOUNT`` to ``+AMOUNT`` times it in ``--steps`` steps (a style model in
+one ``--style``).
 """
 from __future__ import annotations
 
@@ -51,6 +59,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import colab, experiment
@@ -165,8 +174,11 @@ def generate_command(args) -> int:
     generate.check_count(args.segments, "--segments")
     generate.check_positive(args.temperature, "--temperature")
     generate.check_positive(args.qpm, "--qpm")
-    if args.interpolate and args.transfer:
-        raise ValueError("--interpolate and --transfer are two ways to generate: give one of them")
+    if sum(bool(x) for x in (args.interpolate, args.transfer, args.attribute)) > 1:
+        raise ValueError("--interpolate, --transfer and --attribute are three ways to generate: give one of them")
+    if args.attribute:
+        generate.check_attribute(args.attribute[0], "--attribute")
+        generate.check_positive(args.amount, "--amount")
     _check_model(args.model)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, spec, card, judge = pretrained.load(args.model, device)
@@ -202,6 +214,33 @@ def generate_command(args) -> int:
                                       seed=args.seed, floor=floor)
             save(generate.concatenate([*piece.grids, *moved]), f"{piece.stem}_as_{names[wanted[0]]}",
                  f"{piece.name} ({names[own]}), then as {names[wanted[0]]}")
+    elif args.attribute:
+        if styled and len(wanted) != 1:
+            raise ValueError("a style model moves pieces along an attribute in one style: give one --style")
+        name, files, style = args.attribute[0], args.attribute[1:], wanted[0] if styled else None
+        splits = experiment.build_splits(spec.data, args.data_dir or colab.repo_root() / "data", progress=False)
+        experiment.assert_same_styles(splits, spec, card["name"])
+        vector = generate.attribute_vectors(model, splits.train.grids(), splits.train.style if styled else None,
+                                            names=[name], seed=args.seed)[name]
+        amounts = np.linspace(-args.amount, args.amount, args.steps)
+        label = "_".join(f"{a:+g}" for a in (amounts[0], amounts[-1]))
+        if files:  # each piece, segment by segment, written whole at each amount
+            pieces, skipped = own_midi.read(own_midi.find(files), fmt, max_segments=args.segments)
+            print(own_midi.report(pieces, skipped, fmt))
+            for piece in pieces:
+                moved = generate.shift_attribute(model, piece.grids, vector, amounts, style, "bernoulli",
+                                                 threshold, args.seed, floor)
+                for k, amount in enumerate(amounts):
+                    save(generate.concatenate(moved[:, k]), f"{piece.stem}_{name}_{amount:+g}",
+                         f"{piece.name}, {amount:+g} x the {name} vector")
+        else:  # samples from the prior, each a strip of one segment per amount
+            grids = generate.sample(model, args.samples, args.temperature, style=style, mode="bernoulli",
+                                    seed=args.seed, floor=floor)
+            moved = generate.shift_attribute(model, grids, vector, amounts, style, "bernoulli", threshold,
+                                             args.seed, floor)
+            for i, strip in enumerate(moved):
+                save(generate.concatenate(strip), f"sample_{i + 1}_{name}_{label}",
+                     f"sample {i + 1}, {name} from {amounts[0]:+g} to {amounts[-1]:+g} x its vector")
     elif args.interpolate:
         if styled and len(wanted) != 1:
             raise ValueError("a style model encodes and decodes both pieces in one style: give one --style")
@@ -252,6 +291,12 @@ def main(argv=None) -> int:
     g.add_argument("--interpolate", nargs=2, metavar=("A.mid", "B.mid"), help="interpolate between two pieces")
     g.add_argument("--steps", type=int, default=5, help="steps of --interpolate (default: %(default)s)")
     g.add_argument("--transfer", nargs="+", metavar="MIDI", help="files or folders to move into --style")
+    g.add_argument("--attribute", nargs="+", metavar=("NAME", "MIDI"),
+                   help="move pieces (files or folders; none: --samples samples from the prior) along the "
+                        "attribute vector of the statistic NAME (notes_per_bar, note_length, pitch_range, ...), "
+                        "in --steps steps from -AMOUNT to +AMOUNT times the vector")
+    g.add_argument("--amount", type=float, default=1.0, help="the largest multiple of the attribute vector "
+                                                               "(default: %(default)s)")
     g.add_argument("--source", metavar="NAME", help="the style --transfer moves from (default: the judge's guess)")
     g.add_argument("--segments", type=int, default=MAX_SEGMENTS, metavar="N",
                    help="consecutive segments of each file --transfer moves (default: %(default)s)")

@@ -42,6 +42,9 @@ def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
     (["style", "--transfer", "x.mid", "--style", "bach", "--segments", "0"], "--segments must be an integer >= 1"),
     (["style", "--transfer", "x.mid"], "give one --style"),
     (["style", "--interpolate", "a.mid", "b.mid"], "give one --style"),
+    (["basic", "--attribute", "loudness"], r"--attribute must be one of \['pitch_range'"),
+    (["basic", "--attribute", "note_length", "--amount", "0"], "--amount must be a number > 0"),
+    (["basic", "--attribute", "note_length", "--transfer", "x.mid"], "three ways to generate"),
 ])
 def test_a_bad_request_is_named_before_anything_is_written(tmp_path, capsys, arguments, message):
     assert cli.main(["generate", *arguments[:1], "--out", str(tmp_path / "out"), *arguments[1:]]) == 2
@@ -59,8 +62,9 @@ def test_an_interpolation_needs_two_usable_files(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_transfer_moves_each_piece_into_the_style(tmp_path, capsys):
-    """A small style run with its judge: each file, segment by segment, from the judge's guess or --source."""
+def test_transfer_and_attributes_move_each_piece(tmp_path, capsys):
+    """A small style run with its judge: each file, segment by segment, from the judge's guess or --source, into
+    another style; or along an attribute vector."""
     from conftest import STEP, write_midi, write_two_styles
     from test_evaluation import trained_run
 
@@ -84,6 +88,17 @@ def test_transfer_moves_each_piece_into_the_style(tmp_path, capsys):
     assert "long.mid: 2 segment(s) of 1 bar\n" in capsys.readouterr().out  # the run's segments are one bar long
     both = read_midi(out / "long_as_line.mid", 4)  # the piece's first 2 bars (32 steps), then the 2 bars moved
     assert sorted(both.notes[both.notes[:, 1] < 32, 1].tolist()) == list(range(0, 32, 4)) and both.n_steps > 32
+    # --attribute: a file written whole at each amount, or samples as strips of one segment per amount
+    moved = tmp_path / "moved"
+    assert cli.main(["generate", str(run), "--out", str(moved), "--attribute", "notes_per_bar", str(mine[0]),
+                     "--style", "line", "--steps", "3", "--data-dir", str(data_dir), "--no-audio"]) == 0
+    assert written(moved) == sorted(f"{mine[0].stem}_notes_per_bar_{a}.mid" for a in ("-1", "+0", "+1"))
+    assert cli.main(["generate", str(run), "--out", str(moved), "--attribute", "note_length", "--samples", "2",
+                     "--style", "chords", "--steps", "3", "--amount", "2", "--data-dir", str(data_dir),
+                     "--no-audio"]) == 0
+    strips = [f"sample_{i}_note_length_-2_+2.mid" for i in (1, 2)]
+    assert set(strips) <= set(written(moved))
+    assert read_midi(moved / strips[0], 4).n_steps <= 3 * 16  # three one-bar segments
 
 
 def test_spec_prints_the_library_defaults_or_a_notebook_s_or_a_run_s(capsys):
