@@ -534,12 +534,13 @@ def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batc
     seeds ``seed``, ``seed + 1``, ... (:func:`judge_folders`), and returns
     them as one :class:`helpers.metrics.JudgeEnsemble`: a judge trained on a
     few pieces per style varies with its seed (``bench/results/judge.json``).
+    Each returns with the weights of its ``best.pt`` (its best validation
+    accuracy), as :func:`load_judge` and a shipped model give them back.
     """
-    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier, classifier_step
+    from .metrics import ClassifierConfig, StyleClassifier, classifier_step
 
     check_judge(epochs, members)
     shape = {k: v for k, v in (("layers", layers), ("channels", channels)) if v is not None}
-    judges = []
     for k, folder in enumerate(judge_folders(run, members)):
         torch.manual_seed(seed + k)
         config = ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles), **shape)
@@ -552,21 +553,25 @@ def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batc
         train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False),
               TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed + k, monitor="acc"), folder,
               device=device, progress=False)
-        judges.append(judge.eval())
-    return judges[0] if members == 1 else JudgeEnsemble(judges).eval()
+    return _load_judges(judge_folders(run, members), device or "cpu")
 
 
 def load_judge(run: RunFolder, map_location="cpu"):
     """A style run's independent classifier (all its members, as one ensemble), or ``None`` when it has none."""
-    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier
-
     if not (run.judge / "best.pt").is_file():
         return None
     members = 1
     while (judge_folders(run, members + 1)[-1] / "best.pt").is_file():
         members += 1
+    return _load_judges(judge_folders(run, members), map_location)
+
+
+def _load_judges(folders, map_location):
+    """The judges' ``best.pt`` weights in ``folders``: one judge, or a :class:`helpers.metrics.JudgeEnsemble`."""
+    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier
+
     judges = []
-    for folder in judge_folders(run, members):
+    for folder in folders:
         payload = load_checkpoint(folder / "best.pt", map_location)
         judge = StyleClassifier(ClassifierConfig.from_dict(payload["model_config"]))
         judge.load_state_dict(payload["model"])

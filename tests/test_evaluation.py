@@ -1,5 +1,6 @@
 """Evaluating a saved run end to end: a tiny dataset of two styles, a briefly trained model, eval.json."""
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -122,10 +123,13 @@ def test_several_judges_train_judge_and_ship_together(dataset, tmp_path):
     assert not torch.equal(first["conv1.weight"], second["conv1.weight"])  # seeds 0 and 1
     grids = splits.test.grids()
     mean = np.mean([metrics.predict(m, grids) for m in ensemble.members], axis=0)
-    loaded = experiment.load_judge(run)
+    loaded = experiment.load_judge(run)  # the judges the notebook goes on with: each one's best.pt
     np.testing.assert_allclose(metrics.predict(loaded, grids), mean, atol=1e-5)
     again = experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU, members=2)  # both finished
     np.testing.assert_allclose(metrics.predict(again, grids), mean, atol=1e-5)
+    shutil.copy(run.judge / "member-1" / "best.pt", run.judge / "best.pt")  # another best for member 0
+    returned = experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU, members=2)
+    torch.testing.assert_close(returned.members[0].state_dict(), ensemble.members[1].state_dict())  # best.pt's
     with pytest.raises(ValueError, match="JUDGES"):
         experiment.train_judge(splits, run, epochs=2, members=0)
     run.write_summary({"device": "cpu", "threshold": 0.3})
