@@ -534,8 +534,8 @@ def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batc
     seeds ``seed``, ``seed + 1``, ... (:func:`judge_folders`), and returns
     them as one :class:`helpers.metrics.JudgeEnsemble`: a judge trained on a
     few pieces per style varies with its seed (``bench/results/judge.json``).
-    Each returns with the weights of its ``best.pt`` (its best validation
-    accuracy), as :func:`load_judge` and a shipped model give them back.
+    Each returns with the weights of its ``best.pt``, its last epoch, as
+    :func:`load_judge` and a shipped model give them back.
     """
     from .metrics import ClassifierConfig, StyleClassifier, classifier_step
 
@@ -548,11 +548,13 @@ def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batc
             config = ClassifierConfig.from_dict(load_checkpoint(run.judge / "last.pt")["model_config"])
         judge = StyleClassifier(config)
         train_loader = make_loader(splits.train, batch_size, balance_styles=True, epoch_size=epoch_segments)
-        # best.pt by validation accuracy: the loss of a classifier grown confident rises on a few held-out pieces
-        # while its accuracy still improves, and picked an early, weaker judge
+        # best.pt is the last epoch (an accuracy is always within 1 of the best). Kept by validation loss it was an
+        # early, weaker judge (a confident classifier's loss rises on a few held-out pieces while its accuracy
+        # still improves); kept by validation accuracy, measured on the few pieces of a close style that
+        # validation holds, it did worse on the held-out pieces than the last epoch (bench/results/judge.json)
         train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False),
-              TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed + k, monitor="acc"), folder,
-              device=device, progress=False)
+              TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed + k, monitor="acc",
+                          monitor_tolerance=1.0), folder, device=device, progress=False)
     return _load_judges(judge_folders(run, members), device or "cpu")
 
 

@@ -14,7 +14,7 @@ from helpers.losses import LossConfig
 from helpers.models import PRESETS
 from helpers.musicstats import STATISTICS
 from helpers.pianoroll import GridFormat
-from helpers.train import CheckpointError, TrainConfig
+from helpers.train import CheckpointError, TrainConfig, load_checkpoint
 
 pytestmark = pytest.mark.slow  # trains and evaluates small runs end to end
 CPU = torch.device("cpu")
@@ -118,7 +118,10 @@ def test_several_judges_train_judge_and_ship_together(dataset, tmp_path):
     ensemble = experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU, members=2)
     assert isinstance(ensemble, metrics.JudgeEnsemble) and len(ensemble.members) == 2
     assert [f.name for f in experiment.judge_folders(run, 2)] == ["judge", "member-1"]
-    assert all((f / "best.pt").is_file() for f in experiment.judge_folders(run, 2))
+    for folder in experiment.judge_folders(run, 2):  # each keeps its last epoch as its best.pt
+        best, last = (load_checkpoint(folder / f"{which}.pt") for which in ("best", "last"))
+        assert best["epoch"] == last["epoch"] == 2
+        torch.testing.assert_close(best["model"], last["model"])
     first, second = (dict(m.named_parameters()) for m in ensemble.members)
     assert not torch.equal(first["conv1.weight"], second["conv1.weight"])  # seeds 0 and 1
     grids = splits.test.grids()
