@@ -318,7 +318,8 @@ display(render.play(interpolation["audio"]))
 # %%
 vector = generate.attribute_vectors(model, splits.train.grids(), names=[ATTRIBUTE], seed=SEED)[ATTRIBUTE]
 amounts = np.linspace(-ATTRIBUTE_AMOUNT, ATTRIBUTE_AMOUNT, 5)
-moving = np.unique(np.r_[picks[0], np.random.default_rng(SEED).choice(len(held_out), min(31, len(held_out) - 1))])
+others = np.random.default_rng(SEED).choice(len(held_out), min(32, len(held_out)), replace=False)
+moving = np.r_[picks[0], others[others != picks[0]][:31]]  # the piece shown, and others to measure
 moved = generate.shift_attribute(model, held_out[moving], vector, amounts, mode=DECODE, threshold=THRESHOLD,
                                  seed=SEED, floor=FLOOR)
 measured = [np.nanmean(musicstats.statistics(moved[:, k], fmt)[ATTRIBUTE]) for k in range(len(amounts))]
