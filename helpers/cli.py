@@ -194,6 +194,11 @@ def generate_command(args) -> int:
     def save(grid, name, title=None):
         written.append(render.save_piece(grid, out, name, fmt, args.qpm, audio=not args.no_audio, title=title))
 
+    def training_data():  # the model's own data (built once, then cached), with the styles it was trained on
+        splits = experiment.build_splits(spec.data, args.data_dir or colab.repo_root() / "data", progress=False)
+        experiment.assert_same_styles(splits, spec, card["name"])
+        return splits
+
     if args.transfer:
         if not styled or len(wanted) != 1:
             raise ValueError("--transfer moves pieces into one style of a style model: give one --style")
@@ -203,9 +208,7 @@ def generate_command(args) -> int:
         pieces, skipped = own_midi.read(own_midi.find(args.transfer), fmt, max_segments=args.segments)
         print(own_midi.report(pieces, skipped, fmt))
         if pieces:
-            splits = experiment.build_splits(spec.data, args.data_dir or colab.repo_root() / "data", progress=False)
-            experiment.assert_same_styles(splits, spec, card["name"])
-            vectors = evaluation.style_regions(model, splits, args.seed)[0]
+            vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
         for piece in pieces:
             own = source if source is not None else metrics.closest_style(judge, piece.grids)
             print(f"{piece.name}: from {names[own]}" + ("" if source is not None else " (the judge's guess)")
@@ -218,8 +221,7 @@ def generate_command(args) -> int:
         if styled and len(wanted) != 1:
             raise ValueError("a style model moves pieces along an attribute in one style: give one --style")
         name, files, style = args.attribute[0], args.attribute[1:], wanted[0] if styled else None
-        splits = experiment.build_splits(spec.data, args.data_dir or colab.repo_root() / "data", progress=False)
-        experiment.assert_same_styles(splits, spec, card["name"])
+        splits = training_data()
         vector = generate.attribute_vectors(model, splits.train.grids(), splits.train.style if styled else None,
                                             names=[name], seed=args.seed)[name]
         amounts = np.linspace(-args.amount, args.amount, args.steps)

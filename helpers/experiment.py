@@ -511,9 +511,10 @@ JUDGES = 3  # judges trained from successive seeds, judging together (bench/resu
 
 def check_judge(epochs, members) -> None:
     """Refuse the judge's settings (the style notebook's ``JUDGE_EPOCHS`` and ``JUDGES``) before anything trains."""
-    for name, value in (("JUDGE_EPOCHS", epochs), ("JUDGES", members)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    from .generate import check_count
+
+    check_count(epochs, "JUDGE_EPOCHS")
+    check_count(members, "JUDGES")
 
 
 def judge_folders(run: RunFolder, members: int) -> list:
@@ -541,11 +542,11 @@ def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batc
 
     check_judge(epochs, members)
     shape = {k: v for k, v in (("layers", layers), ("channels", channels)) if v is not None}
+    config = ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles), **shape)
+    if (run.judge / "last.pt").is_file():  # every member takes the first's architecture
+        config = ClassifierConfig.from_dict(load_checkpoint(run.judge / "last.pt")["model_config"])
     for k, folder in enumerate(judge_folders(run, members)):
         torch.manual_seed(seed + k)
-        config = ClassifierConfig(n_pitches=splits.format.n_pitches, n_styles=len(splits.styles), **shape)
-        if (run.judge / "last.pt").is_file():
-            config = ClassifierConfig.from_dict(load_checkpoint(run.judge / "last.pt")["model_config"])
         judge = StyleClassifier(config)
         train_loader = make_loader(splits.train, batch_size, balance_styles=True, epoch_size=epoch_segments)
         # best.pt is the last epoch (an accuracy is always within 1 of the best). Kept by validation loss it was an
@@ -570,15 +571,10 @@ def load_judge(run: RunFolder, map_location="cpu"):
 
 def _load_judges(folders, map_location):
     """The judges' ``best.pt`` weights in ``folders``: one judge, or a :class:`helpers.metrics.JudgeEnsemble`."""
-    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier
+    from .metrics import judge_from_payloads
 
-    judges = []
-    for folder in folders:
-        payload = load_checkpoint(folder / "best.pt", map_location)
-        judge = StyleClassifier(ClassifierConfig.from_dict(payload["model_config"]))
-        judge.load_state_dict(payload["model"])
-        judges.append(judge.to(map_location).eval())
-    return judges[0] if len(judges) == 1 else JudgeEnsemble(judges).eval()
+    return judge_from_payloads([load_checkpoint(folder / "best.pt", map_location) for folder in folders],
+                               map_location)
 
 
 def spec_from_checkpoint(payload: dict, name: str = "checkpoint") -> Experiment:

@@ -442,14 +442,15 @@ def attribute_vectors(model, grids, style=None, names=None, share: float = ATTRI
     if not 0 < share <= 0.5:
         raise ValueError(f"share must be in (0, 0.5], got {share!r}")
     grids = np.asarray(grids)
+    labelled = style is not None and np.ndim(style) > 0  # a style per segment: contrasted within each style
     if len(grids) > limit:
         keep = np.sort(np.random.default_rng(seed).choice(len(grids), limit, replace=False))
         grids = grids[keep]
-        style = None if style is None or np.ndim(style) == 0 else np.asarray(style)[keep]
+        style = np.asarray(style)[keep] if labelled else style
     codes = encode(model, grids, style).cpu()
     values = statistics(grids, model.config.format)
-    groups = [np.arange(len(grids))] if style is None or np.ndim(style) == 0 else [
-        np.flatnonzero(np.asarray(style) == k) for k in np.unique(style)]
+    groups = [np.flatnonzero(np.asarray(style) == k) for k in np.unique(style)] if labelled else [
+        np.arange(len(grids))]
     vectors = {}
     for name in names:
         differences = []

@@ -106,6 +106,17 @@ class JudgeEnsemble(nn.Module):
         return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
 
 
+def judge_from_payloads(payloads, map_location="cpu"):
+    """Judges from their saved ``{"model": weights, "model_config": ...}`` (a checkpoint, or a shipped model's
+    entry): one :class:`StyleClassifier`, or several as one :class:`JudgeEnsemble`, in eval mode."""
+    judges = []
+    for payload in payloads:
+        judge = StyleClassifier(ClassifierConfig.from_dict(payload["model_config"]))
+        judge.load_state_dict(payload["model"])
+        judges.append(judge)
+    return (judges[0] if len(judges) == 1 else JudgeEnsemble(judges)).to(map_location).eval()
+
+
 def classifier_step(model, batch, step):
     """``step_fn`` for :func:`helpers.train.train`: cross-entropy and accuracy of a ``(grids, styles)`` batch."""
     x, style = batch

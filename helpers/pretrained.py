@@ -103,7 +103,7 @@ def load(name, map_location="cpu", folder=None):
     judge : StyleClassifier, JudgeEnsemble or None
         The style model's independent classifier (all its members).
     """
-    from .metrics import ClassifierConfig, JudgeEnsemble, StyleClassifier
+    from .metrics import judge_from_payloads
     from .models import GridVAE
 
     if str(name) not in NAMES:
@@ -124,13 +124,8 @@ def load(name, map_location="cpu", folder=None):
     spec = experiment.spec_from_checkpoint(payload, str(file))
     model = GridVAE(spec.model)
     model.load_state_dict(payload["model"])  # float16 on disk, copied into float32 parameters
-    judge, judges = None, payload.get("judges") or ([payload["judge"]] if "judge" in payload else [])
-    if judges:  # "judge": one, as files before ensembles held it
-        members = []
-        for entry in judges:
-            members.append(StyleClassifier(ClassifierConfig.from_dict(entry["model_config"])))
-            members[-1].load_state_dict(entry["model"])
-        judge = (members[0] if len(members) == 1 else JudgeEnsemble(members)).to(map_location).eval()
+    judges = payload.get("judges") or ([payload["judge"]] if "judge" in payload else [])  # "judge": files of one
+    judge = judge_from_payloads(judges, map_location) if judges else None
     return model.to(map_location).eval(), spec, payload["card"], judge
 
 
