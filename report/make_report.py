@@ -545,6 +545,15 @@ def table_lines(c) -> str:
             "probabilities of onsets at the other pitches, summed.")
 
 
+def _machine_words(m: dict) -> str:
+    """Where a benchmark ran, in words: what ``--conditions`` said, else its GPU and torch, else its CPU."""
+    if m.get("conditions"):
+        return m["conditions"]
+    if m.get("gpu"):
+        return f"one {m['gpu']}, torch {m['torch']}"
+    return f"{m['cpu']}, {m['cores']} cores"
+
+
 def table_speed(c) -> str:
     d, g = c["bench"]["data"], c["bench"]["generate"]
     trainings = [b for b in (c["bench"].get(n) for n in TRAININGS) if b]
@@ -572,7 +581,7 @@ def table_speed(c) -> str:
     for b in (c["bench"].get(n) for n in ("notebooks", "notebooks_gpu")):
         for f in (b or {}).get("notebooks", []):
             low, high = f["default_notebook_min"]
-            where = b["machine"].get("conditions") or b["machine"].get("gpu") or b["machine"]["cpu"]
+            where = _machine_words(b["machine"])
             rows.append([f"the {f['notebook']} notebook with its defaults but {f['epochs']} epochs ({where})",
                          f"{f['notebook_s']:.0f} s", f"training {f['train_s']:.0f} s (an epoch's steps "
                          f"{f['epoch_steps_s']} s, with validation, probe and checkpoint {f['epoch_rest_s']} s more); "
@@ -918,7 +927,7 @@ def headline(c) -> str:
         parts = [f"the {f['notebook']} notebook {f['epochs']} epochs at full size in {f['notebook_s']:.0f} s, so its "
                  f"default {f['default_epochs']} epochs in about {bench_notebooks.minutes(*f['default_notebook_min'])}"
                  " min" for f in timed["notebooks"]]
-        lines.append(f"- On a GPU ({timed['machine']['conditions']}): " + "; ".join(parts) + ".")
+        lines.append(f"- On a GPU ({_machine_words(timed['machine'])}): " + "; ".join(parts) + ".")
     if g:
         lines.append(f"- Sampling and writing {g['pieces']} MIDI files: {g['total_s']:.2f} s ({g['device']}).")
     bench_first = c["bench"].get("first_audio")
