@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from . import archive, pianoroll
-from .pianoroll import MAX_STEPS, STEPS_PER_QUARTER
+from .pianoroll import MAX_STEPS, STEPS_PER_QUARTER, parse_time_signature
 
 CACHE_VERSION = 2  # 2: a folder of memory-mapped arrays, built in resumable shards
 SHARD_FILES = 1000  # files per build shard: the build's memory and the work lost to an interruption
@@ -159,15 +159,19 @@ class PieceSet:
             arrays[name] = np.load(folder / f"{name}.npy", mmap_mode="r")
         return cls(**meta, **arrays)
 
-    def summary(self, segment_steps: int = SEGMENT_STEPS) -> list[dict]:
-        """Per style: pieces (and per split), segments and skipped files."""
+    def summary(self, segment_steps: int = SEGMENT_STEPS, steps_per_bar: int | None = None) -> list[dict]:
+        """Per style: pieces (and per split), segments, skipped files; with ``steps_per_bar``, the
+        segments in the grid's metre (``segments``) and those left out for another (``other_metre``)."""
         rows = []
         for k, style in enumerate(self.styles):
             idx = np.flatnonzero(self.style == k)
             row = {"style": style, "pieces": len(idx)}
             for s, name in enumerate(SPLITS):
                 row[name] = int((self.split[idx] == s).sum())
-            row["segments"] = int(sum(len(segment_starts(self, i, segment_steps)) for i in idx))
+            row["segments"] = int(sum(len(segment_starts(self, i, segment_steps, steps_per_bar=steps_per_bar))
+                                      for i in idx))
+            if steps_per_bar is not None:
+                row["other_metre"] = int(sum(len(segment_starts(self, i, segment_steps)) for i in idx)) - row["segments"]
             row["skipped"] = sum(1 for f, _ in self.skipped if f.split("/")[0] == style)
             rows.append(row)
         return rows
@@ -202,13 +206,25 @@ def _save_index(folder: Path, pieces: PieceSet) -> None:
     os.replace(folder / f".meta.json.{os.getpid()}.tmp", folder / "meta.json")  # last: it marks the cache complete
 
 
-def segment_starts(pieces: PieceSet, i: int, segment_steps: int = SEGMENT_STEPS, hop_bars: int = 1) -> np.ndarray:
+def segment_starts(pieces: PieceSet, i: int, segment_steps: int = SEGMENT_STEPS, hop_bars: int = 1,
+                   steps_per_bar: int | None = None) -> np.ndarray:
     """Start steps of the segments of piece ``i``: every ``hop_bars``-th downbeat
-    whose segment fits inside the piece and holds at least one note."""
+    whose segment fits inside the piece and holds at least one note.
+
+    With ``steps_per_bar`` (the grid's bar), only segments in the grid's
+    metre: every bar line of the piece inside the segment falls on one of
+    the grid's (a 4/2 bar is two bars of 4/4), or every bar line of the grid
+    is one of the piece's (two bars of 2/4 are one of 4/4). A 3/4 or 6/8
+    stretch, or a bar of another length in between, is not cut into 4/4
+    segments whose bar lines would fall mid-bar.
+    """
     notes = pieces.piece_notes(i)
     n = int(pieces.n_steps[i])
-    starts = pieces.piece_downbeats(i)[::hop_bars]
+    downbeats = pieces.piece_downbeats(i)
+    starts = downbeats[::hop_bars]
     starts = starts[starts + segment_steps <= n]
+    if steps_per_bar is not None and len(starts):
+        starts = starts[in_metre(np.asarray(downbeats), starts, segment_steps, steps_per_bar)]
     if not len(starts):
         return starts
     # Steps with any note sounding, as a running count, to find silent segments.
@@ -217,6 +233,29 @@ def segment_starts(pieces: PieceSet, i: int, segment_steps: int = SEGMENT_STEPS,
     np.add.at(diff, notes[:, 2], -1)
     sounding = np.concatenate([[0], np.cumsum(np.cumsum(diff[:-1]) > 0)])
     return starts[sounding[starts + segment_steps] > sounding[starts]]
+
+
+def in_metre(downbeats: np.ndarray, starts: np.ndarray, segment_steps: int, steps_per_bar: int) -> np.ndarray:
+    """``(S,)`` bool: whether the segment at each of ``starts`` has the grid's bar lines (see :func:`segment_starts`).
+
+    ``downbeats`` are the piece's bar lines, ascending. A segment is in the
+    grid's metre when the piece's bar lines inside it all fall on the grid's
+    (bars a whole number of the grid's), or when the grid's bar lines are all
+    the piece's and each of the piece's bars inside it divides the grid's bar
+    (two bars of 2/4 in one of 4/4, but not 3/4 + 1/4).
+    """
+    downbeats = np.asarray(downbeats, np.int64)[None, :]
+    starts = np.asarray(starts, np.int64)[:, None]
+    ends = starts + segment_steps
+    inside = (downbeats >= starts) & (downbeats < ends)
+    on_grid = (downbeats - starts) % steps_per_bar == 0
+    whole_bars = ~(inside & ~on_grid).any(1)
+    grid_lines = starts + steps_per_bar * np.arange(max(1, segment_steps // steps_per_bar))
+    following = np.append(downbeats[0, 1:], np.iinfo(np.int64).max)[None, :]
+    bar = np.minimum(following, ends) - downbeats  # each bar's length, cut at the segment's end
+    divides = ~(inside & (steps_per_bar % np.maximum(bar, 1) != 0)).any(1)
+    parts_of_bars = np.isin(grid_lines, downbeats).all(1) & divides
+    return whole_bars | parts_of_bars
 
 
 # --------------------------------------------------------------------------- building
@@ -504,19 +543,30 @@ def build(source: str = "music21", out=DEFAULT_DATA_DIR, styles=None, steps_per_
 
 # --------------------------------------------------------------------------- command line
 
-def format_report(pieces: PieceSet, segment_steps: int = SEGMENT_STEPS) -> str:
-    """The table the command line prints: per style pieces, splits, segments, skipped; then each skip."""
-    rows = pieces.summary(segment_steps)
-    head = f"{'style':<16}{'pieces':>8}{'train':>8}{'valid':>8}{'test':>8}{'segments':>10}{'skipped':>9}"
+def format_report(pieces: PieceSet, segment_steps: int = SEGMENT_STEPS, metre: tuple | None = None) -> str:
+    """The table the command line prints: per style pieces, splits, segments, skipped; then each skip.
+
+    With ``metre`` (a time signature), the segments counted are those in that
+    metre (:func:`segment_starts`), and a column counts those left out for another.
+    """
+    steps_per_bar = None
+    if metre is not None:
+        steps_per_bar = pieces.settings["steps_per_quarter"] * 4 * metre[0] // metre[1]
+    rows = pieces.summary(segment_steps, steps_per_bar)
+    columns = ["pieces", "train", "valid", "test", "segments"] + (["other_metre"] if steps_per_bar else [])
+    widths = {"pieces": 8, "train": 8, "valid": 8, "test": 8, "segments": 10, "other_metre": 13}
+    head = f"{'style':<16}" + "".join(f"{c.replace('_', ' '):>{widths[c]}}" for c in columns) + f"{'skipped':>9}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['style']:<16}{r['pieces']:>8}{r['train']:>8}{r['valid']:>8}{r['test']:>8}"
-                     f"{r['segments']:>10}{r['skipped']:>9}")
-    total = {k: sum(r[k] for r in rows) for k in ("pieces", "train", "valid", "test", "segments")}
-    lines.append(f"{'total':<16}{total['pieces']:>8}{total['train']:>8}{total['valid']:>8}{total['test']:>8}"
-                 f"{total['segments']:>10}{len(pieces.skipped):>9}")
+        lines.append(f"{r['style']:<16}" + "".join(f"{r[c]:>{widths[c]}}" for c in columns) + f"{r['skipped']:>9}")
+    lines.append(f"{'total':<16}" + "".join(f"{sum(r[c] for r in rows):>{widths[c]}}" for c in columns)
+                 + f"{len(pieces.skipped):>9}")
+    named = f"{metre[0]}/{metre[1]}" if steps_per_bar else ""
     lines.append(f"segments: {segment_steps} steps at {pieces.settings['steps_per_quarter']} steps per quarter, "
-                 "starting on a downbeat")
+                 f"starting on a downbeat" + (f", in {named}" if named else ""))
+    if steps_per_bar and any(r["other_metre"] for r in rows):
+        lines.append(f"other metre: segments whose bar lines are not those of {named}, left out (a model in "
+                     "their metre: DataConfig.time_signature; all of them: DataConfig.any_metre)")
     if pieces.skipped:
         lines.append(f"\n{len(pieces.skipped)} file(s) skipped:")
         lines += [f"  {f}: {r}" for f, r in pieces.skipped]
@@ -531,20 +581,30 @@ def main(argv=None) -> int:
                         help="data folder for exports, downloads and the cache (default: %(default)s)")
     parser.add_argument("--styles", nargs="+", help="styles to keep (default: all, or the corpus defaults)")
     parser.add_argument("--steps-per-quarter", type=int, default=STEPS_PER_QUARTER)
-    parser.add_argument("--segment-steps", type=int, default=SEGMENT_STEPS)
+    parser.add_argument("--time-signature", default="4/4", type=parse_time_signature,
+                        help="metre of the segments counted, as 3/4 (default: %(default)s)")
+    parser.add_argument("--segment-bars", type=int, default=4, help="bars per segment (default: %(default)s)")
+    parser.add_argument("--any-metre", action="store_true",
+                        help="count the segments of every metre, cut into bars of --time-signature")
     parser.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test split")
     parser.add_argument("--sha256", help="expected SHA-256 of an archive")
     parser.add_argument("--max-per-style", type=int,
                         help="music21 corpus only: at most N files per style, 0 for all (default: 500)")
     parser.add_argument("--workers", type=int, help="processes (default: one per core)")
     args = parser.parse_args(argv)
+    if args.segment_bars < 1:
+        parser.error(f"--segment-bars must be >= 1, got {args.segment_bars}")
+    num, den = args.time_signature
+    if (args.steps_per_quarter * 4 * num) % den:
+        parser.error(f"a bar of {num}/{den} is not a whole number of steps at {args.steps_per_quarter} per quarter")
+    segment_steps = args.segment_bars * args.steps_per_quarter * 4 * num // den
     try:
         pieces = build(args.source, args.out, args.styles, args.steps_per_quarter, args.seed,
                        sha256=args.sha256, max_per_style=args.max_per_style, workers=args.workers)
     except (DatasetError, archive.ArchiveError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(format_report(pieces, args.segment_steps))
+    print(format_report(pieces, segment_steps, None if args.any_metre else args.time_signature))
     return 0
 
 

@@ -28,7 +28,7 @@ from .losses import LossConfig, make_step
 from .losses import figures as loss_figures
 from .models import GridVAE, VAEConfig
 from .musicstats import UNMEASURED
-from .pianoroll import GridFormat
+from .pianoroll import GridFormat, parse_time_signature
 from .render import pitch_name
 from .segments import SegmentDataset, make_loader
 from .train import (CheckpointError, TrainConfig, autocast_dtype, check_plan, load_checkpoint, planned_epochs,
@@ -57,6 +57,7 @@ class DataConfig:
     steps_per_quarter: int = 4    # grid resolution
     time_signature: tuple = (4, 4)  # metre of the grid (bar lines, notes per bar, segment length)
     segment_bars: int = 4         # bars per segment
+    any_metre: bool = False       # also segments whose bar lines are not time_signature's (a 3/4 tune cut into 4/4)
     transpose: int = 3            # random transposition of training segments, semitones up or down
     split_seed: int = 0           # seed of the by-piece train/valid/test split
     window: tuple | None = None   # (low, high) MIDI pitches; None: fitted to the data at the first build
@@ -68,7 +69,10 @@ class DataConfig:
             self.styles = tuple(s.strip() for s in self.styles.split(",") if s.strip()) or None
         elif self.styles is not None:
             self.styles = tuple(self.styles)
-        self.time_signature = tuple(self.time_signature)
+        try:
+            self.time_signature = parse_time_signature(self.time_signature)  # "3/4" from a form field too
+        except ValueError as err:
+            raise ValueError(f"DataConfig.time_signature: {err}") from None
         if self.window is not None:
             self.window = tuple(self.window)
 
@@ -82,6 +86,8 @@ class DataConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ValueError(f"DataConfig.{name} must be an integer >= 0 or None, got {value!r}")
+        if not isinstance(self.any_metre, bool):
+            raise ValueError(f"DataConfig.any_metre must be True or False, got {self.any_metre!r}")
         for name in ("transpose", "split_seed"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"DataConfig.{name} must be an integer >= 0, got {getattr(self, name)!r}")
@@ -256,7 +262,8 @@ class Splits:
     def report(self) -> str:
         """The dataset table (pieces, splits, segments, skipped files) and the segments of each split."""
         fmt = self.format
-        return (data.format_report(self.pieces, fmt.segment_steps)
+        return (data.format_report(self.pieces, fmt.segment_steps,
+                                   None if self.config.any_metre else fmt.time_signature)
                 + f"\nsegments: {len(self.train)} train, {len(self.valid)} valid, {len(self.test)} test; pitches "
                 f"{pitch_name(fmt.low)}..{pitch_name(fmt.high)}, {fmt.time_signature[0]}/"
                 f"{fmt.time_signature[1]}, {fmt.segment_bars} bars of {fmt.steps_per_bar} steps")
@@ -285,12 +292,19 @@ def build_splits(config: DataConfig, data_dir, progress: bool = True) -> Splits:
     window = config.window or pieces.pitch_range()
     resolved = replace(config, styles=tuple(pieces.styles), window=tuple(int(w) for w in window))
     fmt = resolved.format(resolved.window).validate()
-    splits = Splits(pieces, SegmentDataset(pieces, "train", fmt, transpose=config.transpose),
-                    SegmentDataset(pieces, "valid", fmt), SegmentDataset(pieces, "test", fmt), resolved)
+    metre = {"any_metre": config.any_metre}
+    splits = Splits(pieces, SegmentDataset(pieces, "train", fmt, transpose=config.transpose, **metre),
+                    SegmentDataset(pieces, "valid", fmt, **metre), SegmentDataset(pieces, "test", fmt, **metre),
+                    resolved)
     for name in ("train", "valid", "test"):
         if not len(getattr(splits, name)):
-            raise ValueError(f"the {name} split of {config.source} has no segment of {fmt.segment_bars} bars: "
-                             "more pieces, longer pieces, or a shorter DataConfig.segment_bars")
+            named = f"{fmt.segment_bars} bars of {fmt.time_signature[0]}/{fmt.time_signature[1]}"
+            hint = "more pieces, longer pieces, or a shorter DataConfig.segment_bars"
+            if not config.any_metre and len(SegmentDataset(pieces, name, fmt, any_metre=True)):
+                hint = ("its pieces are in another metre: set DataConfig.time_signature to theirs (TIME_SIGNATURE "
+                        "in a notebook), or DataConfig.any_metre to cut them into bars of "
+                        f"{fmt.time_signature[0]}/{fmt.time_signature[1]} anyway")
+            raise ValueError(f"the {name} split of {config.source} has no segment of {named}: {hint}")
     return splits
 
 
@@ -582,7 +596,9 @@ def spec_from_checkpoint(payload: dict, name: str = "checkpoint") -> Experiment:
 
     Version 1 kept the data settings in an untyped ``extra`` (``styles``,
     ``data: {source, max_per_style, transpose}``, ``loss_config``) and the
-    grid in loose model fields; both are read into the typed configs.
+    grid in loose model fields; both are read into the typed configs. A
+    checkpoint saved before ``DataConfig.any_metre`` existed cut its segments
+    at every downbeat whatever the metre, and rebuilds them so (``any_metre``).
     """
     try:
         model = VAEConfig.from_dict(payload["model_config"])
@@ -590,13 +606,15 @@ def spec_from_checkpoint(payload: dict, name: str = "checkpoint") -> Experiment:
         train_config = TrainConfig(**{k: v for k, v in payload["train_config"].items() if k in train_fields})
         extra = payload.get("extra") or {}
         if "data" in extra and "loss" in extra:
-            return Experiment(DataConfig.from_dict(extra["data"]), model, LossConfig(**extra["loss"]), train_config)
+            # saved before DataConfig.any_metre existed: its segments were cut at every downbeat, whatever the metre
+            data_config = DataConfig.from_dict({"any_metre": True, **extra["data"]})
+            return Experiment(data_config, model, LossConfig(**extra["loss"]), train_config)
         old = extra.get("data", {})
         fmt = model.format
         data_config = DataConfig(source=old.get("source", "music21"), styles=extra.get("styles"),
                                  max_per_style=old.get("max_per_style"), steps_per_quarter=fmt.steps_per_quarter,
                                  time_signature=fmt.time_signature, segment_bars=fmt.segment_bars,
-                                 transpose=old.get("transpose", 0), window=fmt.window)
+                                 transpose=old.get("transpose", 0), window=fmt.window, any_metre=True)
         return Experiment(data_config, model, LossConfig(**(extra.get("loss_config") or {})), train_config)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{name}: its settings cannot be read ({type(err).__name__}: {err})") from None

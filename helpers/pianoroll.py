@@ -81,7 +81,9 @@ class GridFormat:
         The pitch window, MIDI pitches, inclusive: column 0 is ``low``.
     time_signature : (int, int)
         The metre the grid is drawn and measured in (bar lines, notes per
-        bar); a segment still starts on a real downbeat of its piece.
+        bar); a segment starts on a real downbeat of its piece, and the
+        dataset keeps the segments whose bar lines are the grid's
+        (:func:`helpers.data.segment_starts`).
     segment_bars : int
         Bars per training segment.
     """
@@ -142,6 +144,21 @@ class GridFormat:
 
 
 DEFAULT_FORMAT = GridFormat()
+
+
+def parse_time_signature(value) -> tuple:
+    """``(beats, unit)`` from ``"3/4"`` (a form field, a command-line option) or a pair; checked by
+    :meth:`GridFormat.validate`. Raises ValueError naming the value when it is neither."""
+    if isinstance(value, str):
+        parts = value.replace(" ", "").split("/")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"a time signature is written like 3/4, got {value!r}")
+        return int(parts[0]), int(parts[1])
+    try:
+        beats, unit = value
+    except (TypeError, ValueError):
+        raise ValueError(f"a time signature is (beats, unit) or written like 3/4, got {value!r}") from None
+    return beats, unit
 
 
 @dataclass

@@ -38,6 +38,10 @@ class SegmentDataset(Dataset):
         Start a segment on every ``hop_bars``-th downbeat.
     styles : sequence of str, optional
         Keep only these styles (labels stay indices into ``pieces.styles``).
+    any_metre : bool
+        Also keep segments whose bar lines are not the format's (a 3/4
+        stretch cut into bars of 4/4); by default only segments in the
+        format's metre (:func:`helpers.data.segment_starts`).
 
     Notes
     -----
@@ -46,7 +50,7 @@ class SegmentDataset(Dataset):
     """
 
     def __init__(self, pieces: PieceSet, split: str | None, fmt: GridFormat, transpose: int = 0,
-                 hop_bars: int = 1, styles=None):
+                 hop_bars: int = 1, styles=None, any_metre: bool = False):
         fmt.validate()
         if not isinstance(transpose, int) or transpose < 0:
             raise ValueError(f"transpose must be an integer >= 0 semitones, got {transpose!r}")
@@ -59,7 +63,7 @@ class SegmentDataset(Dataset):
         self.transpose = transpose
         piece, start, lo, hi = [], [], [], []
         for k in pieces.indices(split, styles):
-            s = segment_starts(pieces, k, segment_steps, hop_bars)
+            s = segment_starts(pieces, k, segment_steps, hop_bars, None if any_metre else fmt.steps_per_bar)
             if not len(s):
                 continue
             notes = pieces.piece_notes(k)

@@ -73,6 +73,9 @@ RUNS_DIR = None  #@param {type:"raw"}
 #@markdown `DATA_DIR`, `RUNS_DIR`: None puts them on Drive in Colab, in `data/` and `runs/` of the repository elsewhere.
 STEPS_PER_QUARTER = 4  #@param {type:"integer"}
 SEGMENT_BARS = 4  #@param {type:"integer"}
+TIME_SIGNATURE = "4/4"  #@param ["4/4", "3/4", "2/4", "6/8", "2/2"] {allow-input: true}
+ANY_METRE = False  #@param {type:"boolean"}
+#@markdown `TIME_SIGNATURE`: the grid's metre; segments whose bar lines are not its own (a 3/4 tune in a 4/4 grid) are left out, and the data table counts them; `ANY_METRE` keeps them, cut into its bars.
 TRANSPOSE = 3  #@param {type:"integer"}
 #@markdown Grid: steps per quarter note, bars per segment; random transposition in semitones while training.
 #@markdown ---
@@ -168,7 +171,8 @@ from helpers.train import pick_device
 
 spec = Experiment(
     data=DataConfig(source=SOURCE, styles=STYLES, max_per_style=MAX_PER_STYLE, steps_per_quarter=STEPS_PER_QUARTER,
-                    segment_bars=SEGMENT_BARS, transpose=TRANSPOSE, split_seed=SEED),
+                    segment_bars=SEGMENT_BARS, time_signature=TIME_SIGNATURE, any_metre=ANY_METRE,
+                    transpose=TRANSPOSE, split_seed=SEED),
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
                  chords=CHORDS, chord_voices=CHORD_VOICES, notes=NOTES, note_ends=NOTE_ENDS,
                  scheduled_sampling=SCHEDULED_SAMPLING),

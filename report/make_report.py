@@ -127,10 +127,14 @@ def table_data(c) -> str:
     d = c["bench"]["data"]
     if not d:
         return "(no data benchmark: python -m bench.bench_data)"
-    rows = [[r["style"], r["pieces"], f"{r['train']} / {r['valid']} / {r['test']}", f"{r['segments']:,}",
-             r["skipped"], _f(r["mean_polyphony"], 2)] for r in d["corpus"]["per_style"]]
-    return _table(["style", "pieces", "train / valid / test pieces", "segments (64 steps)", "skipped",
-                   "mean polyphony"], rows)
+    per_style = d["corpus"]["per_style"]
+    metre = all("other_metre" in r for r in per_style)  # measured since segments keep the grid's metre
+    rows = [[r["style"], r["pieces"], f"{r['train']} / {r['valid']} / {r['test']}", f"{r['segments']:,}"]
+            + ([f"{r['other_metre']:,}"] if metre else []) + [r["skipped"], _f(r["mean_polyphony"], 2)]
+            for r in per_style]
+    return _table(["style", "pieces", "train / valid / test pieces",
+                   "segments (4 bars of 4/4)" if metre else "segments (64 steps)"]
+                  + (["of another metre (left out)"] if metre else []) + ["skipped", "mean polyphony"], rows)
 
 
 def _where(r) -> str:

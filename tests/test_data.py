@@ -204,9 +204,29 @@ def test_command_line_report(dataset, tmp_path, capsys):
     for name in REASONS:
         assert name in out
     assert "8 file(s) skipped" in out
-    jigs = next(line for line in out.splitlines() if line.startswith("jigs"))
-    # 6 pieces of 6 bars of 6/8 = 96 steps: segments of 64 steps start on bars 0, 12, 24 -> 3 each.
-    assert jigs.split() == ["jigs", "6", "4", "1", "1", "18", "0"]
+    row = lambda style: next(line for line in out.splitlines() if line.startswith(style)).split()  # noqa: E731
+    # 6 pieces of 96 steps, 8 bars of 6/8 (12 steps): 64-step segments from steps 0, 12, 24, 3 each, none with the
+    # bar lines of 4/4: counted as of another metre; the reels (4/4 by default) are all in it.
+    assert row("jigs") == ["jigs", "6", "4", "1", "1", "0", "18", "0"]
+    assert int(row("reels")[5]) > 0 and row("reels")[6] == "0"
+    assert "other metre" in out and "DataConfig.time_signature" in out
+    # In 6/8: four bars are 48 steps, from steps 0, 12, 24, 36, 48 (48 + 48 = 96 fits) -> 5 each.
+    assert data.main([str(dataset), "--out", str(tmp_path / "out"), "--time-signature", "6/8"]) == 0
+    out = capsys.readouterr().out
+    assert row("jigs") == ["jigs", "6", "4", "1", "1", "30", "0", "0"]
+    # --any-metre: the old count, every metre cut into 4/4, with no metre column.
+    assert data.main([str(dataset), "--out", str(tmp_path / "out"), "--any-metre"]) == 0
+    out = capsys.readouterr().out
+    assert row("jigs") == ["jigs", "6", "4", "1", "1", "18", "0"]
+
+
+def test_command_line_refuses_a_bad_time_signature(dataset, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        data.main([str(dataset), "--out", str(tmp_path / "out"), "--time-signature", "3-4"])
+    assert "--time-signature" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        data.main([str(dataset), "--out", str(tmp_path / "out"), "--time-signature", "5/8", "--steps-per-quarter", "1"])
+    assert "not a whole number of steps" in capsys.readouterr().err
 
 
 def test_command_line_fails_only_when_nothing_is_usable(tmp_path, capsys):

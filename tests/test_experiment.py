@@ -35,7 +35,7 @@ def test_every_bad_setting_is_refused_before_anything_is_built(tmp_path):
                                ("data", "time_signature", (4, 3)), ("data", "max_per_style", -1),
                                ("data", "steps_per_quarter", 0), ("model", "latent", 0),
                                ("loss", "beta", float("nan")), ("train", "lr", 2.0), ("train", "batch_size", 0),
-                               ("train", "epochs", 0)]:
+                               ("train", "epochs", 0), ("data", "any_metre", "yes")]:
         bad = replace(good, **{part: replace(getattr(good, part), **{field: value})})
         with pytest.raises(ValueError, match=field if field != "window" else "low <= high"):
             bad.validate()
@@ -48,6 +48,32 @@ def test_styles_from_a_form_field_or_papermill_are_split_on_commas():
     assert DataConfig(styles="bach, folk").styles == ("bach", "folk")
     assert DataConfig(styles="").styles is None and DataConfig(styles=" , ").styles is None  # a form left empty: all
     assert DataConfig(styles=["bach"]).styles == ("bach",)
+
+
+def test_a_time_signature_from_a_form_field_and_a_bad_one_named():
+    assert DataConfig(time_signature="3/4").time_signature == (3, 4)
+    assert DataConfig(time_signature=" 6 / 8 ").time_signature == (6, 8) and DataConfig().time_signature == (4, 4)
+    for bad in ("3-4", "waltz", 3):
+        with pytest.raises(ValueError, match="DataConfig.time_signature"):
+            DataConfig(time_signature=bad)
+
+
+def test_pieces_in_another_metre_are_left_out_and_the_error_says_what_to_set(tmp_path):
+    from conftest import STEP, write_midi
+
+    for k in range(10):  # waltzes: 8 bars of 3/4, a chord on each beat
+        notes = [(60 + (b + k) % 5 + i, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(24) for i in (0, 4)]
+        write_midi(tmp_path / "src" / "waltz" / f"w{k}.mid", notes, time_signatures=[(0, 3, 4)])
+    data = DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0)
+    with pytest.raises(ValueError, match="another metre: set DataConfig.time_signature .*TIME_SIGNATURE"):
+        experiment.build_splits(data, tmp_path / "data", progress=False)
+    waltz = experiment.build_splits(replace(data, time_signature="3/4"), tmp_path / "data", progress=False)
+    assert waltz.format.time_signature == (3, 4) and waltz.format.segment_steps == 24
+    assert len(waltz.train) == 8 * 7  # from each of bars 0..6 of 8 pieces
+    assert "in 3/4" in waltz.report() and "other metre" in waltz.report()
+    cut = experiment.build_splits(replace(data, any_metre=True), tmp_path / "data", progress=False)
+    assert cut.format.segment_steps == 32 and len(cut.train) == 8 * 6  # from bars 0..5: 32 steps fit 5 more
+    assert "other metre" not in cut.report()
 
 
 def test_epochs_from_the_device_and_the_smoke_configuration():
@@ -137,10 +163,18 @@ def test_a_version_1_checkpoint_loads_with_its_settings_read_into_the_spec(tmp_p
     assert payload["version"] == 1
     assert spec.model.format == GridFormat(4, 50, 69, (4, 4), 2) and model.config.seq_len == 32
     assert spec.data == DataConfig(source="music21", styles=("bach",), max_per_style=500, transpose=3,
-                                   segment_bars=2, window=(50, 69))
+                                   segment_bars=2, window=(50, 69), any_metre=True)  # its segments, every metre
     assert spec.loss.beta == 0.2 and spec.train.batch_size == 64
     for name, value in model.state_dict().items():
         assert torch.equal(value, state[name]), name
+
+
+def test_a_checkpoint_saved_before_the_metre_setting_rebuilds_its_segments_of_every_metre():
+    old = {k: v for k, v in DataConfig().to_dict().items() if k != "any_metre"}
+    payload = {"model_config": VAEConfig().to_dict(), "train_config": {}, "extra": {"data": old, "loss": {}}}
+    assert experiment.spec_from_checkpoint(payload).data.any_metre is True
+    payload["extra"]["data"] = DataConfig().to_dict()  # saved since: its own setting
+    assert experiment.spec_from_checkpoint(payload).data.any_metre is False
 
 
 def test_a_version_1_checkpoint_cannot_resume_and_says_so(tmp_path):

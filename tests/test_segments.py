@@ -110,3 +110,55 @@ def test_bad_settings_are_refused(pieces):
         make_loader(SegmentDataset(pieces, None, GridFormat(segment_bars=1000)))
     with pytest.raises(ValueError, match="batch_size"):
         make_loader(SegmentDataset(pieces, None, two_bars(pieces)), batch_size=0)
+
+
+# ---------------------------------------------------------------- metre
+
+@pytest.fixture
+def metres(tmp_path):
+    """One piece per metre, 8 bars of eighth notes, plus one that turns from 4/4 to 3/4 after 4 bars."""
+    root = tmp_path / "metres"
+
+    def piece(name, bars, time_signatures):
+        steps = sum(b for b in bars)
+        notes = [(60 + s % 7, s * 2 * STEP, (s + 1) * 2 * STEP) for s in range(steps // 2)]
+        write_midi(root / "a" / f"{name}.mid", notes=notes, time_signatures=time_signatures)
+
+    piece("four_four", [16] * 8, [(0, 4, 4)])
+    piece("two_four", [8] * 16, [(0, 2, 4)])
+    piece("four_two", [32] * 4, [(0, 4, 2)])
+    piece("three_four", [12] * 8, [(0, 3, 4)])
+    piece("turns", [16] * 4 + [12] * 4, [(0, 4, 4), (64 * STEP, 3, 4)])
+    return build(root, tmp_path / "out", progress=False)
+
+
+def starts_in(pieces, name, segment_steps=64, steps_per_bar=16):
+    return segment_starts(pieces, pieces.names.index(f"a/{name}.mid"), segment_steps,
+                          steps_per_bar=steps_per_bar).tolist()
+
+
+def test_segments_keep_the_bar_lines_of_the_grid(metres):
+    assert starts_in(metres, "four_four") == [0, 16, 32, 48, 64]
+    # two bars of 2/4 are one of 4/4: a segment from every bar of 2/4 that starts one of 4/4 or not
+    assert starts_in(metres, "two_four") == list(range(0, 65, 8))
+    assert starts_in(metres, "four_two") == [0, 32, 64]  # a bar of 4/2 is two of 4/4
+    assert starts_in(metres, "three_four") == []  # bar lines at 12, 24, ... would fall mid-bar
+    assert starts_in(metres, "three_four", 48, 12) == [0, 12, 24, 36, 48]  # in a 3/4 grid they are kept
+    assert starts_in(metres, "turns") == [0]  # the one segment before the 3/4 bars
+    assert starts_in(metres, "three_four", steps_per_bar=None) == [0, 12, 24]  # any metre: cut into 64 steps
+
+
+def test_pickup_is_left_out_of_segments_in_the_grids_metre(pieces):
+    k = pieces.names.index("a/pickup.mid")
+    assert segment_starts(pieces, k, 64, steps_per_bar=16).tolist() == [4, 20, 36]  # not the one over the 1/4 bar
+
+
+def test_dataset_keeps_segments_in_its_formats_metre_unless_any_metre(metres):
+    fmt = GridFormat(low=50, high=80)
+    names = lambda ds: sorted({metres.names[p] for p in ds.piece})  # noqa: E731
+    kept = SegmentDataset(metres, None, fmt)
+    assert "a/three_four.mid" not in names(kept) and len(kept) == 5 + 9 + 3 + 1
+    everything = SegmentDataset(metres, None, fmt, any_metre=True)
+    assert "a/three_four.mid" in names(everything) and len(everything) > len(kept)
+    waltz = SegmentDataset(metres, None, GridFormat(low=50, high=80, time_signature=(3, 4)))
+    assert "a/three_four.mid" in names(waltz) and "a/four_four.mid" not in names(waltz)
