@@ -110,6 +110,7 @@ def train_command(args) -> int:
             print(f"{world} process(es) on {device.type}; {spec.train.batch_size} segments per process and step "
                   f"(effective batch {spec.train.batch_size * world}); run {run.root}", flush=True)
             splits = experiment.build_splits(spec.data, data_dir, progress=False)
+            print(splits.report(), flush=True)  # what was kept: styles, splits, segments of another metre, skips
         barrier()  # the others load the cache rank 0 has built
         if not main:
             splits = experiment.build_splits(spec.data, data_dir, progress=False)

@@ -93,7 +93,7 @@ def collect_bench() -> dict:
             for name in ("data", *TRAININGS, "notebooks", "notebooks_gpu", "generate", "first_audio", "scale", "distributed", "ablation",
                          "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150",
                          "ablation_cpu_extended", "decoding", "judge",
-                         "style_vocal", "lines", "attributes")}
+                         "style_vocal", "lines", "attributes", "metre")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -526,6 +526,26 @@ def table_attributes(c) -> str:
             + f"\n\n`{a['command']}`: {next(iter(a['models'].values()))['segments']} held-out segments per model, "
             f"drawn with each model's onset floor, the amounts of a segment with the same dice; "
             f"{a['machine']['cpu']}.")
+
+
+def table_metre(c) -> str:
+    """Models trained on segments of every metre or in the grid's, scored on both (``bench.bench_metre``)."""
+    m = c["bench"].get("metre")
+    if not m:
+        return "(not measured: run `python -m bench.bench_metre RUN ...`)"
+    rows = []
+    for key, r in m["models"].items():
+        for test, label in (("grid_metre", "in the grid's metre"), ("every_metre", "every metre")):
+            t = r["test"][test]
+            rows.append([f"{key} (trained on {'every metre' if r['trained_any_metre'] else 'the grid metre'})",
+                         f"{label} ({t['segments']:,})", _f(t["reconstruction"]["frame_f1"]),
+                         _f(t["reconstruction"]["onset_f1"]), _f(t["reconstruction"]["note_f1"]),
+                         ", ".join(f"{w['statistic'].replace('_', ' ')} {_f(w['distance'], 2)}"
+                                   for w in t["worst"].values())])
+    return (_table(["model", "test segments", "frame F1", "onset F1", "note F1",
+                    "samples' worst statistic (real sd)"], rows)
+            + f"\n\n`{m['command']}`; free-running reconstructions from the posterior mean at the threshold chosen "
+            f"on the matching validation segments; prior samples drawn without a floor; {m['machine']['cpu']}.")
 
 
 def table_lines(c) -> str:
@@ -1108,7 +1128,7 @@ def main(argv=None) -> int:
               "style_long": table_style_long(c),
               "decoding": table_decoding(c),
               "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c),
-              "attributes": table_attributes(c)}
+              "attributes": table_attributes(c), "metre": table_metre(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"

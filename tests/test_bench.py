@@ -172,3 +172,38 @@ def test_notebook_timing_counts_the_probes_and_estimates_the_default_plan(tmp_pa
     assert "its default 150 epochs: about 10-13 min" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench_notebooks.main(["--collect", str(run), "--out", str(out)])  # where they ran is required
+
+
+def test_metre_benchmark_scores_a_model_on_segments_of_its_metre_and_of_every_metre(tmp_path, capsys):
+    from dataclasses import replace
+
+    from bench import bench_metre
+    from conftest import STEP, write_midi
+    from helpers import experiment, musicstats
+    from helpers.losses import LossConfig
+    from helpers.models import PRESETS
+    from helpers.train import TrainConfig
+    import torch
+
+    for k in range(10):  # 4 bars of 4/4, then 4 of 3/4: chords on every beat
+        notes = [(60 + (b + k) % 7 + i, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(28) for i in (0, 4)]
+        write_midi(tmp_path / "src" / "a" / f"p{k}.mid", notes, time_signatures=[(0, 4, 4), (64 * STEP, 3, 4)])
+    spec = experiment.Experiment(
+        experiment.DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0, max_per_style=None),
+        replace(PRESETS["smoke"], decoder="autoregressive"), LossConfig(beta_warmup=5),
+        TrainConfig(epochs=1, warmup_steps=1, batch_size=8)).validate()
+    splits = experiment.build_splits(spec.data, tmp_path / "data", progress=False)
+    run = experiment.RunFolder(tmp_path / "run")
+    experiment.train_vae(experiment.build_model(spec, splits), spec, splits, run, torch.device("cpu"), progress=False)
+
+    out = tmp_path / "metre.json"
+    results = bench_metre.main([str(run.root), "--samples", "4", "--data-dir", str(tmp_path / "data"),
+                                "--out", str(out)])
+    row = json.loads(out.read_text())["models"]["run"]
+    assert row == results["models"]["run"] and row["trained_any_metre"] is False
+    grid, every = row["test"]["grid_metre"], row["test"]["every_metre"]
+    assert 0 < grid["segments"] < every["segments"]  # the 3/4 pieces' segments, cut into 4/4, only in the second
+    for scores in (grid, every):
+        assert set(scores["reconstruction"]) == {"frame_f1", "onset_f1", "note_f1"}
+        assert set(scores["sample_distances"]["all"]) == set(musicstats.STATISTICS) and scores["worst"]["all"]
+    assert "on the grid metre" in capsys.readouterr().out

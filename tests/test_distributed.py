@@ -89,6 +89,7 @@ def test_two_processes_train_like_one_with_the_whole_batch_and_resume(corpus):
     two = launch(tmp_path, spec_file(tmp_path / "b4.json", 4), "two", 2)
     assert "2 process(es) on cpu" in two and "effective batch 8" in two
     assert two.count("epoch 1/2:") == 1  # rank 0 alone reports (and writes)
+    assert two.count("pieces   train") == 1 and "chords" in one  # and prints the data table once
     run = experiment.RunFolder(tmp_path / "runs" / "two")
     for name in ("last.pt", "best.pt", "history.json", "spec.json", "summary.json"):
         assert (run.root / name).is_file(), name
