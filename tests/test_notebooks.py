@@ -76,6 +76,23 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
+def test_basic_notebook_learns_a_folder_of_waltzes_in_their_metre(tmp_path):
+    from conftest import STEP, write_midi
+
+    for k in range(12):  # 16 bars of 3/4: a bass note on the downbeat, a chord on beats two and three
+        notes = [(48 + (b + k) % 5, b * 12 * STEP, (b * 12 + 4) * STEP) for b in range(16)]
+        notes += [(60 + (b * 3 + k) % 7 + i, (b * 12 + q) * STEP, (b * 12 + q + 4) * STEP)
+                  for b in range(16) for q in (4, 8) for i in (0, 4)]
+        write_midi(tmp_path / "waltzes" / "waltz" / f"w{k}.mid", notes, time_signatures=[(0, 3, 4)])
+    text = run_notebook("01_basic_vae", tmp_path, SOURCE=str(tmp_path / "waltzes"), STYLES="",
+                        TIME_SIGNATURE="3/4")
+    row = next(line for line in text.splitlines() if line.startswith("waltz")).split()
+    assert "in 3/4" in text and int(row[5]) > 0 and row[6] == "0"  # every segment kept, none of another metre
+    samples = sorted((tmp_path / "runs" / "basic-smoke" / "samples").glob("*.mid"))
+    assert samples and all(tuple(read_midi(f).time_signature) == (3, 4) for f in samples)  # written in 3/4
+
+
+@pytest.mark.slow
 def test_style_notebook_runs_headless(tmp_path):
     """With every other design at once: a hierarchical decoder with a chord model and its voices over
     frames, scheduled sampling, a style code and its adversary, best.pt chosen by reconstructions (the
@@ -127,6 +144,9 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
                                                      ("02_style_vae", {"INTERPOLATION_STEPS": 1},
                                                       "INTERPOLATION_STEPS must be"),
                                                      ("01_basic_vae", {"QPM": 0}, "QPM must be"),
+                                                     ("01_basic_vae", {"TIME_SIGNATURE": "3-4"},
+                                                      "DataConfig.time_signature"),
+                                                     ("02_style_vae", {"ANY_METRE": "yes"}, "DataConfig.any_metre"),
                                                      ("01_basic_vae", {"ATTRIBUTE": "loudness"}, "ATTRIBUTE must be"),
                                                      ("01_basic_vae", {"MY_MIDI": "no/such.mid"}, "MY_MIDI.*such.mid")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
