@@ -244,15 +244,20 @@ def in_metre(downbeats: np.ndarray, starts: np.ndarray, segment_steps: int, step
     the piece's and each of the piece's bars inside it divides the grid's bar
     (two bars of 2/4 in one of 4/4, but not 3/4 + 1/4).
     """
-    downbeats = np.asarray(downbeats, np.int64)[None, :]
+    downbeats = np.asarray(downbeats, np.int64)
     starts = np.asarray(starts, np.int64)[:, None]
     ends = starts + segment_steps
-    inside = (downbeats >= starts) & (downbeats < ends)
-    on_grid = (downbeats - starts) % steps_per_bar == 0
+    # the bar lines from each start's on: at most segment_steps + 1 of them can lie inside its segment
+    index = np.searchsorted(downbeats, starts) + np.arange(min(len(downbeats), segment_steps + 1))
+    exists = index < len(downbeats)
+    lines = downbeats[np.minimum(index, len(downbeats) - 1)]
+    following = np.where(index + 1 < len(downbeats), downbeats[np.minimum(index + 1, len(downbeats) - 1)],
+                         np.iinfo(np.int64).max)
+    inside = exists & (lines >= starts) & (lines < ends)
+    on_grid = (lines - starts) % steps_per_bar == 0
     whole_bars = ~(inside & ~on_grid).any(1)
     grid_lines = starts + steps_per_bar * np.arange(max(1, segment_steps // steps_per_bar))
-    following = np.append(downbeats[0, 1:], np.iinfo(np.int64).max)[None, :]
-    bar = np.minimum(following, ends) - downbeats  # each bar's length, cut at the segment's end
+    bar = np.minimum(following, ends) - lines  # each bar's length, cut at the segment's end
     divides = ~(inside & (steps_per_bar % np.maximum(bar, 1) != 0)).any(1)
     parts_of_bars = np.isin(grid_lines, downbeats).all(1) & divides
     return whole_bars | parts_of_bars

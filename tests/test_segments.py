@@ -162,3 +162,24 @@ def test_dataset_keeps_segments_in_its_formats_metre_unless_any_metre(metres):
     assert "a/three_four.mid" in names(everything) and len(everything) > len(kept)
     waltz = SegmentDataset(metres, None, GridFormat(low=50, high=80, time_signature=(3, 4)))
     assert "a/three_four.mid" in names(waltz) and "a/four_four.mid" not in names(waltz)
+
+
+def test_metre_rule_matches_its_definition_on_random_bar_patterns():
+    from helpers.data import in_metre
+
+    def by_hand(downbeats, start, segment_steps, steps_per_bar):
+        inside = [d for d in downbeats if start <= d < start + segment_steps]
+        if all((d - start) % steps_per_bar == 0 for d in inside):
+            return True
+        grid = [start + k * steps_per_bar for k in range(segment_steps // steps_per_bar)]
+        ends = [min(([e for e in downbeats if e > d] or [10**9])[0], start + segment_steps) for d in inside]
+        return set(grid) <= set(downbeats) and all(steps_per_bar % (e - d) == 0 for d, e in zip(inside, ends))
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        bars = rng.choice([4, 8, 12, 16, 24, 32], size=rng.integers(1, 30))
+        downbeats = np.concatenate([[0], np.cumsum(bars)[:-1]])
+        for segment_steps, steps_per_bar in ((64, 16), (48, 12), (32, 8)):
+            got = in_metre(downbeats, downbeats, segment_steps, steps_per_bar)
+            want = [by_hand(list(downbeats), s, segment_steps, steps_per_bar) for s in downbeats]
+            assert got.tolist() == want, (bars.tolist(), segment_steps)
