@@ -171,7 +171,8 @@ class PieceSet:
             row["segments"] = int(sum(len(segment_starts(self, i, segment_steps, steps_per_bar=steps_per_bar))
                                       for i in idx))
             if steps_per_bar is not None:
-                row["other_metre"] = int(sum(len(segment_starts(self, i, segment_steps)) for i in idx)) - row["segments"]
+                every = int(sum(len(segment_starts(self, i, segment_steps)) for i in idx))
+                row["other_metre"] = every - row["segments"]
             row["skipped"] = sum(1 for f, _ in self.skipped if f.split("/")[0] == style)
             rows.append(row)
         return rows
@@ -212,11 +213,9 @@ def segment_starts(pieces: PieceSet, i: int, segment_steps: int = SEGMENT_STEPS,
     whose segment fits inside the piece and holds at least one note.
 
     With ``steps_per_bar`` (the grid's bar), only segments in the grid's
-    metre: every bar line of the piece inside the segment falls on one of
-    the grid's (a 4/2 bar is two bars of 4/4), or every bar line of the grid
-    is one of the piece's (two bars of 2/4 are one of 4/4). A 3/4 or 6/8
-    stretch, or a bar of another length in between, is not cut into 4/4
-    segments whose bar lines would fall mid-bar.
+    metre (:func:`in_metre`): a 3/4 or 6/8 stretch, or a bar of another
+    length in between, is not cut into 4/4 segments whose bar lines would
+    fall mid-bar.
     """
     notes = pieces.piece_notes(i)
     n = int(pieces.n_steps[i])
@@ -556,7 +555,7 @@ def format_report(pieces: PieceSet, segment_steps: int = SEGMENT_STEPS, metre: t
     """
     steps_per_bar = None
     if metre is not None:
-        steps_per_bar = pieces.settings["steps_per_quarter"] * 4 * metre[0] // metre[1]
+        steps_per_bar = pianoroll.GridFormat(pieces.settings["steps_per_quarter"], time_signature=metre).steps_per_bar
     rows = pieces.summary(segment_steps, steps_per_bar)
     columns = ["pieces", "train", "valid", "test", "segments"] + (["other_metre"] if steps_per_bar else [])
     widths = {"pieces": 8, "train": 8, "valid": 8, "test": 8, "segments": 10, "other_metre": 13}
@@ -597,12 +596,11 @@ def main(argv=None) -> int:
                         help="music21 corpus only: at most N files per style, 0 for all (default: 500)")
     parser.add_argument("--workers", type=int, help="processes (default: one per core)")
     args = parser.parse_args(argv)
-    if args.segment_bars < 1:
-        parser.error(f"--segment-bars must be >= 1, got {args.segment_bars}")
-    num, den = args.time_signature
-    if (args.steps_per_quarter * 4 * num) % den:
-        parser.error(f"a bar of {num}/{den} is not a whole number of steps at {args.steps_per_quarter} per quarter")
-    segment_steps = args.segment_bars * args.steps_per_quarter * 4 * num // den
+    try:  # the segments counted, checked as a model's grid is
+        segment_steps = pianoroll.GridFormat(args.steps_per_quarter, time_signature=args.time_signature,
+                                             segment_bars=args.segment_bars).validate().segment_steps
+    except ValueError as err:
+        parser.error(str(err))
     try:
         pieces = build(args.source, args.out, args.styles, args.steps_per_quarter, args.seed,
                        sha256=args.sha256, max_per_style=args.max_per_style, workers=args.workers)
