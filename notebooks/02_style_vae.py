@@ -285,7 +285,8 @@ if PRETRAINED:  # the shipped model's own data settings give its held-out pieces
     print(splits.report())
 held_out, held_labels = splits.test.grids(), splits.test.style
 real_accuracy = metrics.per_style_accuracy(metrics.predict(judge, held_out), held_labels, names)
-print("judge's accuracy on real held-out segments:", {k: round(v, 3) for k, v in real_accuracy.items()})
+print("judge's accuracy on real held-out segments:",  # a style with too few pieces may have none held out
+      {k: "none held out" if v is None else round(v, 3) for k, v in real_accuracy.items()})
 mu = generate.encode(model, held_out, held_labels)
 latent_accuracy = float((model.classify(mu).argmax(1).cpu().numpy() == held_labels).mean())
 print(f"latent classifier accuracy on {len(held_out)} held-out segments: {latent_accuracy:.3f}; "

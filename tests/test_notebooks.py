@@ -93,6 +93,18 @@ def test_basic_notebook_learns_a_folder_of_waltzes_in_their_metre(tmp_path):
 
 
 @pytest.mark.slow
+def test_style_notebook_goes_on_when_a_style_has_no_held_out_piece(tmp_path):
+    from conftest import write_two_styles
+
+    root = write_two_styles(tmp_path / "mine", "chords", "line", 10, 48, 60)
+    (root / "rare").mkdir()
+    shutil.copy(root / "line" / "l0.mid", root / "rare" / "only.mid")  # one piece: it trains, none is held out
+    text = run_notebook("02_style_vae", tmp_path, SOURCE=str(root), STYLES="", TRANSFERS=1)
+    assert "'rare': 'none held out'" in text
+    assert len(list((tmp_path / "runs" / "style-smoke" / "styles" / "rare").glob("*.mid"))) == 2
+
+
+@pytest.mark.slow
 def test_style_notebook_runs_headless(tmp_path):
     """With every other design at once: a hierarchical decoder with a chord model and its voices over
     frames, scheduled sampling, a style code and its adversary, best.pt chosen by reconstructions (the
