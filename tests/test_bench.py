@@ -207,3 +207,15 @@ def test_metre_benchmark_scores_a_model_on_segments_of_its_metre_and_of_every_me
         assert set(scores["reconstruction"]) == {"frame_f1", "onset_f1", "note_f1"}
         assert set(scores["sample_distances"]["all"]) == set(musicstats.STATISTICS) and scores["worst"]["all"]
     assert "on the grid metre" in capsys.readouterr().out
+
+
+def test_judge_summary_takes_each_trios_worst_style_over_its_splits():
+    from bench.bench_judge import summary
+
+    rows = [{"styles": ["a", "b", "c"], "judge": "default", "split_seed": s, "seed": seed, "worst": w}
+            for s, seed, w in [(0, 0, 0.9), (0, 3, 0.8), (1, 0, 0.7), (2, 0, 1.0)]]
+    rows.append({"styles": ["a", "b", "d"], "judge": "default", "seed": 0, "worst": 0.95})  # measured before splits
+    first, second = summary(rows)
+    assert first["worst_by_split"] == {0: pytest.approx(0.85), 1: 0.7, 2: 1.0}
+    assert first["mean_worst"] == pytest.approx((0.85 + 0.7 + 1.0) / 3) and first["least_worst"] == 0.7
+    assert second["styles"] == ["a", "b", "d"] and second["least_worst"] == 0.95
