@@ -93,7 +93,7 @@ def collect_bench() -> dict:
             for name in ("data", *TRAININGS, "notebooks", "notebooks_gpu", "generate", "first_audio", "scale", "distributed", "ablation",
                          "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150",
                          "ablation_cpu_extended", "decoding", "judge",
-                         "style_vocal", "lines", "attributes", "metre")}
+                         "style_vocal", "lines", "attributes", "metre", "judge_splits")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -507,6 +507,27 @@ def table_judge(c) -> str:
     return (_table(["styles", "judge", "seed", "accuracy on real test segments", "worst", "worst, each judge alone",
                     "its weakest held-out piece"], rows)
             + f"\n\n`{j['command']}`; {j['machine']['cpu']}; seeds S, S+1, ... of a row's judges.")
+
+
+def table_judge_splits(c) -> str:
+    """The judge over several splits of the corpus: each trio's worst style per split (``bench.bench_judge
+    --split-seeds``)."""
+    j = c["bench"].get("judge_splits")
+    if not j:
+        return "(not measured: run `python -m bench.bench_judge --split-seeds 0 1 2 --out bench/results/judge_splits.json`)"
+    rows = []
+    for summary in j["summary"]:
+        mine = [r for r in j["trios"] if r["styles"] == summary["styles"] and r["judge"] == summary["judge"]]
+        weakest = {}
+        for r in mine:  # which style is the weakest on each split
+            weakest.setdefault(str(r["split_seed"]), min(r["styles"], key=lambda k: r["accuracy"][k]))
+        rows.append([", ".join(summary["styles"]), summary["judge"],
+                     " / ".join(f"{_f(w, 2)} ({weakest[split]})" for split, w in summary["worst_by_split"].items()),
+                     _f(summary["mean_worst"], 2), _f(summary["least_worst"], 2)])
+    splits = list(j["summary"][0]["worst_by_split"]) if j["summary"] else []
+    return (_table(["styles", "judge", "worst style on splits " + " / ".join(splits), "mean", "least"], rows)
+            + f"\n\n`{j['command']}`; {j['machine']['cpu']}; segments in 4/4, as the notebooks now cut them; "
+            f"{j['trios'][0]['members']} judges per row, seeds {j['trios'][0]['seed']}, ... .")
 
 
 def table_attributes(c) -> str:
@@ -1128,7 +1149,7 @@ def main(argv=None) -> int:
               "style_long": table_style_long(c),
               "decoding": table_decoding(c),
               "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c),
-              "attributes": table_attributes(c), "metre": table_metre(c)}
+              "attributes": table_attributes(c), "metre": table_metre(c), "judge_splits": table_judge_splits(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"
