@@ -43,6 +43,7 @@ decoder's style embedding.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -71,9 +72,9 @@ def check_mode(mode: str, name: str = "the decoding mode") -> str:
 def check_count(value, name: str, minimum: int = 1) -> int:
     """``value`` if it is an integer >= ``minimum`` (a number of samples, steps, pieces); else a ``ValueError``
     naming the setting (``name``)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_attribute(name, setting: str = "attribute") -> str:
@@ -88,7 +89,7 @@ def check_attribute(name, setting: str = "attribute") -> str:
 
 def check_positive(value, name: str) -> float:
     """``value`` if it is a finite number > 0 (a temperature, a tempo); else a ``ValueError`` naming the setting."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
         raise ValueError(f"{name} must be a number > 0, got {value!r}")
     return float(value)
 
@@ -248,8 +249,7 @@ def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "ber
     space, ``N(mean, (temperature * spread)^2)``: where the codes of that
     style's own pieces lie, not anywhere the prior puts them.
     """
-    if n < 1 or temperature <= 0:
-        raise ValueError(f"need n >= 1 and temperature > 0, got n={n}, temperature={temperature}")
+    n, temperature = check_count(n, "n"), check_positive(temperature, "temperature")
     check_floor(floor)
     generator = torch.Generator(device=_device(model))
     if seed is not None:
@@ -302,8 +302,7 @@ def interpolate(model, grid_a, grid_b, steps: int = 5, style=None, mode: str = "
     The first and last are the reconstructions of the two ends. Drawn
     (``mode="bernoulli"``), every step shares its dice (``seed``: which ones).
     """
-    if steps < 2:
-        raise ValueError(f"steps must be at least 2, got {steps}")
+    steps = check_count(steps, "steps", minimum=2)
     mu = encode(model, np.stack([grid_a, grid_b]), None if style is None else [style, style])
     z = torch.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, steps)])
     return decode(model, z, style, mode, threshold, _generator(model, seed), shared=steps, floor=floor)
@@ -398,8 +397,7 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
     a path share their dice (``seed``: which ones). Returns ``(steps, T, 2, P)``.
     Several codes ``z`` (N, latent) are decoded in one batch: ``(N, steps, T, 2, P)``.
     """
-    if steps < 2:
-        raise ValueError(f"steps must be at least 2, got {steps}")
+    steps = check_count(steps, "steps", minimum=2)
     weights = torch.zeros(steps, model.config.n_styles)
     t = torch.linspace(0, 1, steps)
     weights[:, style_a] += 1 - t

@@ -213,6 +213,22 @@ def test_the_floor_holds_back_unlikely_onsets_and_nothing_else():
     assert not generate.sample(model, 3, seed=0, floor=0.999)[:, :, 1].any()  # nothing is that likely
 
 
+def test_counts_and_temperatures_are_checked_alike_everywhere():
+    model = tiny()
+    for n in (0, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="n must be an integer >= 1"):
+            generate.sample(model, n)
+    for t in (0, -1.0, float("nan"), float("inf"), "1"):
+        with pytest.raises(ValueError, match="temperature must be a number > 0"):
+            generate.sample(model, 2, temperature=t)
+    grid = np.zeros((model.config.seq_len, 2, model.config.n_pitches), bool)
+    with pytest.raises(ValueError, match="steps must be an integer >= 2"):
+        generate.interpolate(model, grid, grid, steps=1)
+    # numpy's integers and floats are numbers too (a count read from an array)
+    assert generate.sample(model, np.int64(2), temperature=np.float32(0.5), seed=0).shape[0] == 2
+    assert generate.check_count(np.int32(3), "N") == 3 and type(generate.check_count(np.int32(3), "N")) is int
+
+
 def test_slerp_ends_and_norm():
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
     torch.testing.assert_close(generate.slerp(a, b, 0.0), a)
