@@ -531,6 +531,9 @@ def check_judge(epochs, members) -> None:
     check_count(members, "JUDGES")
 
 
+JUDGE_MEMBERS = "members.json"  # in judge/: how many judges train_judge last trained, load_judge loads
+
+
 def judge_folders(run: RunFolder, members: int) -> list:
     """Where each of a run's ``members`` judges lives: the first in ``judge/``, member k in ``judge/member-k/``."""
     return [run.judge if k == 0 else run.judge / f"member-{k}" for k in range(members)]
@@ -570,16 +573,22 @@ def train_judge(splits: Splits, run: RunFolder, epochs: int = JUDGE_EPOCHS, batc
         train(judge, classifier_step, train_loader, make_loader(splits.valid, batch_size, shuffle=False),
               TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed + k, monitor="acc",
                           monitor_tolerance=1.0), folder, device=device, progress=False)
+    # how many judges the run has now (JUDGES lowered after more were trained leaves their folders behind)
+    (run.judge / JUDGE_MEMBERS).write_text(json.dumps({"members": members}) + "\n")
     return _load_judges(judge_folders(run, members), device or "cpu")
 
 
 def load_judge(run: RunFolder, map_location="cpu"):
-    """A style run's independent classifier (all its members, as one ensemble), or ``None`` when it has none."""
+    """A style run's independent classifier (its members, as one ensemble), or ``None`` when it has none: as many
+    members as :func:`train_judge` last trained (every member folder, in a run from before it said)."""
     if not (run.judge / "best.pt").is_file():
         return None
-    members = 1
-    while (judge_folders(run, members + 1)[-1] / "best.pt").is_file():
-        members += 1
+    if (run.judge / JUDGE_MEMBERS).is_file():
+        members = json.loads((run.judge / JUDGE_MEMBERS).read_text())["members"]
+    else:
+        members = 1
+        while (judge_folders(run, members + 1)[-1] / "best.pt").is_file():
+            members += 1
     return _load_judges(judge_folders(run, members), map_location)
 
 

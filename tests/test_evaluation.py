@@ -135,6 +135,10 @@ def test_several_judges_train_judge_and_ship_together(dataset, tmp_path):
     torch.testing.assert_close(returned.members[0].state_dict(), ensemble.members[1].state_dict())  # best.pt's
     with pytest.raises(ValueError, match="JUDGES"):
         experiment.train_judge(splits, run, epochs=2, members=0)
+    one = experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU, members=1)  # JUDGES lowered
+    assert not isinstance(one, metrics.JudgeEnsemble) and not isinstance(experiment.load_judge(run),
+                                                                         metrics.JudgeEnsemble)
+    experiment.train_judge(splits, run, epochs=2, batch_size=8, device=CPU, members=2)  # and raised again
     run.write_summary({"device": "cpu", "threshold": 0.3})
     pretrained.export(tmp_path, "style", folder=tmp_path / "shipped")
     judge = pretrained.load("style", folder=tmp_path / "shipped")[3]
