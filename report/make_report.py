@@ -561,8 +561,9 @@ def table_metre(c) -> str:
             rows.append([f"{key} (trained on {'every metre' if r['trained_any_metre'] else 'the grid metre'})",
                          f"{label} ({t['segments']:,})", _f(t["reconstruction"]["frame_f1"]),
                          _f(t["reconstruction"]["onset_f1"]), _f(t["reconstruction"]["note_f1"]),
-                         ", ".join(f"{w['statistic'].replace('_', ' ')} {_f(w['distance'], 2)}"
-                                   for w in t["worst"].values())])
+                         ", ".join(("" if group == "all" else f"{group} ")
+                                   + f"{w['statistic'].replace('_', ' ')} {_f(w['distance'], 2)}"
+                                   for group, w in t["worst"].items())])
     return (_table(["model", "test segments", "frame F1", "onset F1", "note F1",
                     "samples' worst statistic (real sd)"], rows)
             + f"\n\n`{m['command']}`; free-running reconstructions from the posterior mean at the threshold chosen "
