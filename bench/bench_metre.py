@@ -44,14 +44,13 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
             compared = musicstats.compare(musicstats.statistics(real, model.config.format),
                                           musicstats.statistics(drawn, model.config.format))
             distances[group] = {stat: v["distance"] for stat, v in compared.items()}
-        row["test"]["grid_metre" if not any_metre else "every_metre"] = {
+        scores = row["test"]["every_metre" if any_metre else "grid_metre"] = {
             "segments": len(test), "threshold": rec["threshold"],
             "reconstruction": {k: rec["scores"][k] for k in ("frame_f1", "onset_f1", "note_f1")},
             "sample_distances": distances,
             "worst": {group: dict(zip(("distance", "statistic"), max((v, stat) for stat, v in d.items()
                                                                       if v is not None)))
                       for group, d in distances.items()}}
-        scores = row["test"]["grid_metre" if not any_metre else "every_metre"]
         worst = ", ".join(f"{group} {w['statistic']} {w['distance']:.2f}" for group, w in scores["worst"].items())
         print(f"{name} (trained {'every metre' if spec.data.any_metre else 'in the grid metre'}) on "
               f"{'every metre' if any_metre else 'the grid metre'}: {len(test)} test segments, frame F1 "

@@ -168,11 +168,14 @@ class PieceSet:
             row = {"style": style, "pieces": len(idx)}
             for s, name in enumerate(SPLITS):
                 row[name] = int((self.split[idx] == s).sum())
-            row["segments"] = int(sum(len(segment_starts(self, i, segment_steps, steps_per_bar=steps_per_bar))
-                                      for i in idx))
-            if steps_per_bar is not None:
-                every = int(sum(len(segment_starts(self, i, segment_steps)) for i in idx))
-                row["other_metre"] = every - row["segments"]
+            every = [segment_starts(self, i, segment_steps) for i in idx]  # each piece's, whatever the metre
+            if steps_per_bar is None:
+                row["segments"] = int(sum(len(s) for s in every))
+            else:  # the same starts, those in the grid's metre kept (segment_starts' filter, without a second pass)
+                kept = [int(in_metre(self.piece_downbeats(i), s, segment_steps, steps_per_bar).sum()) if len(s) else 0
+                        for i, s in zip(idx, every)]
+                row["segments"] = sum(kept)
+                row["other_metre"] = int(sum(len(s) for s in every)) - row["segments"]
             row["skipped"] = sum(1 for f, _ in self.skipped if f.split("/")[0] == style)
             rows.append(row)
         return rows
@@ -223,7 +226,7 @@ def segment_starts(pieces: PieceSet, i: int, segment_steps: int = SEGMENT_STEPS,
     starts = downbeats[::hop_bars]
     starts = starts[starts + segment_steps <= n]
     if steps_per_bar is not None and len(starts):
-        starts = starts[in_metre(np.asarray(downbeats), starts, segment_steps, steps_per_bar)]
+        starts = starts[in_metre(downbeats, starts, segment_steps, steps_per_bar)]
     if not len(starts):
         return starts
     # Steps with any note sounding, as a running count, to find silent segments.
