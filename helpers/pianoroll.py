@@ -272,9 +272,19 @@ def _check_tempos(qpms, name: str) -> None:
             raise MidiError(f"{name}: tempo {q:.4g} quarter notes per minute is outside {lo:g}-{hi:g}")
 
 
-def _finish(notes, time_signatures, tpq, steps_per_quarter, qpm, name, max_steps) -> Piece:
+def _no_notes(name: str, drum_notes: int, other_notes: int) -> MidiError:
+    """Why a file gave no notes: none at all, only drums (left out), or only notes of zero length."""
+    if other_notes:
+        return MidiError(f"{name}: every note is of zero length ({other_notes} note-on/off pairs at the same tick)")
+    if drum_notes:
+        return MidiError(f"{name}: only drum notes ({drum_notes}); the drum channel is left out")
+    return MidiError(f"{name}: no notes")
+
+
+def _finish(notes, time_signatures, tpq, steps_per_quarter, qpm, name, max_steps, drum_notes: int = 0,
+            other_notes: int = 0) -> Piece:
     if len(notes) == 0:
-        raise MidiError(f"{name}: no notes outside the drum channel")
+        raise _no_notes(name, drum_notes, other_notes)
     n_steps = int(notes[:, 2].max())
     if n_steps > max_steps:
         raise MidiError(f"{name}: {n_steps} steps long, more than the limit of {max_steps} "
@@ -310,7 +320,8 @@ def _read_symusic(path: str, steps_per_quarter: int, max_steps: int) -> Piece:
     notes = notes_from_ticks(pitch, start, end, tpq, steps_per_quarter)
     ts = [(t.time, t.numerator, t.denominator) for t in score.time_signatures]
     qpm = qpms[np.argmin(tempos["time"])] if len(qpms) else 120.0
-    return _finish(notes, ts, tpq, steps_per_quarter, qpm, name, max_steps)
+    drums = sum(t.note_num() for t in score.tracks if t.is_drum)
+    return _finish(notes, ts, tpq, steps_per_quarter, qpm, name, max_steps, drums, len(pitch))
 
 
 def _read_pretty_midi(pm: pretty_midi.PrettyMIDI, steps_per_quarter: int, max_steps: int,
@@ -324,7 +335,8 @@ def _read_pretty_midi(pm: pretty_midi.PrettyMIDI, steps_per_quarter: int, max_st
     notes = notes_from_ticks(arr[:, 0], arr[:, 1], arr[:, 2], tpq, steps_per_quarter)
     ts = [(pm.time_to_tick(t.time), t.numerator, t.denominator) for t in pm.time_signature_changes]
     qpm = qpms[0] if len(qpms) else 120.0
-    return _finish(notes, ts, tpq, steps_per_quarter, qpm, name, max_steps)
+    drums = sum(len(inst.notes) for inst in pm.instruments if inst.is_drum)
+    return _finish(notes, ts, tpq, steps_per_quarter, qpm, name, max_steps, drums, len(arr))
 
 
 def read_midi(midi, steps_per_quarter: int = STEPS_PER_QUARTER, max_steps: int = MAX_STEPS) -> Piece:

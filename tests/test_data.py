@@ -40,7 +40,7 @@ def dataset(tmp_path):
 
 REASONS = {"reels/empty.mid": "empty file", "reels/truncated.mid": "not a readable MIDI file",
            "reels/notmidi.mid": "not a readable MIDI file", "reels/silent.mid": "no notes",
-           "reels/drums.mid": "no notes", "reels/far.mid": "limit", "reels/tempo.mid": "tempo",
+           "reels/drums.mid": "only drum notes", "reels/far.mid": "limit", "reels/tempo.mid": "tempo",
            "waltzes/": "empty folder"}
 
 

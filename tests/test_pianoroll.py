@@ -192,7 +192,8 @@ def test_bad_files_raise_midi_error_naming_the_file(tmp_path, midi_file):
         assert name in str(err.value)
     generated = {
         "silent.mid": (dict(notes=[]), "no notes"),
-        "drums.mid": (dict(drums=ticks([(36, 0, 4)])), "no notes"),
+        "drums.mid": (dict(drums=ticks([(36, 0, 4), (38, 4, 8)])), "only drum notes \\(2\\)"),
+        "zero.mid": (dict(notes=[(60, 96, 96)], ons_first=True), "zero length"),
         "far.mid": (dict(notes=[(60, 0, 240), (60, 10**8, 10**8 + 240)]), "limit"),
         "fast.mid": (dict(notes=ticks([(60, 0, 4)]), tempos=[(0, 60_000.0)]), "tempo"),
         "slow.mid": (dict(notes=ticks([(60, 0, 4)]), tempos=[(0, 120.0), (2 * STEP, 4.0)]), "tempo"),
@@ -204,6 +205,8 @@ def test_bad_files_raise_midi_error_naming_the_file(tmp_path, midi_file):
         assert name in str(err.value)
     with pytest.raises(MidiError, match="no such file"):
         read_midi(tmp_path / "missing.mid")
+    with pytest.raises(MidiError, match="only drum notes"):  # the same reason from a PrettyMIDI
+        read_midi(pretty_midi.PrettyMIDI(str(tmp_path / "drums.mid")))
 
 
 def test_grid_format_knows_its_bars_and_refuses_what_cannot_be():
