@@ -50,13 +50,18 @@ def write_results(results: dict, out) -> dict:
 
 def measure_models(parser, names, measure) -> dict:
     """``{key: measure(name)}`` for each of ``names``, a shipped model's name (key ``shipped NAME``) or a run
-    folder (its folder's name); a model named twice is the command line's error (``parser``)."""
+    folder (its folder's name, or the path as given where two folders share a name); a model named twice is
+    the command line's error (``parser``)."""
     from helpers import pretrained
 
-    rows = {}
+    def key(name):
+        return f"shipped {name}" if name in pretrained.NAMES else Path(name).name
+
+    seen = set()
     for name in names:
-        key = f"shipped {name}" if name in pretrained.NAMES else Path(name).name
-        if key in rows:
+        where = name if name in pretrained.NAMES else Path(name).resolve()
+        if where in seen:
             parser.error(f"{name}: named twice")
-        rows[key] = measure(name)
-    return rows
+        seen.add(where)
+    folders = [key(name) for name in names]
+    return {key(name) if folders.count(key(name)) == 1 else str(name): measure(name) for name in names}

@@ -219,3 +219,62 @@ def test_judge_summary_takes_each_trios_worst_style_over_its_splits():
     assert first["worst_by_split"] == {0: pytest.approx(0.85), 1: 0.7, 2: 1.0}
     assert first["mean_worst"] == pytest.approx((0.85 + 0.7 + 1.0) / 3) and first["least_worst"] == 0.7
     assert second["styles"] == ["a", "b", "d"] and second["least_worst"] == 0.95
+
+
+def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_worst_statistic_at_each(tmp_path):
+    from dataclasses import replace
+
+    from bench import bench_floor
+    from conftest import STEP, write_midi
+    from helpers import evaluation, experiment, musicstats
+    from helpers.losses import LossConfig
+    from helpers.models import PRESETS
+    from helpers.train import TrainConfig
+    import torch
+
+    for style, step in (("low", 1), ("high", 2)):  # two styles: chords on every beat, or every half beat
+        for k in range(8):
+            notes = [(48 + 12 * step + (b + k) % 7 + i, b * step * STEP, (b + 1) * step * STEP)
+                     for b in range(64 // step) for i in (0, 4)]
+            write_midi(tmp_path / "src" / style / f"p{k}.mid", notes)
+    spec = experiment.Experiment(
+        experiment.DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0, max_per_style=None,
+                              styles=("low", "high")),
+        replace(PRESETS["smoke"], n_styles=2), LossConfig(beta_warmup=5),
+        TrainConfig(epochs=1, warmup_steps=1, batch_size=8)).validate()
+    splits = experiment.build_splits(spec.data, tmp_path / "data", progress=False)
+    run = experiment.RunFolder(tmp_path / "run")
+    experiment.train_vae(experiment.build_model(spec, splits), spec, splits, run, torch.device("cpu"), progress=False)
+
+    out = tmp_path / "floors.json"
+    results = bench_floor.main([str(run.root), "--samples", "4", "--data-dir", str(tmp_path / "data"),
+                                "--out", str(out)])
+    row = json.loads(out.read_text())["models"]["run"]
+    assert row == results["models"]["run"] and row["one_floor"] in evaluation.FLOORS
+    assert set(row["styles"]) == {"low", "high"}
+    for style in row["styles"].values():
+        assert style["own_floor"] in evaluation.FLOORS and set(style["test"]) == {str(f) for f in evaluation.FLOORS}
+        assert style["worst_one_floor"] == style["test"][str(row["one_floor"])]["worst"]
+        assert style["worst_own_floor"] == style["test"][str(style["own_floor"])]["worst"]
+        assert style["worst_own_floor"]["statistic"] in musicstats.STATISTICS
+        # the floor is the lowest within the tolerance of the style's best validation distance
+        best = min(style["valid_distance"].values())
+        assert style["own_floor"] == min(float(f) for f, d in style["valid_distance"].items()
+                                         if d <= best + evaluation.FLOOR_TOLERANCE)
+    with pytest.raises(SystemExit):
+        bench_floor.main([str(run.root), "--samples", "1"])
+
+
+def test_models_measured_are_keyed_by_folder_name_or_by_path_where_two_folders_share_one(tmp_path):
+    import argparse
+
+    from bench.machine import measure_models
+
+    parser = argparse.ArgumentParser()
+    a, b = str(tmp_path / "x" / "run-s0"), str(tmp_path / "y" / "run-s0")
+    assert measure_models(parser, [a, str(tmp_path / "z"), "basic"], len) == {
+        "run-s0": len(a), "z": len(str(tmp_path / "z")), "shipped basic": 5}
+    assert measure_models(parser, [a, b], len) == {a: len(a), b: len(b)}
+    for twice in ([a, a], [a, str(tmp_path / "x" / ".." / "x" / "run-s0")], ["basic", "basic"]):
+        with pytest.raises(SystemExit):
+            measure_models(parser, twice, len)

@@ -1,0 +1,80 @@
+"""One onset floor for every style, or a floor per style: which brings each style's samples closer?
+
+    python -m bench.bench_floor MODEL [MODEL ...] [--samples 100] [--out bench/results/floors.json]
+
+``MODEL`` is a run folder or a shipped model's name. The onset floor
+(:func:`helpers.generate.sample`) is chosen on validation segments by
+:func:`helpers.evaluation.choose_floor`, as the notebooks and the evaluation
+choose it: one floor for all of a model's styles. Here it is also chosen for
+each style alone, by the same function and rule given only that style's
+validation segments. At every floor of :data:`helpers.evaluation.FLOORS`,
+``--samples`` prior samples per style (drawn as the evaluation draws them)
+are compared with the style's real test segments, statistic by statistic, in
+real standard deviations; each style's worst statistic is then read at the
+floor of each choice.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench.machine import describe, measure_models, write_results
+from helpers import evaluation, experiment, musicstats, pretrained
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
+    model, spec, _, _ = pretrained.load(name)
+    fmt = model.config.format
+    splits = experiment.build_splits(spec.data, data_dir or ROOT / "data", progress=False)
+    valid, test = splits.valid.grids(), splits.test.grids()
+    styled = bool(model.config.n_styles)
+    labels = (splits.valid.style, splits.test.style) if styled else (None, None)
+    one, _ = evaluation.choose_floor(model, valid, labels[0], seed=seed)
+    row = {"floors": list(evaluation.FLOORS), "one_floor": one, "styles": {}}
+    groups = evaluation.sample_groups(model, splits.styles if styled else [], test, labels[1])
+    for group, (k, real) in groups.items():
+        mine = np.ones(len(valid), bool) if k is None else labels[0] == k
+        if not mine.any() or not len(real):
+            continue  # a style without validation or test segments has nothing to choose or compare
+        own, valid_distance = evaluation.choose_floor(model, valid[mine], None if k is None else labels[0][mine],
+                                                      seed=seed)
+        real_stats, test = musicstats.statistics(real, fmt), {}
+        for floor in evaluation.FLOORS:
+            drawn = evaluation.prior_samples(model, samples, k, seed, floor)
+            compared = musicstats.compare(real_stats, musicstats.statistics(drawn, fmt))
+            distance = {stat: v["distance"] for stat, v in compared.items() if v["distance"] is not None}
+            worst = max(distance, key=distance.get)
+            test[str(floor)] = {"mean": float(np.mean(list(distance.values()))),
+                                "worst": {"statistic": worst, "distance": distance[worst]}}
+        row["styles"][group] = {"valid_distance": {str(f): d for f, d in valid_distance.items()}, "own_floor": own,
+                                "test": test, "worst_one_floor": test[str(one)]["worst"],
+                                "worst_own_floor": test[str(own)]["worst"]}
+        print(f"{name} {group}: one floor {one} -> worst {test[str(one)]['worst']['statistic']} "
+              f"{test[str(one)]['worst']['distance']:.2f} sd; its own floor {own} -> worst "
+              f"{test[str(own)]['worst']['statistic']} {test[str(own)]['worst']['distance']:.2f} sd")
+    return row
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_floor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="+", help="run folders or shipped models' names")
+    parser.add_argument("--samples", type=int, default=100,
+                        help="prior samples per style at each floor (default: %(default)s, as the evaluation's 300 "
+                             "over three styles)")
+    parser.add_argument("--data-dir", help="data folder (default: data/ of the repository)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "floors.json")
+    args = parser.parse_args(argv)
+    if args.samples < 2:
+        parser.error(f"--samples must be at least 2, got {args.samples}")
+    rows = measure_models(parser, args.models, lambda name: measure(name, args.samples, data_dir=args.data_dir))
+    command = "python -m bench.bench_floor " + " ".join(argv if argv is not None else sys.argv[1:])
+    return write_results({"machine": describe(), "command": command, "models": rows}, args.out)
+
+
+if __name__ == "__main__":
+    main()
