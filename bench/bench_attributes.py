@@ -51,8 +51,7 @@ def measure(name: str, segments: int, seed: int = 0, data_dir=None) -> dict:
     for attribute, vector in vectors.items():
         moved = generate.shift_attribute(model, grids, vector, AMOUNTS, labels, mode="bernoulli", seed=seed,
                                          floor=floor)
-        means = {k: [float(np.nanmean(musicstats.statistics(moved[:, a], fmt)[k])) for a in range(len(AMOUNTS))]
-                 for k in musicstats.STATISTICS}
+        means = musicstats.means_along(moved, fmt)
         change = {k: (m[high] - m[low]) / spread[k] if spread[k] else None for k, m in means.items()}
         others = {k: abs(v) for k, v in change.items() if k != attribute and v is not None}
         side = max(others, key=others.get)

@@ -77,6 +77,19 @@ def statistics(grids, fmt: GridFormat = DEFAULT_FORMAT) -> dict:
     return {name: np.array([row[name] for row in rows], float) for name in STATISTICS}
 
 
+def means_along(moved, fmt: GridFormat = DEFAULT_FORMAT, names=None) -> dict:
+    """Grids moved along a path, ``(N, A, T, 2, P)`` (each of ``N`` pieces at ``A`` amounts of an attribute
+    vector, :func:`helpers.generate.shift_attribute`): each statistic's mean over the pieces at every amount,
+    ``{name: [A floats]}`` (``names``, default all; NaN where no piece gives the statistic)."""
+    moved = np.asarray(moved)
+    if moved.ndim != 5:
+        raise ValueError(f"moved grids must have shape (N, A, T, 2, P), got {moved.shape}")
+    names = list(STATISTICS) if names is None else list(names)
+    at = [statistics(moved[:, a], fmt) for a in range(moved.shape[1])]
+    return {name: [float(np.nanmean(s[name])) if np.isfinite(s[name]).any() else float("nan") for s in at]
+            for name in names}
+
+
 UNMEASURED = 10.0  # real sd: how far a statistic the samples cannot give at all (no notes) counts as
 
 

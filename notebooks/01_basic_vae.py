@@ -326,7 +326,7 @@ others = np.random.default_rng(SEED).choice(len(held_out), min(32, len(held_out)
 moving = np.r_[picks[0], others[others != picks[0]][:31]]  # the piece shown, and others to measure
 moved = generate.shift_attribute(model, held_out[moving], vector, amounts, mode=DECODE, threshold=THRESHOLD,
                                  seed=SEED, floor=FLOOR)
-measured = [np.nanmean(musicstats.statistics(moved[:, k], fmt)[ATTRIBUTE]) for k in range(len(amounts))]
+measured = musicstats.means_along(moved, fmt, [ATTRIBUTE])[ATTRIBUTE]
 print(f"{musicstats.STATISTICS[ATTRIBUTE]}, mean of {len(moving)} held-out pieces:",
       ", ".join(f"{a:+.2f} x vector: {m:.2f}" for a, m in zip(amounts, measured)))
 strip = generate.concatenate(moved[list(moving).index(picks[0])])
@@ -370,6 +370,7 @@ for f in run.media():
 render.download(run.media(), zip_as=run.root / "music.zip")
 summary = {"pretrained": PRETRAINED, "device": str(device), "active_dims": active_dimensions(mu),
            "test_segments": len(held_out), "threshold": THRESHOLD, "floor": FLOOR, "test_scores": rec["scores"],
+           "attribute": {"name": ATTRIBUTE, "amounts": amounts.tolist(), "means": measured},
            "notebook_seconds": time.time() - START}
 if not PRETRAINED:
     last = history[-1]

@@ -35,7 +35,9 @@
 #   makes the encoder keep a compact representation of style in `z`.
 #
 # With it the notebook **generates in a chosen style**, **moves from one style
-# to another** from the same `z`, and **transfers a piece** to another style.
+# to another** from the same `z`, **transfers a piece** to another style, and
+# moves pieces along an **attribute vector** within their style (more notes or
+# fewer, longer, wider).
 # An **independent style classifier**, trained only on real music, judges the
 # results. Edit the parameters, then run every cell from top to bottom (in
 # Colab: *Runtime > Run all*, on a GPU runtime). `PRETRAINED = True` skips
@@ -114,11 +116,14 @@ TEMPERATURE = 1.0  #@param {type:"number"}
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
 TRANSFERS = 20  #@param {type:"integer"}
 TRANSFER_MODE = "bernoulli"  #@param ["bernoulli", "threshold"]
+ATTRIBUTE = "notes_per_bar"  #@param ["notes_per_bar", "note_length", "pitch_range", "polyphony", "empty_beats", "in_scale", "pitch_class_entropy"]
+ATTRIBUTE_AMOUNT = 1.0  #@param {type:"number"}
+#@markdown `ATTRIBUTE`: the statistic whose attribute vector moves held-out pieces of every style, each in its own style (MusicVAE's latent arithmetic), from `-ATTRIBUTE_AMOUNT` to `+ATTRIBUTE_AMOUNT` times the vector.
 FLOOR = None  #@param {type:"raw"}
 #@markdown `FLOOR`: a note never starts where its onset is less likely than this, in everything drawn (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
 QPM = 100  #@param {type:"integer"}
 SEED = 0  #@param {type:"integer"}
-#@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style, written by draws as samples are ("bernoulli") or by the threshold chosen for reconstructions.
+#@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style; moved pieces (to another style, along an attribute) are written by draws as samples are ("bernoulli") or by the threshold chosen for reconstructions.
 MY_MIDI = ""  #@param {type:"string"}
 #@markdown `MY_MIDI`: your own MIDI, to move into each style: a file, a folder, or "upload" (Colab's upload dialog).
 
@@ -163,7 +168,7 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from helpers import colab, evaluation, experiment, generate, metrics, own_midi, pretrained, render
+from helpers import colab, evaluation, experiment, generate, metrics, musicstats, own_midi, pretrained, render
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig, active_dimensions
 from helpers.models import count_parameters, preset
@@ -183,6 +188,8 @@ spec = Experiment(
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))
 generate.check_mode(TRANSFER_MODE, "TRANSFER_MODE")
+generate.check_attribute(ATTRIBUTE, "ATTRIBUTE")
+generate.check_positive(ATTRIBUTE_AMOUNT, "ATTRIBUTE_AMOUNT")
 generate.check_count(SAMPLES_PER_STYLE, "SAMPLES_PER_STYLE")
 generate.check_count(TRANSFERS, "TRANSFERS")
 generate.check_count(INTERPOLATION_STEPS, "INTERPOLATION_STEPS", 2)
@@ -370,6 +377,42 @@ print(f"judge's probability of {names[b]} along the way:", np.round(prob_b, 3).t
 display(render.play(moved["audio"]))
 
 # %% [markdown]
+# ## Attribute vectors, in each style
+# MusicVAE's latent arithmetic, as in the basic notebook: the mean code of the
+# training segments with the most of `ATTRIBUTE` (their top quarter) minus
+# that of the segments with the least is a direction in `z`. It is taken
+# within each style and averaged over the styles, so that it asks for more of
+# the statistic, not for the style that has more of it (Palestrina's notes are
+# longer than a folk tune's). Held-out pieces of each style (up to 32) are
+# moved from `-ATTRIBUTE_AMOUNT` to `+ATTRIBUTE_AMOUNT` times it in their own
+# style, every amount of a piece drawn with the same dice, so what changes is
+# the vector's doing; the statistic's mean is printed at every amount.
+
+# %%
+vector = generate.attribute_vectors(model, splits.train.grids(), splits.train.style, names=[ATTRIBUTE],
+                                    seed=SEED)[ATTRIBUTE]
+amounts = np.linspace(-ATTRIBUTE_AMOUNT, ATTRIBUTE_AMOUNT, 5)
+attribute_means, strips = {}, []
+print(f"{musicstats.STATISTICS[ATTRIBUTE]}, mean of held-out pieces at "
+      + ", ".join(f"{a:+.2f}" for a in amounts) + " x vector:")
+for k, name in enumerate(names):
+    pieces = held_out[held_labels == k][:32]
+    if not len(pieces):  # a style with too few pieces may have none held out
+        print(f"{name}: none held out")
+        continue
+    moved_k = generate.shift_attribute(model, pieces, vector, amounts, k, mode=TRANSFER_MODE, threshold=THRESHOLD,
+                                       seed=SEED, floor=FLOOR)
+    attribute_means[name] = musicstats.means_along(moved_k, fmt, [ATTRIBUTE])[ATTRIBUTE]
+    print(f"{name} ({len(pieces)} pieces):", ", ".join(f"{m:.2f}" for m in attribute_means[name]))
+    strips.append((name, generate.concatenate(moved_k[0])))
+render.plot_grids([strip for _, strip in strips], fmt, line_every=fmt.segment_steps,
+                  titles=[f"{name}, {ATTRIBUTE}: one segment per amount, from less to more" for name, _ in strips])
+for name, strip in strips:
+    shifted = render.save_piece(strip, run.outputs("attributes"), f"{name}_{ATTRIBUTE}", fmt, QPM)
+    print(name)
+    display(render.play(shifted["audio"]))
+
+# %% [markdown]
 # ## Your own MIDI in every style
 # Set `MY_MIDI` to a file or a folder (in Colab, `"upload"` opens a dialog).
 # Each file is read like a dataset file (one that cannot be used is named with
@@ -408,7 +451,9 @@ summary = {
     "generated_accuracy_style_region": region_accuracy, "threshold": THRESHOLD, "floor": FLOOR,
     "transfer": {"from": names[a], "to": names[b], "accuracy": transfer_accuracy,
                  "accuracy_embedding_only": embedding_accuracy, "mode": TRANSFER_MODE},
-    "interpolation_prob_b": prob_b.tolist(), "notebook_seconds": time.time() - START}
+    "interpolation_prob_b": prob_b.tolist(),
+    "attribute": {"name": ATTRIBUTE, "amounts": amounts.tolist(), "means": attribute_means},
+    "notebook_seconds": time.time() - START}
 if not PRETRAINED:
     summary.update({"epochs": history[-1]["epoch"], "valid_elbo": history[-1]["valid_elbo"],
                     "train_seconds": sum(row["seconds"] for row in history)})

@@ -84,3 +84,17 @@ def test_the_shipped_model_writes_more_notes_when_asked_for_more():
         moved = generate.shift_attribute(model, pieces[:12], vector, [-1, 1], mode="bernoulli", seed=1)
         less, more = (np.nanmean(musicstats.statistics(moved[:, a], fmt)[name]) for a in (0, 1))
         assert more > 1.3 * less, (name, less, more)
+
+
+def test_means_along_a_path_are_each_statistic_s_mean_over_the_pieces_at_every_amount():
+    grids = dense_and_sparse(4)                            # pieces 0-1 dense, 2-3 one note a beat
+    empty = np.zeros_like(grids)
+    moved = np.stack([empty, grids, grids[::-1]], axis=1)  # (4 pieces, 3 amounts, T, 2, P)
+    means = musicstats.means_along(moved, FMT)
+    assert set(means) == set(musicstats.STATISTICS) and all(len(v) == 3 for v in means.values())
+    per_piece = musicstats.statistics(grids, FMT)["notes_per_bar"]
+    assert means["notes_per_bar"] == pytest.approx([0.0, per_piece.mean(), per_piece.mean()])
+    assert np.isnan(means["pitch_range"][0]) and means["pitch_range"][1] == pytest.approx(1.0)  # no note: NaN
+    assert list(musicstats.means_along(moved, FMT, ["polyphony"])) == ["polyphony"]
+    with pytest.raises(ValueError, match=r"\(N, A, T, 2, P\)"):
+        musicstats.means_along(grids, FMT)

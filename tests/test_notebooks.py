@@ -101,6 +101,7 @@ def test_style_notebook_goes_on_when_a_style_has_no_held_out_piece(tmp_path):
     shutil.copy(root / "line" / "l0.mid", root / "rare" / "only.mid")  # one piece: it trains, none is held out
     text = run_notebook("02_style_vae", tmp_path, SOURCE=str(root), STYLES="", TRANSFERS=1)
     assert "'rare': 'none held out'" in text
+    assert "rare: none held out" in text  # and no attribute strip for it
     assert len(list((tmp_path / "runs" / "style-smoke" / "styles" / "rare").glob("*.mid"))) == 2
 
 
@@ -128,6 +129,12 @@ def test_style_notebook_runs_headless(tmp_path):
     assert sorted(f.name for f in (run / "style_regions").glob("*.mid")) == ["bach.mid", "folk.mid", "palestrina.mid"]
     assert len(report["interpolation_prob_b"]) == 5 and 0 <= report["transfer"]["accuracy"] <= 1
     assert (run / "latent_map.png").is_file() and "latent classifier accuracy" in text
+    # the attribute vector moves held-out pieces of every style, five amounts each, written as one strip per style
+    assert report["attribute"]["name"] == "notes_per_bar" and len(report["attribute"]["amounts"]) == 5
+    assert set(report["attribute"]["means"]) == {"bach", "folk", "palestrina"}
+    assert all(len(means) == 5 for means in report["attribute"]["means"].values())
+    assert sorted(f.name for f in (run / "attributes").glob("*.mid")) == [
+        "bach_notes_per_bar.mid", "folk_notes_per_bar.mid", "palestrina_notes_per_bar.mid"]
 
 
 @pytest.mark.slow
@@ -160,6 +167,7 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
                                                       "DataConfig.time_signature"),
                                                      ("02_style_vae", {"ANY_METRE": "yes"}, "DataConfig.any_metre"),
                                                      ("01_basic_vae", {"ATTRIBUTE": "loudness"}, "ATTRIBUTE must be"),
+                                                     ("02_style_vae", {"ATTRIBUTE_AMOUNT": 0}, "ATTRIBUTE_AMOUNT must be"),
                                                      ("01_basic_vae", {"MY_MIDI": "no/such.mid"}, "MY_MIDI.*such.mid")])
 def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
