@@ -242,7 +242,7 @@ def _figures(run_dir: Path, checkpoint: str = "best") -> dict | None:
     if not eval_file.is_file() or not info_file.is_file():
         return None
     e, info = json.loads(eval_file.read_text()), json.loads(info_file.read_text())
-    info = dict(info, checkpoint=checkpoint, epoch=e.get("epoch"))
+    info = dict(info, checkpoint=checkpoint, epoch=e.get("epoch"), evaluation=e.get("version"))
     stats = e["sample_statistics"]
 
     def distances_of(statistics):

@@ -8,7 +8,10 @@ format (``model.config.format``), ready for
 through it. Probabilities become notes step by step, keeping every note whole: a note
 starts only where its onset is chosen, and goes on sounding while its frame
 is chosen at the following steps (so no note begins without an onset and no
-frame flickers on alone). Each cell is chosen in one of two ways (``mode``):
+frame flickers on alone). The first step is the exception: there a frame
+chosen without an onset sounds, a note held from before the segment, as a
+real segment begins wherever a note is tied over its first bar line (and as
+the model learnt it: at the first step a frame is its own cell). Each cell is chosen in one of two ways (``mode``):
 
 - ``"threshold"``: where its probability is above ``threshold`` (steady, the
   most likely notes; a cautious model may need a threshold below 0.5);
@@ -137,8 +140,9 @@ class _Chooser:
 
     @staticmethod
     def _sounds(onset, frame_chosen, previous):
-        """Whether a note sounds: it starts (``onset``), or its frame is chosen and it sounded the step before."""
-        return onset | (frame_chosen & previous) if previous is not None else onset
+        """Whether a note sounds: it starts (``onset``), or its frame is chosen and it sounded the step before;
+        at the first step (``previous`` None) wherever its frame is chosen (a note held from before)."""
+        return onset | (frame_chosen & previous) if previous is not None else onset | frame_chosen
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         chosen = self._pick(torch.sigmoid(logits.float()).view(len(logits), 2, self.n_pitches), _ONSET_PLANE)

@@ -141,7 +141,7 @@ def test_generation_functions(decoder):
         frame, onset = grids[:, :, 0], grids[:, :, 1]
         assert not (onset & ~frame).any()  # no onset without its frame
         starts = frame & ~np.concatenate([np.zeros_like(frame[:, :1]), frame[:, :-1]], axis=1)
-        assert not (starts & ~onset).any()  # every note begins with an onset
+        assert not (starts & ~onset)[:, 1:].any()  # every note begins with an onset, but one held from before
     np.testing.assert_array_equal(generate.sample(model, 2, seed=5), generate.sample(model, 2, seed=5))
     assert generate.reconstruct(model, x.numpy()).shape == (2, T, 2, P)
     path = generate.interpolate(model, x[0].numpy(), x[1].numpy(), steps=4)
@@ -568,3 +568,21 @@ def test_new_settings_are_checked(field, value):
         tiny(**{field: value})
     with pytest.raises(ValueError, match="style_latent > 0"):
         tiny(n_styles=3, style_adversary=1.0)
+
+
+def test_the_first_step_holds_notes_from_before_the_segment_and_no_later_step_starts_one_without_an_onset():
+    """A frame chosen without its onset sounds at the first step (a note tied over the segment's first bar
+    line, as real segments begin), and goes on while chosen; later, a frame alone never starts a note."""
+    choose = generate._Chooser("threshold", 0.5, 3)
+    logits = torch.tensor([[9.0, -9.0, -9.0, -9.0, -9.0, -9.0]])  # frames of pitches 0-2, then their onsets
+    first = choose(logits).view(1, 2, 3)
+    assert first[0, 0].tolist() == [True, False, False] and not first[0, 1].any()  # held from before
+    both = torch.tensor([[9.0, 9.0, -9.0, -9.0, -9.0, -9.0]])
+    second = choose(both).view(1, 2, 3)
+    assert second[0, 0].tolist() == [True, False, False]  # pitch 0 goes on; pitch 1's frame alone starts nothing
+    cells = generate._Chooser("threshold", 0.5, 3)  # the chord model's way, cell by cell: the same rule
+    assert cells.cell(3, torch.tensor([-9.0])).item() is False  # pitch 0's onset, not chosen
+    assert cells.cell(0, torch.tensor([9.0])).item() is True    # its frame alone: held from before
+    cells.commit(torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]))
+    cells.cell(4, torch.tensor([-9.0]))                           # pitch 1: no onset
+    assert cells.cell(1, torch.tensor([9.0])).item() is False    # a frame alone, after the first step
