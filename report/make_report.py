@@ -280,12 +280,17 @@ def _kept_pair(pair) -> str:
     return f"{_f(pair['own'], 2)} ({_f(pair['other'], 2)})" if pair else "-"
 
 
+FIRST_STEP_HELD = 7  # the evaluation version from which decoding lets the first step hold notes from before
+
+
 def _checkpoint_text(row) -> str:
     """Which checkpoint of a run an ablation row measures: ``, best.pt (epoch 6)``, ``, last.pt (epoch 40)``;
-    nothing for rows gathered before the files said."""
+    nothing for rows gathered before the files said; and ``, first step held`` where the evaluation decoded
+    with notes held into the first step (the rows before did not)."""
     if "epoch" not in row:
         return ""
-    return f", {row.get('checkpoint', 'best')}.pt (epoch {row['epoch']})"
+    held = ", first step held" if (row.get("evaluation") or 0) >= FIRST_STEP_HELD else ""
+    return f", {row.get('checkpoint', 'best')}.pt (epoch {row['epoch']}){held}"
 
 
 def _table_style_runs(a, judge: bool = False) -> str:

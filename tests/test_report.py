@@ -87,3 +87,11 @@ def test_the_text_rebuilds_from_the_saved_results_alone(tmp_path):
     for name, body in blocks.items():
         assert "not measured" not in body, name
         assert f"<!-- begin: {name} -->\n{body.rstrip()}\n<!-- end: {name} -->" in text, f"{name} is out of date"
+
+
+def test_an_ablation_row_names_its_checkpoint_and_whether_its_first_step_held_notes():
+    assert make_report._checkpoint_text({"design": "d"}) == ""  # gathered before rows said
+    assert make_report._checkpoint_text({"epoch": 6}) == ", best.pt (epoch 6)"
+    assert make_report._checkpoint_text({"epoch": 40, "checkpoint": "last", "evaluation": 6}) == ", last.pt (epoch 40)"
+    assert make_report._checkpoint_text({"epoch": 40, "evaluation": make_report.FIRST_STEP_HELD}) == (
+        ", best.pt (epoch 40), first step held")
