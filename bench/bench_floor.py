@@ -15,13 +15,11 @@ floor of each choice.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.machine import describe, measure_models, write_results
+from bench.machine import models_bench
 from helpers import evaluation, experiment, musicstats, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,19 +59,9 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_floor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="+", help="run folders or shipped models' names")
-    parser.add_argument("--samples", type=int, default=100,
-                        help="prior samples per style at each floor (default: %(default)s, as the evaluation's 300 "
-                             "over three styles)")
-    parser.add_argument("--data-dir", help="data folder (default: data/ of the repository)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "floors.json")
-    args = parser.parse_args(argv)
-    if args.samples < 2:
-        parser.error(f"--samples must be at least 2, got {args.samples}")
-    rows = measure_models(parser, args.models, lambda name: measure(name, args.samples, data_dir=args.data_dir))
-    command = "python -m bench.bench_floor " + " ".join(argv if argv is not None else sys.argv[1:])
-    return write_results({"machine": describe(), "command": command, "models": rows}, args.out)
+    return models_bench("bench_floor", __doc__, argv, measure, 100,
+                        "prior samples per style at each floor, as the evaluation's 300 over three styles",
+                        "floors.json")
 
 
 if __name__ == "__main__":

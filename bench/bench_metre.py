@@ -16,12 +16,10 @@ what training on segments in the grid's metre changes.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bench.machine import describe, measure_models, write_results
+from bench.machine import models_bench
 from helpers import evaluation, experiment, musicstats, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,17 +58,7 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_metre", description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="+", help="run folders or shipped models' names")
-    parser.add_argument("--samples", type=int, default=300, help="prior samples per style (default: %(default)s)")
-    parser.add_argument("--data-dir", help="data folder (default: data/ of the repository)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "metre.json")
-    args = parser.parse_args(argv)
-    if args.samples < 2:
-        parser.error(f"--samples must be at least 2, got {args.samples}")
-    rows = measure_models(parser, args.models, lambda name: measure(name, args.samples, data_dir=args.data_dir))
-    command = "python -m bench.bench_metre " + " ".join(argv if argv is not None else sys.argv[1:])
-    return write_results({"machine": describe(), "command": command, "models": rows}, args.out)
+    return models_bench("bench_metre", __doc__, argv, measure, 300, "prior samples per style", "metre.json")
 
 
 if __name__ == "__main__":

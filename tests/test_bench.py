@@ -1,6 +1,7 @@
 """The benchmarks write their figures with the machine's description."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,30 +175,40 @@ def test_notebook_timing_counts_the_probes_and_estimates_the_default_plan(tmp_pa
         bench_notebooks.main(["--collect", str(run), "--out", str(out)])  # where they ran is required
 
 
-def test_metre_benchmark_scores_a_model_on_segments_of_its_metre_and_of_every_metre(tmp_path, capsys):
+def trained_run(tmp_path, model_changes: dict, **data) -> Path:
+    """A smoke-sized model trained one epoch on the MIDI folder ``tmp_path/src`` (2-bar segments, no
+    transposition, ``data`` more data settings), in ``tmp_path/run`` with its data cache in ``tmp_path/data``."""
     from dataclasses import replace
 
-    from bench import bench_metre
-    from conftest import STEP, write_midi
-    from helpers import experiment, musicstats
+    import torch
+
+    from helpers import experiment
     from helpers.losses import LossConfig
     from helpers.models import PRESETS
     from helpers.train import TrainConfig
-    import torch
 
-    for k in range(10):  # 4 bars of 4/4, then 4 of 3/4: chords on every beat
-        notes = [(60 + (b + k) % 7 + i, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(28) for i in (0, 4)]
-        write_midi(tmp_path / "src" / "a" / f"p{k}.mid", notes, time_signatures=[(0, 4, 4), (64 * STEP, 3, 4)])
     spec = experiment.Experiment(
-        experiment.DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0, max_per_style=None),
-        replace(PRESETS["smoke"], decoder="autoregressive"), LossConfig(beta_warmup=5),
+        experiment.DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0, max_per_style=None, **data),
+        replace(PRESETS["smoke"], **model_changes), LossConfig(beta_warmup=5),
         TrainConfig(epochs=1, warmup_steps=1, batch_size=8)).validate()
     splits = experiment.build_splits(spec.data, tmp_path / "data", progress=False)
     run = experiment.RunFolder(tmp_path / "run")
     experiment.train_vae(experiment.build_model(spec, splits), spec, splits, run, torch.device("cpu"), progress=False)
+    return run.root
+
+
+def test_metre_benchmark_scores_a_model_on_segments_of_its_metre_and_of_every_metre(tmp_path, capsys):
+    from bench import bench_metre
+    from conftest import STEP, write_midi
+    from helpers import musicstats
+
+    for k in range(10):  # 4 bars of 4/4, then 4 of 3/4: chords on every beat
+        notes = [(60 + (b + k) % 7 + i, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(28) for i in (0, 4)]
+        write_midi(tmp_path / "src" / "a" / f"p{k}.mid", notes, time_signatures=[(0, 4, 4), (64 * STEP, 3, 4)])
+    run = trained_run(tmp_path, {"decoder": "autoregressive"})
 
     out = tmp_path / "metre.json"
-    results = bench_metre.main([str(run.root), "--samples", "4", "--data-dir", str(tmp_path / "data"),
+    results = bench_metre.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"),
                                 "--out", str(out)])
     row = json.loads(out.read_text())["models"]["run"]
     assert row == results["models"]["run"] and row["trained_any_metre"] is False
@@ -222,32 +233,19 @@ def test_judge_summary_takes_each_trios_worst_style_over_its_splits():
 
 
 def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_worst_statistic_at_each(tmp_path):
-    from dataclasses import replace
-
     from bench import bench_floor
     from conftest import STEP, write_midi
-    from helpers import evaluation, experiment, musicstats
-    from helpers.losses import LossConfig
-    from helpers.models import PRESETS
-    from helpers.train import TrainConfig
-    import torch
+    from helpers import evaluation, musicstats
 
     for style, step in (("low", 1), ("high", 2)):  # two styles: chords on every beat, or every half beat
         for k in range(8):
             notes = [(48 + 12 * step + (b + k) % 7 + i, b * step * STEP, (b + 1) * step * STEP)
                      for b in range(64 // step) for i in (0, 4)]
             write_midi(tmp_path / "src" / style / f"p{k}.mid", notes)
-    spec = experiment.Experiment(
-        experiment.DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0, max_per_style=None,
-                              styles=("low", "high")),
-        replace(PRESETS["smoke"], n_styles=2), LossConfig(beta_warmup=5),
-        TrainConfig(epochs=1, warmup_steps=1, batch_size=8)).validate()
-    splits = experiment.build_splits(spec.data, tmp_path / "data", progress=False)
-    run = experiment.RunFolder(tmp_path / "run")
-    experiment.train_vae(experiment.build_model(spec, splits), spec, splits, run, torch.device("cpu"), progress=False)
+    run = trained_run(tmp_path, {"n_styles": 2}, styles=("low", "high"))
 
     out = tmp_path / "floors.json"
-    results = bench_floor.main([str(run.root), "--samples", "4", "--data-dir", str(tmp_path / "data"),
+    results = bench_floor.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"),
                                 "--out", str(out)])
     row = json.loads(out.read_text())["models"]["run"]
     assert row == results["models"]["run"] and row["one_floor"] in evaluation.FLOORS
@@ -262,7 +260,7 @@ def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_wor
         assert style["own_floor"] == min(float(f) for f, d in style["valid_distance"].items()
                                          if d <= best + evaluation.FLOOR_TOLERANCE)
     with pytest.raises(SystemExit):
-        bench_floor.main([str(run.root), "--samples", "1"])
+        bench_floor.main([str(run), "--samples", "1"])
 
 
 def test_models_measured_are_keyed_by_folder_name_or_by_path_where_two_folders_share_one(tmp_path):
