@@ -32,29 +32,30 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
     valid, test = splits.valid.grids(), splits.test.grids()
     styled = bool(model.config.n_styles)
     labels = (splits.valid.style, splits.test.style) if styled else (None, None)
-    one, _ = evaluation.choose_floor(model, valid, labels[0], seed=seed)
+    one, one_distance = evaluation.choose_floor(model, valid, labels[0], seed=seed)
     row = {"floors": list(evaluation.FLOORS), "one_floor": one, "styles": {}}
     groups = evaluation.sample_groups(model, splits.styles if styled else [], test, labels[1])
     for group, (k, real) in groups.items():
-        mine = np.ones(len(valid), bool) if k is None else labels[0] == k
-        if not mine.any() or not len(real):
-            continue  # a style without validation or test segments has nothing to choose or compare
-        own, valid_distance = evaluation.choose_floor(model, valid[mine], None if k is None else labels[0][mine],
-                                                      seed=seed)
-        real_stats, test = musicstats.statistics(real, fmt), {}
+        if k is None:  # a model without styles: its own floor is the one floor
+            own, valid_distance = one, one_distance
+        else:
+            mine = labels[0] == k
+            if not mine.any() or not len(real):
+                continue  # a style without validation or test segments has nothing to choose or compare
+            own, valid_distance = evaluation.choose_floor(model, valid[mine], labels[0][mine], seed=seed)
+        real_stats, at_floor = musicstats.statistics(real, fmt), {}
         for floor in evaluation.FLOORS:
             drawn = evaluation.prior_samples(model, samples, k, seed, floor)
             compared = musicstats.compare(real_stats, musicstats.statistics(drawn, fmt))
             distance = {stat: v["distance"] for stat, v in compared.items() if v["distance"] is not None}
             worst = max(distance, key=distance.get)
-            test[str(floor)] = {"mean": float(np.mean(list(distance.values()))),
-                                "worst": {"statistic": worst, "distance": distance[worst]}}
+            at_floor[str(floor)] = {"mean": float(np.mean(list(distance.values()))),
+                                    "worst": {"statistic": worst, "distance": distance[worst]}}
+        chosen = {"one": at_floor[str(one)]["worst"], "own": at_floor[str(own)]["worst"]}
         row["styles"][group] = {"valid_distance": {str(f): d for f, d in valid_distance.items()}, "own_floor": own,
-                                "test": test, "worst_one_floor": test[str(one)]["worst"],
-                                "worst_own_floor": test[str(own)]["worst"]}
-        print(f"{name} {group}: one floor {one} -> worst {test[str(one)]['worst']['statistic']} "
-              f"{test[str(one)]['worst']['distance']:.2f} sd; its own floor {own} -> worst "
-              f"{test[str(own)]['worst']['statistic']} {test[str(own)]['worst']['distance']:.2f} sd")
+                                "test": at_floor, "worst_one_floor": chosen["one"], "worst_own_floor": chosen["own"]}
+        print(f"{name} {group}: one floor {one} -> worst {chosen['one']['statistic']} {chosen['one']['distance']:.2f} "
+              f"sd; its own floor {own} -> worst {chosen['own']['statistic']} {chosen['own']['distance']:.2f} sd")
     return row
 
 

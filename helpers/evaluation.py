@@ -73,7 +73,8 @@ from .losses import active_dimensions, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 7  # raised whenever eval.json changes what it holds (7: decoded with notes held into the first step)
+EVAL_VERSION = 7  # raised whenever eval.json changes what it holds
+FIRST_STEP_HELD = 7  # the version from which decoding lets a segment's first step hold notes from before it
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
 THRESHOLD_SEGMENTS = 300  # validation segments the decoding threshold is chosen on

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from bench import bench_notebooks  # noqa: E402
 from helpers import render  # noqa: E402
-from helpers.evaluation import EVAL_VERSION, evaluate_run  # noqa: E402
+from helpers.evaluation import EVAL_VERSION, FIRST_STEP_HELD, evaluate_run  # noqa: E402
 from helpers.musicstats import STATISTICS  # noqa: E402
 from helpers.pianoroll import GridFormat  # noqa: E402
 from helpers.models import GridVAE, VAEConfig, count_parameters  # noqa: E402
@@ -278,9 +278,6 @@ def _kept_text(kept) -> str:
 def _kept_pair(pair) -> str:
     """``0.41 (0.22)``: kept of the own source, and (in brackets) of another; ``-`` where not measured."""
     return f"{_f(pair['own'], 2)} ({_f(pair['other'], 2)})" if pair else "-"
-
-
-FIRST_STEP_HELD = 7  # the evaluation version from which decoding lets the first step hold notes from before
 
 
 def _checkpoint_text(row) -> str:
