@@ -110,6 +110,10 @@ DESIGNS = {
                                            "chord model with voices; best.pt chosen by its samples",
                                            {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                             "chord_voices": True, "note_ends": "onsets"}, {}, {}, "sample_distance"),
+    "style-ar-voices-whole-joint-samples": ("style: the style default with joint note ends: the notes going on "
+                                            "into a step end in turn from the lowest, each hearing those below",
+                                            {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                             "chord_voices": True, "note_ends": "joint"}, {}, {}, "sample_distance"),
     "style-ar-nade-whole-ends-samples": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
                                          "model; best.pt chosen by its samples",
                                          {"decoder": "autoregressive", "notes": "whole", "chords": "nade",

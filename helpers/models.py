@@ -52,7 +52,13 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   leaves a gap before it; in a chorale, a note starting in another voice
   need not end it. A step's onsets are chosen first, then its frames (a
   proper order within the step); the weights start at zero, so such a model
-  starts as the one with lengths alone.
+  starts as the one with lengths alone. ``"joint"``: as ``"onsets"``, and the
+  notes going on into a step also decide together, from the lowest up: each
+  one hears which of those below it (within an octave) ended and how many
+  ended and went on. Decided one by one, as ``"onsets"`` decides them, a
+  chord's notes each end with their own chance, so where the next chord
+  starts fewer notes than end the texture loses a voice; decided in turn,
+  the next note hears that enough have ended already.
 - Positions (``positions``): the note decoder also hears, at every step,
   where it is: the step within its bar and the bar within the segment, as
   one-hot vectors. The seed decoder hears the same ``z`` at every step and
@@ -85,7 +91,7 @@ from .pianoroll import FRAME, ONSET, GridFormat
 DECODERS = ("seed", "autoregressive", "hierarchical")
 CHORDS = ("independent", "nade")
 NOTES = ("frames", "whole")
-NOTE_ENDS = ("length", "onsets")
+NOTE_ENDS = ("length", "onsets", "joint")
 CERTAIN = 30.0  # a logit for a cell the notes before it decide (sigmoid(30) = 1 - 1e-13)
 OUTPUT_BIAS = -3.0  # initial note logit: sigmoid(-3) = 0.047
 VOICE_REACH = 12  # semitones below an onset whose onsets the chord model's voices hear one by one
@@ -110,7 +116,8 @@ class VAEConfig:
                                   # within an octave below, with weights from the decoder's state
     notes: str = "frames"         # how a note lasts: its "frames" chosen step by step, or "whole" (length at onset)
     length_rank: int = 16         # size of the pitch and length codes of the note-length model (notes="whole")
-    note_ends: str = "length"     # what ends a note (notes="whole"): its "length" alone, or also the "onsets" it meets
+    note_ends: str = "length"     # what ends a note (notes="whole"): its "length" alone, or also the "onsets" it meets,
+                                  # or "joint": the onsets and the notes below it that end at its step
     scheduled_sampling: float = 0.0  # share of previous steps replaced by the decoder's own draws in training
     positions: bool = False       # the decoder also hears each step's place: its step in the bar and its bar
     dropout: float = 0.1          # between encoder layers and before the output layer
@@ -378,24 +385,39 @@ class NoteEnds(nn.Module):
     For a note of pitch ``i``, the onsets chosen at its step at pitches
     ``i - reach .. i + reach``, and their number, each with a weight the
     decoder's state gives at that step: ``sum_k w_k(h) onset[i + k] +
-    w_n(h) * sum_j onset[j]``. The weights start at zero (the length alone
-    decides); the state decides how a style's notes meet the next ones.
+    w_n(h) * sum_j onset[j]``. With ``joint``, also the notes going on into
+    the step below ``i`` (decided before it, from the lowest up): which of
+    them within ``reach`` below ended, how many ended, how many went on. The
+    weights start at zero (the length alone decides); the state decides how
+    a style's notes meet the next ones.
     """
 
-    def __init__(self, state_size: int, reach: int = 12):
+    def __init__(self, state_size: int, reach: int = 12, joint: bool = False):
         super().__init__()
-        self.reach = reach
-        self.weights = nn.Linear(state_size, 2 * reach + 2)  # one per pitch offset, one for the count
+        self.reach, self.joint = reach, joint
+        # one per pitch offset and one for the count; joint: one per offset below and two counts
+        self.weights = nn.Linear(state_size, 2 * reach + 2 + (reach + 2 if joint else 0))
         nn.init.zeros_(self.weights.weight)
         nn.init.zeros_(self.weights.bias)
 
-    def forward(self, state: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
-        """``(.., P)`` logits from the state ``(.., H)`` and the step's onsets ``(.., P)``."""
+    def forward(self, state: torch.Tensor, onset: torch.Tensor, ended=None, held=None) -> torch.Tensor:
+        """``(.., P)`` logits from the state ``(.., H)`` and the step's onsets ``(.., P)``; when ``joint``, also
+        ``ended`` and ``held`` ``(.., P)``: the notes going on into the step that ended and that went on (only
+        those below each pitch count, so pitches not yet decided may hold anything)."""
         w = self.weights(state)
         onset = onset.to(w.dtype)
-        windows = nn.functional.pad(onset, (self.reach, self.reach)).unfold(-1, 2 * self.reach + 1, 1)  # (.., P, 2R+1)
-        near = windows @ w[..., :-1, None]                                                             # (.., P, 1)
-        return near[..., 0] + onset.sum(-1, keepdim=True) * w[..., -1:]
+        r = self.reach
+        windows = nn.functional.pad(onset, (r, r)).unfold(-1, 2 * r + 1, 1)  # (.., P, 2R+1)
+        logit = (windows @ w[..., :2 * r + 1, None])[..., 0] + onset.sum(-1, keepdim=True) * w[..., 2 * r + 1:2 * r + 2]
+        if not self.joint:
+            return logit
+        if ended is None or held is None:
+            raise ValueError("joint note ends need the notes below that ended and that went on")
+        ended, held = ended.to(w.dtype), held.to(w.dtype)
+        below = nn.functional.pad(ended, (r, 0)).unfold(-1, r, 1)[..., :-1, :]   # (.., P, R): ended[i-R .. i-1]
+        tail = w[..., 2 * r + 2:]
+        return (logit + (below @ tail[..., :r, None])[..., 0]
+                + (ended.cumsum(-1) - ended) * tail[..., r:r + 1] + (held.cumsum(-1) - held) * tail[..., r + 1:])
 
 
 class _ReverseGradient(torch.autograd.Function):
@@ -447,7 +469,7 @@ class GridVAE(nn.Module):
                                       voices=c.chord_voices) if c.chords == "nade" else None)
         self.note_lengths = (NoteLengths(c.dec_hidden, c.n_pitches, c.seq_len, c.length_rank)
                              if c.notes == "whole" else None)
-        self.note_ends = NoteEnds(c.dec_hidden) if c.note_ends == "onsets" else None
+        self.note_ends = NoteEnds(c.dec_hidden, joint=c.note_ends == "joint") if c.note_ends != "length" else None
         code = c.style_latent or c.latent
         self.classifier = (nn.Sequential(nn.Linear(code, c.classifier_hidden), nn.ReLU(),
                                          nn.Linear(c.classifier_hidden, c.n_styles)) if c.n_styles else None)
@@ -574,7 +596,8 @@ class GridVAE(nn.Module):
             keys = self.note_lengths.keys(out)[bi, si, pi]  # (N, rank): the state at each note's start
             going = self.note_lengths.continuation(self.note_lengths.log_pmf(keys, pi), ti - si)
             if self.note_ends is not None:  # and the onsets of its step (chosen before the frames)
-                going = going + self.note_ends(out, onset)[bi, ti, pi].float()
+                going_on = previous & ~onset  # joint: and the notes below that ended, and went on
+                going = going + self.note_ends(out, onset, going_on & ~frame, going_on & frame)[bi, ti, pi].float()
             frames = frames.index_put((bi, ti, pi), going.to(frames.dtype))
         return torch.stack([frames, logits[:, :, ONSET]], dim=2).view(b, t, 2 * p)
 
@@ -648,11 +671,21 @@ class GridVAE(nn.Module):
                 if notes is not None:  # the onsets are chosen; now every frame, certain at an onset
                     step, grid = notes.logits(step).view(b, 2, p), cells.view(b, 2, p)
                     onset = grid[:, ONSET] > 0.5
+                    by_length = step[:, FRAME].clone()
+                    going_on = notes.sounding & ~onset
                     if self.note_ends is not None:  # a sounding note hears the onsets it meets
+                        none = torch.zeros_like(going_on)  # (joint: no note below decided yet)
                         step[:, FRAME] = step[:, FRAME] + torch.where(
-                            notes.sounding, self.note_ends(out[:, 0], onset).to(step.dtype), 0.0)
+                            notes.sounding, self.note_ends(out[:, 0], onset, none, none).to(step.dtype), 0.0)
                     step[:, FRAME] = _onset_sounds(step[:, FRAME], onset)
                     grid[:, FRAME] = choose.frames(step[:, FRAME]).to(cells.dtype)
+                    if self.note_ends is not None and self.note_ends.joint:  # from the lowest up, each hears those below
+                        for i in going_on.any(0).nonzero()[:, 0].tolist():
+                            frame = grid[:, FRAME] > 0.5
+                            ends = self.note_ends(out[:, 0], onset, going_on & ~frame, going_on & frame)[:, i]
+                            step[:, FRAME, i] = torch.where(going_on[:, i], by_length[:, i] + ends.to(step.dtype),
+                                                            step[:, FRAME, i])
+                            grid[:, FRAME, i] = choose.cell(FRAME * p + i, step[:, FRAME, i]).to(cells.dtype)
                     step = step.view(b, 2 * p)
                 cells = choose.commit(cells)
             elif notes is not None:

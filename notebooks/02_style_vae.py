@@ -79,10 +79,10 @@ PRESET = "autoregressive"  #@param ["seed", "autoregressive", "hierarchical"]
 CHORDS = "nade"  #@param ["independent", "nade"]
 CHORD_VOICES = True  #@param {type:"boolean"}
 NOTES = "whole"  #@param ["whole", "frames"]
-NOTE_ENDS = "onsets"  #@param ["length", "onsets"]
+NOTE_ENDS = "onsets"  #@param ["length", "onsets", "joint"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
 #@markdown The defaults are the decoder ablation's best style model (the report): a decoder that hears the step before, chords with their voices, notes that end where the next starts.
-#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `CHORD_VOICES` (with "nade"): each new note also hears how many the step has started and which lie an octave below, with weights from the decoder's state, so a one-voice style can stop at one note; `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `CHORD_VOICES` (with "nade"): each new note also hears how many the step has started and which lie an octave below, with weights from the decoder's state, so a one-voice style can stop at one note; `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "joint" as "onsets" with the notes going on deciding in turn from the lowest, each hearing which below it ended (a chord keeps its voices), "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}

@@ -1,4 +1,5 @@
 """The VAE and its loss: shapes, closed-form KL, a loss that falls, conditioning, bad settings."""
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,7 @@ import torch
 from helpers import generate
 from helpers.losses import LossConfig, active_dimensions, beta_at, kl_per_dim, make_step, vae_loss
 from helpers.models import PRESETS, VOICE_REACH, GridVAE, VAEConfig
-from helpers.pianoroll import GridFormat
+from helpers.pianoroll import GridFormat, grid_to_notes
 
 P, T = 12, 16
 FMT = GridFormat(low=60, high=60 + P - 1, segment_bars=1)  # T = 16: one bar of 4/4
@@ -396,7 +397,8 @@ def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_en
 @pytest.mark.parametrize("decoder,chords,pitches,note_ends", [
     ("seed", "independent", 1, "length"), ("autoregressive", "independent", 1, "length"),
     ("seed", "nade", 2, "length"), ("autoregressive", "nade", 2, "length"),
-    ("seed", "independent", 2, "onsets"), ("seed", "nade", 2, "onsets"), ("seed", "voices", 2, "onsets")])
+    ("seed", "independent", 2, "onsets"), ("seed", "nade", 2, "onsets"), ("seed", "voices", 2, "onsets"),
+    ("seed", "independent", 2, "joint"), ("autoregressive", "voices", 2, "joint")])
 def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, note_ends):
     """Summed over every grid of 4 steps (4^(4P) of them), the probabilities make 1."""
     from itertools import product
@@ -405,8 +407,9 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, not
                         note_ends=note_ends)  # T = 4
     cells = 8 * pitches
     grids = torch.tensor(list(product([0.0, 1.0], repeat=cells))).view(-1, 4, 2, pitches)
+    z = torch.randn(1, 8).expand(len(grids), -1)  # one code for every comparison below
     with torch.no_grad():
-        logits = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
+        logits = model.decode(z, target=grids)
     log_p = -torch.nn.functional.binary_cross_entropy_with_logits(logits, grids, reduction="none").flatten(1).sum(1)
     assert log_p.exp().sum().item() == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match="target"):
@@ -414,12 +417,20 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, not
     if chords != "independent":  # and the pitches of a step depend on one another and on the step before
         model.chord_model.V.data.zero_()
         with torch.no_grad():
-            independent = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
+            independent = model.decode(z, target=grids)
         assert (independent - logits).abs().max() > 0.1
-    if note_ends == "onsets":  # and a note's end depends on the onsets of its step
+    if note_ends == "joint":  # and a note's end depends on whether the notes below it ended
+        weights, saved = model.note_ends.weights, copy.deepcopy(model.note_ends.weights.state_dict())
+        with torch.no_grad():
+            weights.weight[2 * model.note_ends.reach + 2:] = 0
+            weights.bias[2 * model.note_ends.reach + 2:] = 0
+            onsets_alone = model.decode(z, target=grids)
+        weights.load_state_dict(saved)
+        assert (onsets_alone - logits).abs().max() > 0.1
+    if note_ends != "length":  # and a note's end depends on the onsets of its step
         torch.nn.init.zeros_(model.note_ends.weights.weight), torch.nn.init.zeros_(model.note_ends.weights.bias)
         with torch.no_grad():
-            by_length = model.decode(torch.randn(1, 8).expand(len(grids), -1), target=grids)
+            by_length = model.decode(z, target=grids)
         assert (by_length - logits).abs().max() > 0.1
 
 
@@ -428,7 +439,8 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, not
     ("seed", "nade", False, "length"), ("autoregressive", "nade", False, "length"),
     ("seed", "independent", True, "length"), ("hierarchical", "nade", True, "length"),
     ("seed", "independent", False, "onsets"), ("seed", "nade", False, "onsets"),
-    ("autoregressive", "independent", True, "onsets"), ("autoregressive", "voices", False, "onsets")])
+    ("autoregressive", "independent", True, "onsets"), ("autoregressive", "voices", False, "onsets"),
+    ("seed", "independent", False, "joint"), ("autoregressive", "voices", False, "joint")])
 def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords, positions, note_ends):
     """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
     decided by the notes before it), and its notes last as long as their length distribution says."""
@@ -443,8 +455,8 @@ def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decod
     assert 0.02 < grids[:, :, 0].mean() < 0.98
     torch.testing.assert_close(forced[:, :, 0][~decided], free[:, :, 0][~decided])
     torch.testing.assert_close(forced[:, :, 1], free[:, :, 1])
-    notes = [np.diff(np.flatnonzero(np.r_[0, g[:, 0, p], 0]))[0::2] for g in grids.bool().numpy() for p in range(P)]
-    assert max(len(n) and n.max() for n in notes) > 1  # held notes, not one-step blips
+    lengths = np.concatenate([notes[:, 2] - notes[:, 1] for notes in map(grid_to_notes, grids.numpy(), [FMT] * 8)])
+    assert lengths.max() > 1  # held notes, not one-step blips
 
 
 def test_note_ends_let_an_onset_end_the_notes_it_meets():
@@ -467,6 +479,31 @@ def test_note_ends_let_an_onset_end_the_notes_it_meets():
     assert (frame[:, 1:][held]).all()
     with pytest.raises(ValueError, match="note_ends"):
         tiny(note_ends="onsets")  # frames: no note to end
+
+
+def test_joint_note_ends_let_a_chord_keep_its_voices():
+    """With joint weights that end one going note per onset (each note hears how many below it ended), and
+    lengths that never end a note, a step keeps as many notes as went on into it or started, whichever is more:
+    the lowest going notes end, the rest go on."""
+    model = whole_notes("seed", note_ends="joint")
+    r = model.note_ends.reach
+    with torch.no_grad():
+        model.note_lengths.bias.fill_(0.0), model.note_lengths.bias[:, -1].fill_(50.0)  # every note: the longest
+        torch.nn.init.zeros_(model.note_ends.weights.weight), torch.nn.init.zeros_(model.note_ends.weights.bias)
+        model.note_ends.weights.bias[2 * r + 1] = -100.0  # each onset of the step: one more note should end
+        model.note_ends.weights.bias[3 * r + 2] = 100.0  # each going note below that ended: one fewer
+        torch.nn.init.zeros_(model.to_logits.weight)
+        model.to_logits.bias.view(2, P)[0].fill_(-50.0)  # no note without an onset
+        model.to_logits.bias.view(2, P)[1].fill_(-2.0)  # onsets now and then
+    grids = generate.decode(model, torch.randn(16, 8), mode="bernoulli", generator=torch.Generator().manual_seed(0))
+    frame, onset = grids[:, :, 0].astype(bool), grids[:, :, 1].astype(bool)
+    going = frame[:, :-1] & ~onset[:, 1:]  # notes sounding into a step that it does not strike again
+    starts, sounding = onset[:, 1:].sum(-1), frame[:, 1:].sum(-1)
+    assert ((going.sum(-1) > 1) & (starts > 0)).sum() > 20  # chords met by new notes
+    np.testing.assert_array_equal(sounding, np.maximum(going.sum(-1), starts))
+    went_on = going & frame[:, 1:]  # the highest go on: no note that ended lies above one that went on
+    ended_above = np.flip(np.cumsum(np.flip(going & ~frame[:, 1:], -1), -1), -1)
+    assert not (went_on & (ended_above > 0)).any()
 
 
 def test_positions_tell_the_decoder_its_step_in_the_bar_and_its_bar(tmp_path):
