@@ -263,6 +263,34 @@ def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_wor
         bench_floor.main([str(run), "--samples", "1"])
 
 
+def test_voices_count_the_notes_of_each_step_and_where_their_number_falls_or_rises(tmp_path, capsys):
+    from bench import bench_voices
+    from conftest import STEP, write_midi
+
+    grid = np.zeros((1, 4, 2, 4), bool)  # steps: {0,1,2} struck; 2 ends, 3 starts; 1 ends; 0 struck again, 1 starts
+    for t, frames, onsets in ((0, [0, 1, 2], [0, 1, 2]), (1, [0, 1, 3], [3]), (2, [0, 3], []), (3, [0, 1, 3], [0, 1])):
+        grid[0, t, 0, frames], grid[0, t, 1, onsets] = True, True
+    v = bench_voices.voices(grid)
+    assert v["share"] == [0.0, 0.25, 0.75, 0.0, 0.0, 0.0] and v["mean"] == 2.75
+    assert v["falls"] == v["rises"] == pytest.approx(1 / 3, abs=1e-4)
+    assert v["ended_where_falling"] == 1 and v["started_where_falling"] == 0
+
+    for style, step in (("low", 1), ("high", 2)):  # two styles: chords on every beat, or every half beat
+        for k in range(8):
+            notes = [(48 + 12 * step + (b + k) % 7 + i, b * step * STEP, (b + 1) * step * STEP)
+                     for b in range(64 // step) for i in (0, 4)]
+            write_midi(tmp_path / "src" / style / f"p{k}.mid", notes)
+    run = trained_run(tmp_path, {"n_styles": 2}, styles=("low", "high"))
+    out = tmp_path / "voices.json"
+    results = bench_voices.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"), "--out", str(out)])
+    row = json.loads(out.read_text())["models"]["run"]
+    assert row == results["models"]["run"] and set(row["styles"]) == {"low", "high"}
+    for style in row["styles"].values():
+        assert style["real"]["share"][1] == 1.0 and style["real"]["falls"] == 0  # two notes at every step
+        assert len(style["samples"]["share"]) == bench_voices.MOST
+    assert "falls at" in capsys.readouterr().out
+
+
 def test_models_measured_are_keyed_by_folder_name_or_by_path_where_two_folders_share_one(tmp_path):
     import argparse
 
