@@ -128,6 +128,10 @@ DESIGNS = {
                                                  {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                                   "chord_voices": True, "note_ends": "onsets"}, {},
                                                  {"styles": VOCAL_TRIO}, "sample_distance"),
+    "style-vocal-ar-voices-whole-joint-samples": ("style: the style default with joint note ends, on the vocal trio",
+                                                  {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                                   "chord_voices": True, "note_ends": "joint"}, {},
+                                                  {"styles": VOCAL_TRIO}, "sample_distance"),
     "style-vocal-code": ("style: an 8-dimensional style code + adversary on the vocal trio",
                          {"style_latent": 8, "style_adversary": 1.0}, {}, {"styles": VOCAL_TRIO}),
 }

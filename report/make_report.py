@@ -92,8 +92,8 @@ def collect_bench() -> dict:
     return {name: _json(BENCH / f"{name}.json")
             for name in ("data", *TRAININGS, "notebooks", "notebooks_gpu", "generate", "first_audio", "scale", "distributed", "ablation",
                          "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150",
-                         "ablation_cpu_extended", "decoding", "judge",
-                         "style_vocal", "lines", "attributes", "metre", "judge_splits")}
+                         "ablation_cpu_extended", "ablation_cpu_joint", "decoding", "judge",
+                         "style_vocal", "lines", "attributes", "metre", "judge_splits", "voices")}
 
 
 def collect_saved(path: Path) -> dict:
@@ -361,10 +361,10 @@ def table_ablation(c, key: str = "ablation") -> str:
                      _f(d["worst_sample_distance"], 2)] + ([_f(d["elbo"], 0)] if elbo else []))
     table = _table(["design", "seeds", "steps", "free-running frame F1 (per seed)", "onset F1", "note F1",
                     "teacher-forced frame F1", "shuffled codes", "P(onset) at real onsets", "worst sample stat (sd)"]
-                   + (["test -ELBO (nats)"] if elbo else []), rows)
+                   + (["test -ELBO (nats)"] if elbo else []), rows) if rows else ""
     style = _table_style_runs(a, judge=key != "ablation")
     if style:
-        table += "\n\n" + style
+        table = (table + "\n\n" if table else "") + style
     if "conditions" in a:
         return table + f"\n\nThe runs: {a['conditions'].rstrip('.')}. Held-out segments of each run's own styles."
     trained = [r for r in a["runs"] if r.get("checkpoint", "best") == "best"]  # one row per run trained
@@ -570,6 +570,30 @@ def table_metre(c) -> str:
                     "samples' worst statistic (real sd)"], rows)
             + f"\n\n`{m['command']}`; free-running reconstructions from the posterior mean at the threshold chosen "
             f"on the matching validation segments; prior samples drawn without a floor; {m['machine']['cpu']}.")
+
+
+def table_voices(c) -> str:
+    """Notes per step and where their number falls or rises, real against samples (``bench.bench_voices``)."""
+    v = c["bench"].get("voices")
+    if not v:
+        return "(not measured: run `python -m bench.bench_voices MODEL ...`)"
+    rows = []
+    for key, m in v["models"].items():
+        for style, f in m["styles"].items():
+            real, drawn = f["real"], f["samples"]
+            common = max(range(len(real["share"])), key=real["share"].__getitem__)  # the style's commonest count
+            rows.append([f"{key} ({m['note_ends']}, {m['steps']:,} steps)", style,
+                         f"{_f(real['mean'], 2)} / {_f(drawn['mean'], 2)}",
+                         f"{common + 1}: {_f(real['share'][common], 2)} / {_f(drawn['share'][common], 2)}",
+                         f"{_f(real['falls'], 3)} / {_f(drawn['falls'], 3)}",
+                         f"{_f(real['rises'], 3)} / {_f(drawn['rises'], 3)}",
+                         f"{_f(drawn['ended_where_falling'], 1)} / {_f(drawn['started_where_falling'], 1)}"])
+    return (_table(["model (note ends, steps)", "style", "notes at sounding steps: real / drawn",
+                    "steps at the commonest count: real / drawn", "steps where fewer sound: real / drawn",
+                    "steps where more sound: real / drawn", "drawn, where fewer sound: notes ended / started"], rows)
+            + f"\n\n`{v['command']}`: prior samples per style drawn with each model's onset floor chosen on "
+            f"validation segments; real: the test segments; steps where fewer (more) sound: of two consecutive "
+            f"sounding steps, the share where the second has fewer (more) notes; {v['machine']['cpu']}.")
 
 
 def table_lines(c) -> str:
@@ -1149,10 +1173,12 @@ def main(argv=None) -> int:
               "style": table_style(c), "style_statistics": table_style_statistics(c), "speed": table_speed(c),
               "ablation": table_ablation(c), "ablation_gpu": table_ablation(c, "ablation_gpu"),
               "ablation_cpu_whole": table_ablation(c, "ablation_cpu_whole"), "long_run": table_long_run(c),
+              "ablation_cpu_joint": table_ablation(c, "ablation_cpu_joint"),
               "style_long": table_style_long(c),
               "decoding": table_decoding(c),
               "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c),
-              "attributes": table_attributes(c), "metre": table_metre(c), "judge_splits": table_judge_splits(c)}
+              "attributes": table_attributes(c), "metre": table_metre(c), "judge_splits": table_judge_splits(c),
+              "voices": table_voices(c)}
     blocks.update({name: write(c) for name, write in FINDINGS.items()})
     report.write_text(fill(report.read_text(), blocks, "report/report.md"))
     readme = ROOT / "README.md"
