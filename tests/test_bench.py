@@ -197,6 +197,19 @@ def trained_run(tmp_path, model_changes: dict, **data) -> Path:
     return run.root
 
 
+def two_style_run(tmp_path):
+    """:func:`trained_run` of a style model on two styles: chords on every beat ("low"), or every half beat
+    ("high")."""
+    from conftest import STEP, write_midi
+
+    for style, step in (("low", 1), ("high", 2)):
+        for k in range(8):
+            notes = [(48 + 12 * step + (b + k) % 7 + i, b * step * STEP, (b + 1) * step * STEP)
+                     for b in range(64 // step) for i in (0, 4)]
+            write_midi(tmp_path / "src" / style / f"p{k}.mid", notes)
+    return trained_run(tmp_path, {"n_styles": 2}, styles=("low", "high"))
+
+
 def test_metre_benchmark_scores_a_model_on_segments_of_its_metre_and_of_every_metre(tmp_path, capsys):
     from bench import bench_metre
     from conftest import STEP, write_midi
@@ -234,15 +247,9 @@ def test_judge_summary_takes_each_trios_worst_style_over_its_splits():
 
 def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_worst_statistic_at_each(tmp_path):
     from bench import bench_floor
-    from conftest import STEP, write_midi
     from helpers import evaluation, musicstats
 
-    for style, step in (("low", 1), ("high", 2)):  # two styles: chords on every beat, or every half beat
-        for k in range(8):
-            notes = [(48 + 12 * step + (b + k) % 7 + i, b * step * STEP, (b + 1) * step * STEP)
-                     for b in range(64 // step) for i in (0, 4)]
-            write_midi(tmp_path / "src" / style / f"p{k}.mid", notes)
-    run = trained_run(tmp_path, {"n_styles": 2}, styles=("low", "high"))
+    run = two_style_run(tmp_path)
 
     out = tmp_path / "floors.json"
     results = bench_floor.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"),
@@ -265,7 +272,6 @@ def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_wor
 
 def test_voices_count_the_notes_of_each_step_and_where_their_number_falls_or_rises(tmp_path, capsys):
     from bench import bench_voices
-    from conftest import STEP, write_midi
 
     grid = np.zeros((1, 4, 2, 4), bool)  # steps: {0,1,2} struck; 2 ends, 3 starts; 1 ends; 0 struck again, 1 starts
     for t, frames, onsets in ((0, [0, 1, 2], [0, 1, 2]), (1, [0, 1, 3], [3]), (2, [0, 3], []), (3, [0, 1, 3], [0, 1])):
@@ -275,12 +281,7 @@ def test_voices_count_the_notes_of_each_step_and_where_their_number_falls_or_ris
     assert v["falls"] == v["rises"] == pytest.approx(1 / 3, abs=1e-4)
     assert v["ended_where_falling"] == 1 and v["started_where_falling"] == 0
 
-    for style, step in (("low", 1), ("high", 2)):  # two styles: chords on every beat, or every half beat
-        for k in range(8):
-            notes = [(48 + 12 * step + (b + k) % 7 + i, b * step * STEP, (b + 1) * step * STEP)
-                     for b in range(64 // step) for i in (0, 4)]
-            write_midi(tmp_path / "src" / style / f"p{k}.mid", notes)
-    run = trained_run(tmp_path, {"n_styles": 2}, styles=("low", "high"))
+    run = two_style_run(tmp_path)
     out = tmp_path / "voices.json"
     results = bench_voices.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"), "--out", str(out)])
     row = json.loads(out.read_text())["models"]["run"]
