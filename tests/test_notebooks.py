@@ -85,11 +85,12 @@ def test_basic_notebook_learns_a_folder_of_waltzes_in_their_metre(tmp_path):
                   for b in range(16) for q in (4, 8) for i in (0, 4)]
         write_midi(tmp_path / "waltzes" / "waltz" / f"w{k}.mid", notes, time_signatures=[(0, 3, 4)])
     text = run_notebook("01_basic_vae", tmp_path, SOURCE=str(tmp_path / "waltzes"), STYLES="",
-                        TIME_SIGNATURE="3/4")
+                        TIME_SIGNATURE="3/4", NOTE_ENDS="joint")  # chords whose notes end together
     row = next(line for line in text.splitlines() if line.startswith("waltz")).split()
     assert "in 3/4" in text and int(row[5]) > 0 and row[6] == "0"  # every segment kept, none of another metre
     samples = sorted((tmp_path / "runs" / "basic-smoke" / "samples").glob("*.mid"))
     assert samples and all(tuple(read_midi(f).time_signature) == (3, 4) for f in samples)  # written in 3/4
+    assert json.loads((tmp_path / "runs" / "basic-smoke" / "spec.json").read_text())["model"]["note_ends"] == "joint"
 
 
 @pytest.mark.slow
