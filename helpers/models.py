@@ -596,8 +596,11 @@ class GridVAE(nn.Module):
             keys = self.note_lengths.keys(out)[bi, si, pi]  # (N, rank): the state at each note's start
             going = self.note_lengths.continuation(self.note_lengths.log_pmf(keys, pi), ti - si)
             if self.note_ends is not None:  # and the onsets of its step (chosen before the frames)
-                going_on = previous & ~onset  # joint: and the notes below that ended, and went on
-                going = going + self.note_ends(out, onset, going_on & ~frame, going_on & frame)[bi, ti, pi].float()
+                ended = held = None
+                if self.note_ends.joint:  # and the notes going on below it that ended, and that went on
+                    going_on = previous & ~onset
+                    ended, held = going_on & ~frame, going_on & frame
+                going = going + self.note_ends(out, onset, ended, held)[bi, ti, pi].float()
             frames = frames.index_put((bi, ti, pi), going.to(frames.dtype))
         return torch.stack([frames, logits[:, :, ONSET]], dim=2).view(b, t, 2 * p)
 
@@ -671,15 +674,16 @@ class GridVAE(nn.Module):
                 if notes is not None:  # the onsets are chosen; now every frame, certain at an onset
                     step, grid = notes.logits(step).view(b, 2, p), cells.view(b, 2, p)
                     onset = grid[:, ONSET] > 0.5
-                    by_length = step[:, FRAME].clone()
-                    going_on = notes.sounding & ~onset
+                    joint = self.note_ends is not None and self.note_ends.joint
+                    by_length = step[:, FRAME].clone() if joint else None
                     if self.note_ends is not None:  # a sounding note hears the onsets it meets
-                        none = torch.zeros_like(going_on)  # (joint: no note below decided yet)
+                        none = torch.zeros_like(onset) if joint else None  # (joint: no note below decided yet)
                         step[:, FRAME] = step[:, FRAME] + torch.where(
                             notes.sounding, self.note_ends(out[:, 0], onset, none, none).to(step.dtype), 0.0)
                     step[:, FRAME] = _onset_sounds(step[:, FRAME], onset)
                     grid[:, FRAME] = choose.frames(step[:, FRAME]).to(cells.dtype)
-                    if self.note_ends is not None and self.note_ends.joint:  # from the lowest up, each hears those below
+                    if joint:  # from the lowest up, each going note hears those below it
+                        going_on = notes.sounding & ~onset
                         for i in going_on.any(0).nonzero()[:, 0].tolist():
                             frame = grid[:, FRAME] > 0.5
                             ends = self.note_ends(out[:, 0], onset, going_on & ~frame, going_on & frame)[:, i]
