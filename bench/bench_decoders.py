@@ -59,6 +59,8 @@ DESIGNS = {
     "ar-whole": ("autoregressive + whole notes", {"decoder": "autoregressive", "notes": "whole"}, {}),
     "seed-whole-z64": ("seed decoder + whole notes, z 64, beta 0.2, free bits 0.5: more of the piece in z",
                        {"decoder": "seed", "notes": "whole", "latent": 64}, {"beta": 0.2, "free_bits": 0.5}),
+    "seed-whole-plan": ("seed decoder + whole notes + bar plan: z also gives each bar's pitches, which the "
+                        "decoder hears", {"decoder": "seed", "notes": "whole", "bar_plan": True}, {}),
     "seed-nade-whole": ("seed decoder + whole notes + chord model over each step's onsets, hearing the notes held",
                         {"decoder": "seed", "notes": "whole", "chords": "nade"}, {}),
     "ar-nade": ("autoregressive + chord model (NADE)", {"decoder": "autoregressive", "chords": "nade"}, {}),
@@ -114,6 +116,11 @@ DESIGNS = {
                                             "into a step end in turn from the lowest, each hearing those below",
                                             {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                              "chord_voices": True, "note_ends": "joint"}, {}, {}, "sample_distance"),
+    "style-ar-voices-whole-ends-plan-samples": ("style: the style default + bar plan: z (and the style) also "
+                                                "give each bar's pitches, which the decoder hears",
+                                                {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                                 "chord_voices": True, "note_ends": "onsets", "bar_plan": True}, {},
+                                                {}, "sample_distance"),
     "style-ar-nade-whole-ends-samples": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
                                          "model; best.pt chosen by its samples",
                                          {"decoder": "autoregressive", "notes": "whole", "chords": "nade",

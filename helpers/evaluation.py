@@ -69,7 +69,7 @@ import torch
 from . import generate, metrics, musicstats
 from .colab import repo_root
 from .experiment import CHECKPOINTS, RunFolder, assert_same_styles, build_splits, load_judge, load_run
-from .losses import active_dimensions, kl_per_dim, make_step
+from .losses import active_dimensions, bar_pitches, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
 
@@ -351,7 +351,10 @@ def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None,
       probability and the share above :data:`ONSET_CONFIDENT`;
     - ``free_f1_by_step``: the free-running frame F1 of the validation probe
       after every epoch, against optimiser steps (from the training history),
-      with the probe's sample distance where the run measured it.
+      with the probe's sample distance where the run measured it;
+    - ``bar_plan`` (a model with a bar plan): the F1 of the pitches the plan
+      gives each bar from the posterior mean (above 0.5) against the bar's
+      real pitches: how much of each bar ``z`` carries.
 
     ``codes`` (the grids' posterior means) and ``rebuilt`` (their free-running
     reconstructions at ``threshold``), when the caller has them already, are
@@ -376,11 +379,26 @@ def diagnostics(model, grids, labels=None, threshold: float = 0.5, history=None,
     curve = [{"step": row["step"], "epoch": row["epoch"], "free_f1": row["valid_free_f1"],
               **({"sample_distance": row["valid_sample_distance"]} if "valid_sample_distance" in row else {})}
              for row in history or [] if "valid_free_f1" in row]
-    return {"teacher_forced": scores(forced), "free_running": scores(free), "shuffled_codes": scores(shuffled),
-            "onset_probability": {"median": float(np.median(at_onsets)) if len(at_onsets) else None,
-                                  "share_confident": float((at_onsets > ONSET_CONFIDENT).mean())
-                                  if len(at_onsets) else None},
-            "free_f1_by_step": curve}
+    result = {"teacher_forced": scores(forced), "free_running": scores(free), "shuffled_codes": scores(shuffled),
+              "onset_probability": {"median": float(np.median(at_onsets)) if len(at_onsets) else None,
+                                    "share_confident": float((at_onsets > ONSET_CONFIDENT).mean())
+                                    if len(at_onsets) else None},
+              "free_f1_by_step": curve}
+    if model.config.bar_plan:
+        result["bar_plan"] = {"f1": plan_f1(model, grids, mu, labels)}
+    return result
+
+
+@torch.no_grad()
+def plan_f1(model, grids, codes, labels=None) -> float:
+    """The F1 of the pitches a bar plan gives each bar of grids ``(N, T, 2, P)`` from their ``codes``
+    ``(N, latent)`` (each above 0.5) against the pitches that sound in it."""
+    model.eval()
+    style = None if labels is None else torch.as_tensor(labels, device=codes.device)
+    planned = model.bar_plan(codes, style).float().cpu().numpy() > 0
+    real = bar_pitches(torch.as_tensor(np.asarray(grids)), planned.shape[1]).numpy() > 0
+    hits = (planned & real).sum()
+    return float(2 * hits / max(planned.sum() + real.sum(), 1))
 
 
 def interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict:

@@ -153,7 +153,7 @@ class Experiment:
         replace(self.model, format=self.data.format((0, 127))).validate()
         self.loss.validate()
         replace(self.train, epochs=1 if self.train.epochs is None else self.train.epochs).validate()  # 0 refused
-        known = loss_figures(bool(self.model.n_styles), bool(self.model.style_adversary))
+        known = loss_figures(bool(self.model.n_styles), bool(self.model.style_adversary), self.model.bar_plan)
         if self.train.monitor not in known:
             raise ValueError(f"TrainConfig.monitor is {self.train.monitor!r}; the VAE's figures are {list(known)}")
         return self

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from .pianoroll import FRAME
+
 
 @dataclass
 class LossConfig:
@@ -22,9 +24,10 @@ class LossConfig:
     free_bits: float = 0.25      # nats per latent dimension that cost nothing (0: off)
     onset_weight: float = 1.0    # weight of the onset plane in the reconstruction
     style_weight: float = 1.0    # weight of the z -> style classifier loss (style models)
+    plan_weight: float = 1.0     # weight of the bar plan's loss (models with VAEConfig.bar_plan)
 
     def validate(self) -> "LossConfig":
-        for name in ("beta", "free_bits", "onset_weight", "style_weight"):
+        for name in ("beta", "free_bits", "onset_weight", "style_weight", "plan_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value < math.inf:  # also refuses nan
                 raise ValueError(f"LossConfig.{name} must be a finite number >= 0, got {value!r}")
@@ -59,6 +62,15 @@ def reconstruction(logits: torch.Tensor, target: torch.Tensor, onset_weight: flo
     return bce.flatten(1).sum(1).mean()
 
 
+def bar_pitches(grids: torch.Tensor, bars: int) -> torch.Tensor:
+    """Whether each pitch sounds anywhere in each of ``bars`` equal bars of grids ``(B, T, 2, P)``:
+    ``(B, bars, P)``, the bar plan's target."""
+    b, t, _, p = grids.shape
+    if t % bars:
+        raise ValueError(f"{t} steps do not divide into {bars} bars")
+    return grids[:, :, FRAME].reshape(b, bars, t // bars, p).amax(2)
+
+
 def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: int) -> dict:
     """The training objective and its parts.
 
@@ -78,8 +90,9 @@ def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: i
     dict of scalars
         ``loss`` (what is minimised), ``recon``, ``kl`` (the true KL, summed
         over dimensions), ``elbo`` (``recon + kl``, the negative ELBO),
-        ``beta``, ``style`` / ``style_acc`` for style models, and ``adversary`` /
-        ``adversary_acc`` for those with an adversary on the rest of ``z``.
+        ``beta``, ``style`` / ``style_acc`` for style models, ``adversary`` /
+        ``adversary_acc`` for those with an adversary on the rest of ``z``, and
+        ``plan`` (nats per segment, not part of the ELBO) for those with a bar plan.
 
     Notes
     -----
@@ -107,6 +120,12 @@ def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: i
         loss = loss + config.style_weight * adversary_loss
         parts["adversary"] = adversary_loss.detach()
         parts["adversary_acc"] = (out["adversary_logits"].argmax(1) == style).float().mean()
+    if out.get("plan_logits") is not None:
+        plan = out["plan_logits"].float()
+        plan_loss = F.binary_cross_entropy_with_logits(plan, bar_pitches(target, plan.shape[1]).float(),
+                                                       reduction="none").flatten(1).sum(1).mean()
+        loss = loss + config.plan_weight * plan_loss
+        parts["plan"] = plan_loss.detach()
     parts["loss"] = loss
     return parts
 
@@ -124,11 +143,11 @@ def active_dimensions(mu: torch.Tensor, threshold: float = 0.01) -> int:
 PROBE_FIGURES = ("free_f1", "sample_distance")
 
 
-def figures(style_model: bool, adversary: bool = False) -> tuple:
+def figures(style_model: bool, adversary: bool = False, plan: bool = False) -> tuple:
     """The figures a VAE run's history holds (what ``TrainConfig.monitor`` may name): those of
     :func:`vae_loss` and the probe's."""
     return (("loss", "recon", "kl", "elbo", "beta") + (("style", "style_acc") if style_model else ())
-            + (("adversary", "adversary_acc") if adversary else ()) + PROBE_FIGURES)
+            + (("adversary", "adversary_acc") if adversary else ()) + (("plan",) if plan else ()) + PROBE_FIGURES)
 
 
 def make_step(config: LossConfig):

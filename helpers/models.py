@@ -64,6 +64,15 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   one-hot vectors. The seed decoder hears the same ``z`` at every step and
   otherwise has to count the steps itself to know where in the segment a
   note of ``z`` belongs.
+- Bar plan (``bar_plan``): a dense layer on ``z`` (and the style) gives, for
+  each bar, the probability that each pitch sounds in it, trained against
+  the bar's real pitches (an auxiliary loss, as the bag-of-words loss of
+  Zhao et al., 2017, makes a text VAE's code carry its words); the note
+  decoder hears its bar's plan at every step. A decoder that hears its past
+  can predict most steps from the step before and learns to ignore ``z``;
+  the plan makes ``z`` carry which pitches each bar holds, in a form the
+  decoder reads at once, so decoding freely it has the bar's pitches to go
+  back to rather than the chord it last played.
 - Scheduled sampling (``scheduled_sampling``, training only): in two passes,
   a share of the previous steps the decoder hears is replaced by its own
   draws from the first (teacher-forced) pass, so it learns to go on from its
@@ -120,6 +129,8 @@ class VAEConfig:
                                   # or "joint": the onsets and the notes below it that end at its step
     scheduled_sampling: float = 0.0  # share of previous steps replaced by the decoder's own draws in training
     positions: bool = False       # the decoder also hears each step's place: its step in the bar and its bar
+    bar_plan: bool = False        # z also gives each bar's pitches (trained on the bar's real pitches), and the
+                                  # decoder hears its bar's plan at every step
     dropout: float = 0.1          # between encoder layers and before the output layer
     n_styles: int = 0             # 0: unconditioned; else the number of styles
     style_dim: int = 16           # size of the style embedding
@@ -147,7 +158,7 @@ class VAEConfig:
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"VAEConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("bidirectional", "positions", "chord_voices"):
+        for name in ("bidirectional", "positions", "chord_voices", "bar_plan"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"VAEConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if self.decoder not in DECODERS:
@@ -458,7 +469,9 @@ class GridVAE(nn.Module):
             self.bar_state = nn.Linear(c.dec_input, 2 * c.dec_hidden)
         ar_in = 0 if c.decoder == "seed" else features
         pos_in = c.format.steps_per_bar + c.format.segment_bars if c.positions else 0
-        self.decoder = nn.LSTM(c.dec_input + style_in + pos_in + ar_in, c.dec_hidden, batch_first=True)
+        plan_in = c.n_pitches if c.bar_plan else 0
+        self.plan = nn.Linear(c.latent + style_in, c.format.segment_bars * c.n_pitches) if c.bar_plan else None
+        self.decoder = nn.LSTM(c.dec_input + style_in + pos_in + plan_in + ar_in, c.dec_hidden, batch_first=True)
         self.dropout = nn.Dropout(c.dropout)
         self.to_logits = nn.Linear(c.dec_hidden, features)
         # Grids are sparse (about 7% of frames sound, 2% are onsets). Starting the output at that
@@ -547,7 +560,20 @@ class GridVAE(nn.Module):
             parts.append(style_steps.to(parts[0].dtype))
         if self.config.positions:
             parts.append(self._positions(steps, z.device, parts[0].dtype).expand(b, -1, -1))
+        if self.plan is not None:  # each step hears its bar's plan (bars counted modulo the segment's)
+            per_bar, bars = self.config.format.steps_per_bar, self.config.format.segment_bars
+            bar = (torch.arange(steps, device=z.device) // per_bar) % bars
+            parts.append(torch.sigmoid(self.bar_plan(z, style))[:, bar].to(parts[0].dtype))
         return torch.cat(parts, dim=-1), start
+
+    def bar_plan(self, z, style=None):
+        """The plan's logits ``(B, bars, P)``: whether each pitch sounds in each bar of the segment, from ``z``
+        (and the style, for a style model). ``None`` for a model without a plan (``bar_plan`` False)."""
+        if self.plan is None:
+            return None
+        style_vector = self._style(style, z.shape[0], 1)
+        h = z if style_vector is None else torch.cat([z, style_vector[:, 0].to(z.dtype)], dim=-1)
+        return self.plan(h).view(z.shape[0], self.config.format.segment_bars, self.config.n_pitches)
 
     def _positions(self, steps: int, device, dtype):
         """``(1, T, steps_per_bar + bars)``: each step's place in its bar and its bar's place in the segment,
@@ -721,8 +747,8 @@ class GridVAE(nn.Module):
         return torch.where(mixed, drawn, x)
 
     def forward(self, x, style=None, sample: bool = True):
-        """Returns ``logits`` (B, T, 2, P), ``mu``, ``logvar``, ``z`` (B, latent), ``style_logits``
-        and ``adversary_logits`` (each ``None`` where the model has none).
+        """Returns ``logits`` (B, T, 2, P), ``mu``, ``logvar``, ``z`` (B, latent), ``style_logits``,
+        ``adversary_logits`` and ``plan_logits`` (B, bars, P) (each ``None`` where the model has none).
 
         ``z`` is drawn from the posterior (``sample=True``, as the ELBO needs) or is its mean.
         In training mode with ``scheduled_sampling``, the decoder hears some of its own draws.
@@ -738,7 +764,7 @@ class GridVAE(nn.Module):
             rest = _ReverseGradient.apply(z[:, self.config.style_latent:], self.config.style_adversary)
             adversary = self.adversary(rest)
         return {"logits": logits, "mu": mu, "logvar": logvar, "z": z, "style_logits": self.classify(z),
-                "adversary_logits": adversary}
+                "adversary_logits": adversary, "plan_logits": self.bar_plan(z, style)}
 
 
 def _onset_sounds(frame_logits: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:

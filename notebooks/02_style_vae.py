@@ -81,8 +81,9 @@ CHORD_VOICES = True  #@param {type:"boolean"}
 NOTES = "whole"  #@param ["whole", "frames"]
 NOTE_ENDS = "onsets"  #@param ["length", "onsets", "joint"]
 SCHEDULED_SAMPLING = 0.0  #@param {type:"number"}
+BAR_PLAN = False  #@param {type:"boolean"}
 #@markdown The defaults are the decoder ablation's best style model (the report): a decoder that hears the step before, chords with their voices, notes that end where the next starts.
-#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `CHORD_VOICES` (with "nade"): each new note also hears how many the step has started and which lie an octave below, with weights from the decoder's state, so a one-voice style can stop at one note; `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "joint" as "onsets" with the notes going on deciding in turn from the lowest, each hearing which below it ended, "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training.
+#@markdown `CHORDS`: "nade" decides each step's notes together, as one chord (slower); `CHORD_VOICES` (with "nade"): each new note also hears how many the step has started and which lie an octave below, with weights from the decoder's state, so a one-voice style can stop at one note; `NOTES`: "whole" draws each note's length at its onset, "frames" holds a note while each step's frame is chosen; `NOTE_ENDS` (whole notes): "onsets" also ends a note where the notes of its step start (a line's next note), "joint" as "onsets" with the notes going on deciding in turn from the lowest, each hearing which below it ended, "length" by its length alone; `SCHEDULED_SAMPLING`: share of past steps the decoder hears from its own draws while training; `BAR_PLAN`: z also gives each bar's pitches, trained on the real ones (weight `PLAN_WEIGHT`), and the decoder hears its bar's plan at every step, so z must carry what each bar holds and decoding has the bar's pitches to go back to.
 ENC_HIDDEN = 128  #@param {type:"integer"}
 LATENT = 32  #@param {type:"integer"}
 DEC_HIDDEN = 256  #@param {type:"integer"}
@@ -104,6 +105,7 @@ PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
 BETA = 0.5  #@param {type:"number"}
 BETA_WARMUP = 1000  #@param {type:"integer"}
 FREE_BITS = 0.25  #@param {type:"number"}
+PLAN_WEIGHT = 1.0  #@param {type:"number"}
 MONITOR = "sample_distance"  #@param ["free_f1", "sample_distance"]
 #@markdown `MONITOR`: what chooses `best.pt`, the weights the notebook goes on with (`last.pt` is always the latest epoch): "free_f1", held-out pieces reconstructed freely; "sample_distance", samples from the prior against held-out pieces, statistic by statistic (per style), for a decoder whose reconstructions peak early while its samples still improve.
 JUDGE_EPOCHS = 20  #@param {type:"integer"}
@@ -182,8 +184,8 @@ spec = Experiment(
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
                  chords=CHORDS, chord_voices=CHORD_VOICES, notes=NOTES, note_ends=NOTE_ENDS,
                  scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
-                 style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY),  # n_styles > 0: conditioned; the data sets how many
-    loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, style_weight=STYLE_WEIGHT),
+                 style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY, bar_plan=BAR_PLAN),  # n_styles > 0: conditioned; the data sets how many
+    loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, plan_weight=PLAN_WEIGHT, style_weight=STYLE_WEIGHT),
     # best.pt: the latest epoch whose MONITOR figure is within the probe's noise of its best
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))

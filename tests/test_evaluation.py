@@ -29,15 +29,15 @@ def dataset(tmp_path_factory):
     return root, data_dir
 
 
-def spec_for(root, styles, n_styles):
+def spec_for(root, styles, n_styles, **model_changes):
     """One-bar segments of the tiny dataset, the smoke model, two epochs."""
     return Experiment(DataConfig(source=str(root), styles=styles, segment_bars=1, transpose=0, max_per_style=None),
-                      replace(PRESETS["smoke"], n_styles=n_styles), LossConfig(beta_warmup=5),
+                      replace(PRESETS["smoke"], n_styles=n_styles, **model_changes), LossConfig(beta_warmup=5),
                       TrainConfig(epochs=2, warmup_steps=2, batch_size=8))
 
 
-def trained_run(run_dir, root, data_dir, styles, n_styles, judge=False):
-    spec = spec_for(root, styles, n_styles).validate()
+def trained_run(run_dir, root, data_dir, styles, n_styles, judge=False, **model_changes):
+    spec = spec_for(root, styles, n_styles, **model_changes).validate()
     splits = experiment.build_splits(spec.data, data_dir, progress=False)
     run = experiment.RunFolder(run_dir)
     model = experiment.build_model(spec, splits)
@@ -68,6 +68,7 @@ def test_basic_run(dataset, tmp_path):
     curve = result["interpolation"]
     assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
     assert "style" not in result and "sample_statistics_style_region" not in result
+    assert "bar_plan" not in result["diagnostics"]
     examples = np.load(tmp_path / "examples.npz")
     assert examples["originals"].shape[1:] == (T, 2, splits.format.n_pitches)
     assert GridFormat.from_dict(json.loads(str(examples["format"]))) == splits.format
@@ -87,8 +88,9 @@ def test_basic_run(dataset, tmp_path):
 
 def test_style_run_is_judged(dataset, tmp_path):
     root, data_dir = dataset
-    trained_run(tmp_path, root, data_dir, ["chords", "line"], 2, judge=True)
+    trained_run(tmp_path, root, data_dir, ["chords", "line"], 2, judge=True, bar_plan=True)
     result = evaluation.evaluate_run(tmp_path, data_dir, n_samples=4, device=CPU, transfers=2, paths=2)
+    assert 0 <= result["diagnostics"]["bar_plan"]["f1"] <= 1  # what the style model's plan says of each bar
     style = result["style"]
     assert result["samples_per_group"] == 2 and set(result["sample_statistics"]) == {"chords", "line"}
     assert set(style["generated_accuracy"]) == set(style["generated_accuracy_style_region"]) == {"chords", "line"}

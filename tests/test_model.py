@@ -129,6 +129,8 @@ def test_bad_settings_are_refused_with_the_field_named():
             LossConfig(beta=value).validate()
     with pytest.raises(ValueError, match="free_bits"):
         LossConfig(free_bits="many").validate()
+    with pytest.raises(ValueError, match="plan_weight"):
+        LossConfig(plan_weight=-1.0).validate()
 
 
 @pytest.mark.parametrize("decoder", ["seed", "autoregressive"])
@@ -275,7 +277,7 @@ DESIGNS = ([(d, c, "frames") for d in ("seed", "autoregressive", "hierarchical")
 @pytest.mark.parametrize("decoder,chords,notes", DESIGNS)
 def test_every_decoder_design_has_its_shapes_and_round_trips(decoder, chords, notes, tmp_path):
     torch.manual_seed(0)
-    model = tiny(decoder=decoder, chords=chords, notes=notes, n_styles=3, style_latent=2)
+    model = tiny(decoder=decoder, chords=chords, notes=notes, n_styles=3, style_latent=2, bar_plan=notes == "whole")
     x, style = batch()
     out = model(x, style)
     assert out["logits"].shape == (6, T, 2, P) and out["style_logits"].shape == (6, 3)
@@ -374,13 +376,13 @@ def test_chord_voices_can_make_a_step_one_voice():
         tiny(chord_voices=True)  # independent cells: no chord model to give voices to
 
 
-def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_ends="length"):
+def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_ends="length", bar_plan=False):
     """A tiny whole-note model with strong, random length distributions (and chord model, and note ends).
     ``chords="voices"``: the chord model with voices."""
     torch.manual_seed(0)
     model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole",
                             chords="nade" if chords == "voices" else chords, chord_voices=chords == "voices",
-                            positions=positions, note_ends=note_ends)).eval()
+                            positions=positions, note_ends=note_ends, bar_plan=bar_plan)).eval()
     with torch.no_grad():
         model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
         torch.nn.init.zeros_(model.to_logits.bias)
@@ -440,11 +442,14 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, not
     ("seed", "independent", True, "length"), ("hierarchical", "nade", True, "length"),
     ("seed", "independent", False, "onsets"), ("seed", "nade", False, "onsets"),
     ("autoregressive", "independent", True, "onsets"), ("autoregressive", "voices", False, "onsets"),
-    ("seed", "independent", False, "joint"), ("autoregressive", "voices", False, "joint")])
+    ("seed", "independent", False, "joint"), ("autoregressive", "voices", False, "joint"),
+    ("autoregressive", "voices", "plan", "onsets"), ("hierarchical", "independent", "plan", "length")])
 def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords, positions, note_ends):
     """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
-    decided by the notes before it), and its notes last as long as their length distribution says."""
-    model = whole_notes(decoder, chords=chords, positions=positions, note_ends=note_ends)
+    decided by the notes before it), and its notes last as long as their length distribution says.
+    (``positions="plan"``: a bar plan instead of positions.)"""
+    model = whole_notes(decoder, chords=chords, positions=positions is True, note_ends=note_ends,
+                        bar_plan=positions == "plan")
     z = torch.randn(8, 8)
     choose = generate._Chooser("bernoulli", 0.5, P, torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -527,6 +532,56 @@ def test_positions_tell_the_decoder_its_step_in_the_bar_and_its_bar(tmp_path):
     assert VAEConfig.from_dict(older).positions is False
 
 
+def test_bar_plan_is_trained_on_each_bars_pitches_and_heard_in_that_bar_alone(tmp_path):
+    """The plan's target is which pitches sound in each bar; the decoder hears bar k's plan in bar k only; the
+    loss has a plan term only for a model with a plan; an older checkpoint's config loads without one."""
+    from helpers.losses import bar_pitches
+
+    fmt = GridFormat(low=60, high=60 + P - 1, segment_bars=3)  # 3 bars of 16 steps
+    grid = torch.zeros(1, 48, 2, P)
+    grid[0, 14:18, 0, 2] = 1.0  # a note across the first bar line
+    grid[0, 40, 0, 5] = 1.0     # a note in the third bar
+    expected = torch.zeros(1, 3, P)
+    expected[0, 0, 2] = expected[0, 1, 2] = expected[0, 2, 5] = 1.0
+    assert torch.equal(bar_pitches(grid, 3), expected)
+    with pytest.raises(ValueError, match="48 steps do not divide into 5 bars"):
+        bar_pitches(grid, 5)
+
+    torch.manual_seed(0)
+    model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, bar_plan=True)).eval()
+    plain = GridVAE(replace(model.config, bar_plan=False))
+    assert model.decoder.input_size == plain.decoder.input_size + P and plain.bar_plan(torch.zeros(1, 8)) is None
+    z = torch.randn(2, 8)
+    assert model.bar_plan(z).shape == (2, 3, P)
+    with torch.no_grad():
+        base = model.decode(z)
+        model.plan.bias.view(3, P)[1] += 3.0  # the second bar's plan only
+        changed = model.decode(z)
+    diff = (changed - base).abs().amax(dim=(0, 2, 3))  # per step (the seed decoder: nothing after it hears it)
+    assert diff[:16].max() == 0 and diff[16:32].min() > 0
+
+    with torch.no_grad():  # a plan of one pitch in the first bar: one hit of the grid's three bar pitches
+        model.plan.weight.zero_(), model.plan.bias.fill_(-5.0)
+        model.plan.bias.view(3, P)[0, 2] = 5.0
+    from helpers.evaluation import plan_f1
+
+    assert plan_f1(model, grid.numpy(), torch.zeros(1, 8)) == pytest.approx(2 / 4)
+
+    x, _ = batch(2)
+    x = x.repeat(1, 3, 1, 1)  # 48 steps
+    config = LossConfig(plan_weight=2.0)
+    out = model(x, sample=False)
+    with_plan = vae_loss(out, x, None, config, 0)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(out["plan_logits"], bar_pitches(x, 3),
+                                                                    reduction="sum") / 2
+    assert abs(with_plan["plan"].item() - expected.item()) < 1e-3
+    assert abs(with_plan["loss"].item() - with_plan["recon"].item() - 2.0 * with_plan["plan"].item()) < 1e-3
+    assert "plan" not in vae_loss(plain(x), x, None, config, 0)
+    older = plain.config.to_dict()
+    del older["bar_plan"]  # a checkpoint written before the field existed
+    assert VAEConfig.from_dict(older).bar_plan is False
+
+
 def test_hierarchical_decoder_restarts_at_every_bar():
     """Changing one bar's embedding changes that bar's teacher-forced logits and no other bar's."""
     torch.manual_seed(0)
@@ -599,7 +654,7 @@ def test_style_code_transfer_moves_the_classifier_to_the_target():
                                          ("style_latent", 8), ("style_latent", -1), ("nade_hidden", 0),
                                          ("notes", "tied"), ("length_rank", 0), ("positions", "yes"),
                                          ("bidirectional", 1), ("note_ends", "onset"),
-                                         ("chord_voices", 1)])
+                                         ("chord_voices", 1), ("bar_plan", "yes")])
 def test_new_settings_are_checked(field, value):
     with pytest.raises(ValueError, match=field):
         tiny(**{field: value})
