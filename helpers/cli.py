@@ -27,12 +27,16 @@ Generation needs no notebook either. ``MODEL`` is a shipped model (``basic``,
 ``.png`` and (unless ``--no-audio``) ``.wav`` into ``--out``::
 
     python -m helpers.cli generate MODEL --out DIR [--samples 4] [--style NAME ...] [--temperature 1] [--floor F]
+                                     [--region]
     python -m helpers.cli generate MODEL --out DIR --interpolate A.mid B.mid [--steps 5] [--style NAME]
     python -m helpers.cli generate style --out DIR --transfer MINE.mid ... --style NAME [--source NAME] [--segments N]
     python -m helpers.cli generate MODEL --out DIR --attribute STATISTIC [MINE.mid ...] [--amount 1] [--steps 5]
 
 ``sample`` (the default) draws from the prior, in each ``--style`` of a style
-model (default: all of them); ``--interpolate`` moves from the first segment
+model (default: all of them), or with ``--region`` from where the codes of
+the model's training pieces lie (each style's region of the latent space,
+:func:`helpers.generate.style_regions`; the model's training data is built,
+or read from its cache as for ``--transfer``); ``--interpolate`` moves from the first segment
 of one file to that of the other through the latent space (a style model
 encodes and decodes both in ``--style``); ``--transfer`` moves each file
 into ``--style``, segment by segment (up to ``--segments`` consecutive
@@ -177,6 +181,9 @@ def generate_command(args) -> int:
     generate.check_positive(args.qpm, "--qpm")
     if sum(bool(x) for x in (args.interpolate, args.transfer, args.attribute)) > 1:
         raise ValueError("--interpolate, --transfer and --attribute are three ways to generate: give one of them")
+    if args.region and (args.interpolate or args.transfer or args.attribute):
+        raise ValueError("--region says where samples are drawn from: it goes with none of --interpolate, "
+                         "--transfer and --attribute")
     if args.attribute:
         generate.check_attribute(args.attribute[0], "--attribute")
         generate.check_positive(args.amount, "--amount")
@@ -255,9 +262,10 @@ def generate_command(args) -> int:
                                     style=wanted[0] if styled else None, mode="threshold", threshold=threshold)
         save(generate.concatenate(path), "interpolation", f"{pieces[0].name} -> {pieces[1].name}")
     else:
+        regions = evaluation.style_regions(model, training_data(), args.seed) if args.region else None
         for k in (wanted or range(len(names))) if styled else [None]:
             grids = generate.sample(model, args.samples, args.temperature, style=k, mode="bernoulli",
-                                    seed=args.seed + (k or 0), floor=floor)
+                                    seed=args.seed + (k or 0), floor=floor, regions=regions)
             prefix = f"sample_{names[k]}" if styled else "sample"
             for i, grid in enumerate(grids):
                 save(grid, f"{prefix}_{i + 1}")
@@ -291,6 +299,8 @@ def main(argv=None) -> int:
                         "and --transfer")
     g.add_argument("--temperature", type=float, default=1.0, help="scales the code drawn from the prior")
     g.add_argument("--floor", type=float, help="onsets less likely than this are never drawn (default: the model's)")
+    g.add_argument("--region", action="store_true",
+                   help="draw samples from where the training pieces' codes lie rather than from the whole prior")
     g.add_argument("--interpolate", nargs=2, metavar=("A.mid", "B.mid"), help="interpolate between two pieces")
     g.add_argument("--steps", type=int, default=5, help="steps of --interpolate (default: %(default)s)")
     g.add_argument("--transfer", nargs="+", metavar="MIDI", help="files or folders to move into --style")

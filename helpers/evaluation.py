@@ -14,9 +14,10 @@ is in it) and measures:
   accuracy and note-onset F1 are measured on the test segments
   (:func:`helpers.metrics.reconstruction_scores`);
 - samples from the prior against the real test segments, statistic by
-  statistic (:mod:`helpers.musicstats`), per style for a style model; for a
-  style model also samples drawn from each style's region of the latent
-  space (:func:`helpers.generate.style_regions`); and the same samples drawn
+  statistic (:mod:`helpers.musicstats`), per style for a style model; also
+  samples drawn from each style's region of the latent space (a model
+  without styles: the region of its training pieces,
+  :func:`helpers.generate.style_regions`); and the prior's samples drawn
   with the onset floor chosen on the validation segments (:func:`choose_floor`),
   as the notebooks draw them;
 - diagnostics of the decoder (:func:`diagnostics`): teacher-forced against
@@ -184,8 +185,8 @@ def reconstruction(model, valid, test, valid_labels=None, test_labels=None, thre
 
 
 def style_regions(model, splits, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each style's mean code and spread over up to :data:`VECTOR_SEGMENTS` training segments (see
-    :func:`helpers.generate.style_regions`)."""
+    """Each style's mean code and spread over up to :data:`VECTOR_SEGMENTS` training segments of it (see
+    :func:`helpers.generate.style_regions`; a model without styles: one region, of all its styles' segments)."""
     picks = splits.train.per_style(VECTOR_SEGMENTS, seed)
     return generate.style_regions(model, splits.train.grids(picks), splits.train.style[picks])
 
@@ -255,10 +256,10 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
                                         seed=seed, codes=mu, rebuilt=rebuilt)
     result["interpolation"] = interpolation_curve(model, real["test"], style_of("test"), threshold, paths, seed)
 
-    # Samples from the prior against real test segments (per style for a style model), and for a style model
-    # samples from each style's region too.
+    # Samples from the prior against real test segments (per style for a style model), and samples from each
+    # style's region too (a model without styles: the region of all its training pieces).
     groups = sample_groups(model, names, real["test"], labels["test"])
-    regions = style_regions(model, splits, seed) if cfg.n_styles else None
+    regions = style_regions(model, splits, seed)
     result["sample_statistics"], result["samples_per_group"], samples = {}, n_samples // len(groups), {}
     in_region, real_stats, sample_stats = {}, {}, {}  # per-segment statistics, also kept for histograms
     for name, (k, real_segments) in groups.items():
@@ -266,11 +267,10 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         samples[name] = prior_samples(model, result["samples_per_group"], k, seed)
         sample_stats[name] = musicstats.statistics(samples[name], fmt)
         result["sample_statistics"][name] = musicstats.compare(real_group, sample_stats[name])
-        if regions is not None:
-            in_region[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
-                                              seed=seed + k, regions=regions)
-            result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
-                real_group, musicstats.statistics(in_region[name], fmt))
+        in_region[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
+                                          seed=seed + (k or 0), regions=regions)
+        result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
+            real_group, musicstats.statistics(in_region[name], fmt))
     # the same draws with the onset floor chosen on the validation segments, as the notebooks make them
     floor, floor_distance = choose_floor(model, real["valid"], labels["valid"] if cfg.n_styles else None, seed=seed)
     result["floor"] = {"chosen": floor, "valid_distance": {str(k): v for k, v in floor_distance.items()}}

@@ -263,11 +263,16 @@ def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "ber
     z = torch.randn(n, model.config.latent, generator=generator, device=_device(model)) * temperature
     if regions is not None:
         styles = _styles(model, style, n)
+        groups = model.config.n_styles or 1
         if styles is None:
-            raise ValueError("regions are where a style model's styles lie: this model has no styles")
-        if styles.is_floating_point():
+            styles = torch.zeros(n, dtype=torch.long, device=z.device)
+        elif styles.is_floating_point():
             raise ValueError("sampling from style regions needs style indices, not mixing weights")
         means, spreads = (r.to(z.device) for r in regions)
+        if means.shape != (groups, model.config.latent) or spreads.shape != means.shape:
+            raise ValueError(f"regions must be (means, spreads) of shape ({groups}, {model.config.latent}), one row "
+                             f"per {'style' if model.config.n_styles else 'model (it has no styles)'}; got "
+                             f"{tuple(means.shape)} and {tuple(spreads.shape)}")
         z = means[styles] + spreads[styles] * z
     return decode(model, z, style, mode, threshold, generator, floor=floor)
 
@@ -318,7 +323,7 @@ def concatenate(grids) -> np.ndarray:
     return grids.reshape(-1, *grids.shape[2:])
 
 
-def style_regions(model, grids, labels) -> tuple[torch.Tensor, torch.Tensor]:
+def style_regions(model, grids, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Where each style's pieces lie in the latent space: ``means`` and ``spreads``, each ``(n_styles, latent)``.
 
     ``grids`` ``(N, T, 2, P)`` are encoded with their own style ``labels``
@@ -328,15 +333,18 @@ def style_regions(model, grids, labels) -> tuple[torch.Tensor, torch.Tensor]:
     (the variance of their means plus their mean variance), so ``N(mean,
     spread^2)`` is the Gaussian closest to the style's part of the
     aggregate posterior (:func:`sample` with ``regions``). A style without
-    grids gets the prior's ``(0, 1)``.
+    grids gets the prior's ``(0, 1)``. A model without styles has one
+    region, ``(1, latent)`` each, that of all ``grids`` (``labels`` unused):
+    a briefly trained model's codes fill only part of the prior, and samples
+    drawn from it leave out where no piece lies.
     """
-    if not model.config.n_styles:
-        raise ValueError("style regions need a style-conditioned model (VAEConfig.n_styles > 0)")
-    labels = np.asarray(labels)
-    mu, logvar = (t.cpu() for t in _posterior(model, grids, labels))
-    means = torch.zeros(model.config.n_styles, model.config.latent)
-    spreads = torch.ones(model.config.n_styles, model.config.latent)
-    for k in range(model.config.n_styles):
+    styled = bool(model.config.n_styles)
+    labels = np.asarray(labels) if styled else np.zeros(len(grids), dtype=int)
+    mu, logvar = (t.cpu() for t in _posterior(model, grids, labels if styled else None))
+    groups = model.config.n_styles if styled else 1
+    means = torch.zeros(groups, model.config.latent)
+    spreads = torch.ones(groups, model.config.latent)
+    for k in range(groups):
         mine = torch.as_tensor(labels == k)
         if mine.any():
             means[k] = mu[mine].mean(0)

@@ -117,3 +117,15 @@ def compare(real: dict, generated: dict) -> dict:
             "distance": float(wasserstein_distance(a, b) / spread) if len(a) and len(b) and spread > 0 else None,
         }
     return result
+
+
+def furthest(real: dict, generated: dict) -> tuple[str, float]:
+    """``(name, distance)``: the statistic of :func:`compare` furthest from the real segments, in real standard
+    deviations (a statistic the samples lack counts as :data:`UNMEASURED`); ``(None, nan)`` where the real
+    segments spread over none (a single one)."""
+    found = {name: UNMEASURED if v["distance"] is None else min(v["distance"], UNMEASURED)
+             for name, v in compare(real, generated).items() if v["real_std"]}
+    if not found:
+        return None, float("nan")
+    name = max(found, key=found.get)
+    return name, found[name]

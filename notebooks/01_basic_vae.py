@@ -278,6 +278,28 @@ print(f"active latent dimensions: {active_dimensions(mu)} of {model.config.laten
       f"(on {len(held_out)} test segments)")
 
 # %% [markdown]
+# ## Sampling where the training pieces lie
+# The samples above draw `z` from the whole prior. A model's codes need not
+# fill it (a briefly trained one keeps only a few nats in `z`, near the
+# prior's centre), so some draws come from where no piece lies. Here `z` comes
+# instead from the region of the training segments' codes, their mean and
+# spread (as the style notebook draws each style's): 64 samples of each kind
+# against the held-out pieces, statistic by statistic (in real standard
+# deviations), then the first from the region heard.
+
+# %%
+region = evaluation.style_regions(model, splits, SEED)
+real_stats = musicstats.statistics(held_out, fmt)
+for where, regions in (("the prior", None), ("the training pieces' region", region)):
+    drawn = generate.sample(model, 64, temperature=TEMPERATURE, mode="bernoulli", seed=SEED, regions=regions,
+                            floor=FLOOR)
+    name, distance = musicstats.furthest(real_stats, musicstats.statistics(drawn, fmt))
+    print(f"64 samples from {where}: furthest statistic " + (f"{musicstats.STATISTICS[name]}, {distance:.2f} sd"
+                                                           if name else "none (too few held-out pieces to measure)"))
+in_region = render.save_piece(drawn[0], run.outputs("region"), "sample_from_region", fmt, QPM)
+display(render.play(in_region["audio"]))
+
+# %% [markdown]
 # ## Reconstructions of held-out segments
 # Each test segment is encoded and decoded step by step; the threshold that
 # turns probabilities into notes is the one with the best frame F1 on the

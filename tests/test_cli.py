@@ -45,6 +45,7 @@ def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
     (["basic", "--attribute", "loudness"], r"--attribute must be one of \['pitch_range'"),
     (["basic", "--attribute", "note_length", "--amount", "0"], "--amount must be a number > 0"),
     (["basic", "--attribute", "note_length", "--transfer", "x.mid"], "three ways to generate"),
+    (["basic", "--region", "--attribute", "note_length"], "--region says where samples are drawn from"),
 ])
 def test_a_bad_request_is_named_before_anything_is_written(tmp_path, capsys, arguments, message):
     assert cli.main(["generate", *arguments[:1], "--out", str(tmp_path / "out"), *arguments[1:]]) == 2
@@ -99,6 +100,16 @@ def test_transfer_and_attributes_move_each_piece(tmp_path, capsys):
     strips = [f"sample_{i}_note_length_-2_+2.mid" for i in (1, 2)]
     assert set(strips) <= set(written(moved))
     assert read_midi(moved / strips[0], 4).n_steps <= 3 * 16  # three one-bar segments
+    # --region: samples from where each style's training pieces lie, the same dice as from the prior
+    near = tmp_path / "near"
+    assert cli.main(["generate", str(run), "--out", str(near), "--samples", "2", "--style", "line", "--region",
+                     "--data-dir", str(data_dir), "--no-audio", "--floor", "0"]) == 0
+    assert cli.main(["generate", str(run), "--out", str(tmp_path / "prior"), "--samples", "2", "--style", "line",
+                     "--no-audio", "--floor", "0"]) == 0
+    assert written(near) == ["sample_line_1.mid", "sample_line_2.mid"]
+    assert not all((read_midi(near / f).notes.shape == read_midi(tmp_path / "prior" / f).notes.shape
+                    and (read_midi(near / f).notes == read_midi(tmp_path / "prior" / f).notes).all())
+                   for f in written(near))
 
 
 def test_spec_prints_the_library_defaults_or_a_notebook_s_or_a_run_s(capsys):

@@ -82,6 +82,11 @@ def test_empty_segment_and_comparison():
     spread = real["notes_per_bar"].std()
     assert shifted["notes_per_bar"]["distance"] == pytest.approx(1 / spread)
     assert shifted["notes_per_bar"]["generated_mean"] == pytest.approx(real["notes_per_bar"].mean() + 1)
+    # the furthest statistic: of those the real segments spread over, the one the shift moved most
+    distances = {k: v["distance"] for k, v in shifted.items() if v["real_std"]}
+    assert musicstats.furthest(real, {k: v + 1 for k, v in real.items()}) == (
+        max(distances, key=distances.get), pytest.approx(max(distances.values())))
+    assert musicstats.furthest(musicstats.statistics([g], WIDE), real)[0] is None  # one real segment: no spread
 
 
 def test_notes_per_bar_follow_the_metre():

@@ -1,6 +1,7 @@
 """The notebooks: each .ipynb matches its .py source and carries no outputs; each runs headless (SMOKE)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -54,13 +55,16 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
     text = run_notebook("01_basic_vae", tmp_path)
     run = tmp_path / "runs" / "basic-smoke"
     for name in ("last.pt", "best.pt", "history.json", "history.csv", "loss.png", "reconstructions.png",
-                 "interpolation/interpolation.mid", "interpolation/interpolation.wav"):
+                 "interpolation/interpolation.mid", "interpolation/interpolation.wav",
+                 "region/sample_from_region.mid", "region/sample_from_region.wav"):
         assert (run / name).is_file(), name
     samples = sorted((run / "samples").glob("*.mid"))
     assert len(samples) == 2 and len(list((run / "samples").glob("*.wav"))) == 2
     for midi in samples + [run / "interpolation" / "interpolation.mid"]:
         assert len(read_midi(midi).notes) > 0, midi.name  # loads back, with notes in it
     assert "active latent dimensions" in text and "done in" in text and "best.pt: epoch" in text
+    assert re.search(r"64 samples from the prior: furthest statistic .*\n64 samples from the training pieces' "
+                     r"region: furthest statistic", text)
     # The notebook's reconstruction figures are the evaluation's: one run, one figure per metric.
     summary = json.loads((run / "summary.json").read_text())
     evaluated = evaluation.evaluate_run(run, tmp_path / "data", n_samples=4)

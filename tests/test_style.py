@@ -158,6 +158,7 @@ def test_a_style_path_moves_z_as_transfer_does():
 
 
 def test_style_regions_are_the_gaussians_of_each_styles_codes_and_samples_come_from_them():
+    """Each style's region, and a plain model's one region; samples from them."""
     model = styled_model()
     grids = np.random.default_rng(1).random((6, T, 2, P)) < 0.1
     labels = np.array([0, 0, 1, 1, 1, 0])
@@ -178,10 +179,17 @@ def test_style_regions_are_the_gaussians_of_each_styles_codes_and_samples_come_f
     assert not np.array_equal(got, generate.sample(model, 3, style=style, mode="threshold", threshold=0.05, seed=3))
     with pytest.raises(ValueError, match="style indices"):
         generate.sample(model, 1, style=torch.tensor([[0.5, 0.5, 0.0]]), seed=0, regions=far)
-    plain = GridVAE(replace(PRESETS["smoke"], format=FMT))
-    with pytest.raises(ValueError, match="style-conditioned"):
-        generate.style_regions(plain, grids, labels)
-    with pytest.raises(ValueError, match="no styles"):
+    # A model without styles has one region, that of all its pieces.
+    plain = GridVAE(replace(PRESETS["smoke"], format=FMT)).eval()
+    means, spreads = generate.style_regions(plain, grids)
+    mu, logvar = (t.detach() for t in plain.encode(torch.as_tensor(grids, dtype=torch.float32)))
+    torch.testing.assert_close(means, mu.mean(0, keepdim=True))
+    torch.testing.assert_close(spreads[0] ** 2, mu.var(0, unbiased=False) + logvar.exp().mean(0))
+    one = (torch.full((1, 8), 25.0), torch.ones(1, 8))
+    got = generate.sample(plain, 2, mode="threshold", threshold=0.05, seed=3, regions=one)
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(3)) + 25.0
+    np.testing.assert_array_equal(got, generate.decode(plain, z, mode="threshold", threshold=0.05))
+    with pytest.raises(ValueError, match=r"one row per model \(it has no styles\); got \(3, 8\)"):
         generate.sample(plain, 1, seed=0, regions=far)
 
 
