@@ -1,4 +1,5 @@
-"""One onset floor for every style, or a floor per style: which brings each style's samples closer?
+"""One onset floor for every style, or a floor per style, and samples from the prior or from where the
+training pieces lie: which brings each style's samples closer?
 
     python -m bench.bench_floor MODEL [MODEL ...] [--samples 100] [--out bench/results/floors.json]
 
@@ -11,7 +12,9 @@ validation segments. At every floor of :data:`helpers.evaluation.FLOORS`,
 ``--samples`` prior samples per style (drawn as the evaluation draws them)
 are compared with the style's real test segments, statistic by statistic, in
 real standard deviations; each style's worst statistic is then read at the
-floor of each choice.
+floor of each choice. The same is measured of samples drawn from the style's
+region of the latent space (a model without styles: that of its training
+pieces; :func:`helpers.generate.style_regions`) instead of the whole prior.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
     one, one_distance = evaluation.choose_floor(model, valid, labels[0], seed=seed)
     row = {"floors": list(evaluation.FLOORS), "one_floor": one, "styles": {}}
     groups = evaluation.sample_groups(model, splits.styles if styled else [], test, labels[1])
+    regions = evaluation.style_regions(model, splits, seed)
     for group, (k, real) in groups.items():
         if k is None:  # a model without styles: its own floor is the one floor
             own, valid_distance = one, one_distance
@@ -43,19 +47,24 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
             if not mine.any() or not len(real):
                 continue  # a style without validation or test segments has nothing to choose or compare
             own, valid_distance = evaluation.choose_floor(model, valid[mine], labels[0][mine], seed=seed)
-        real_stats, at_floor = musicstats.statistics(real, fmt), {}
+        real_stats, at_floor, in_region = musicstats.statistics(real, fmt), {}, {}
         for floor in evaluation.FLOORS:
-            drawn = evaluation.prior_samples(model, samples, k, seed, floor)
-            compared = musicstats.compare(real_stats, musicstats.statistics(drawn, fmt))
-            distance = {stat: v["distance"] for stat, v in compared.items() if v["distance"] is not None}
-            worst = max(distance, key=distance.get)
-            at_floor[str(floor)] = {"mean": float(np.mean(list(distance.values()))),
-                                    "worst": {"statistic": worst, "distance": distance[worst]}}
-        chosen = {"one": at_floor[str(one)]["worst"], "own": at_floor[str(own)]["worst"]}
+            for where, table in ((None, at_floor), (regions, in_region)):
+                drawn = evaluation.prior_samples(model, samples, k, seed, floor, where)
+                compared = musicstats.compare(real_stats, musicstats.statistics(drawn, fmt))
+                distance = {stat: v["distance"] for stat, v in compared.items() if v["distance"] is not None}
+                worst = max(distance, key=distance.get)
+                table[str(floor)] = {"mean": float(np.mean(list(distance.values()))),
+                                     "worst": {"statistic": worst, "distance": distance[worst]}}
+        chosen = {"one": at_floor[str(one)]["worst"], "own": at_floor[str(own)]["worst"],
+                  "region": in_region[str(one)]["worst"]}
         row["styles"][group] = {"valid_distance": {str(f): d for f, d in valid_distance.items()}, "own_floor": own,
-                                "test": at_floor, "worst_one_floor": chosen["one"], "worst_own_floor": chosen["own"]}
+                                "test": at_floor, "test_region": in_region, "worst_one_floor": chosen["one"],
+                                "worst_own_floor": chosen["own"], "worst_region_one_floor": chosen["region"]}
         print(f"{name} {group}: one floor {one} -> worst {chosen['one']['statistic']} {chosen['one']['distance']:.2f} "
-              f"sd; its own floor {own} -> worst {chosen['own']['statistic']} {chosen['own']['distance']:.2f} sd")
+              f"sd; its own floor {own} -> worst {chosen['own']['statistic']} {chosen['own']['distance']:.2f} sd; "
+              f"from its region at the one floor -> worst {chosen['region']['statistic']} "
+              f"{chosen['region']['distance']:.2f} sd")
     return row
 
 

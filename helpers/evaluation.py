@@ -199,10 +199,12 @@ def sample_groups(model, names, test, labels) -> dict:
     return {name: (k, test[labels == k]) for k, name in enumerate(names)}
 
 
-def prior_samples(model, n: int, style, seed: int = 0, floor: float = 0.0) -> np.ndarray:
-    """``n`` samples of one group from the prior, as the evaluation draws them: Bernoulli, seeded by
-    ``seed + style`` (``style`` None for a model without styles), onsets below ``floor`` held back."""
-    return generate.sample(model, n, style=style, mode="bernoulli", seed=seed + (style or 0), floor=floor)
+def prior_samples(model, n: int, style, seed: int = 0, floor: float = 0.0, regions=None) -> np.ndarray:
+    """``n`` samples of one group from the prior (or from its region of ``regions``, :func:`style_regions`), as
+    the evaluation draws them: Bernoulli, seeded by ``seed + style`` (``style`` None for a model without
+    styles), onsets below ``floor`` held back."""
+    return generate.sample(model, n, style=style, mode="bernoulli", seed=seed + (style or 0), floor=floor,
+                           regions=regions)
 
 
 def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESHOLDS, seed: int = 0,
@@ -267,8 +269,7 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         samples[name] = prior_samples(model, result["samples_per_group"], k, seed)
         sample_stats[name] = musicstats.statistics(samples[name], fmt)
         result["sample_statistics"][name] = musicstats.compare(real_group, sample_stats[name])
-        in_region[name] = generate.sample(model, result["samples_per_group"], style=k, mode="bernoulli",
-                                          seed=seed + (k or 0), regions=regions)
+        in_region[name] = prior_samples(model, result["samples_per_group"], k, seed, regions=regions)
         result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
             real_group, musicstats.statistics(in_region[name], fmt))
     # the same draws with the onset floor chosen on the validation segments, as the notebooks make them

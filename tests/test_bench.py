@@ -246,6 +246,7 @@ def test_judge_summary_takes_each_trios_worst_style_over_its_splits():
 
 
 def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_worst_statistic_at_each(tmp_path):
+    """Every floor is measured of samples from the prior and from each style's region."""
     from bench import bench_floor
     from helpers import evaluation, musicstats
 
@@ -262,6 +263,8 @@ def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_wor
         assert style["worst_one_floor"] == style["test"][str(row["one_floor"])]["worst"]
         assert style["worst_own_floor"] == style["test"][str(style["own_floor"])]["worst"]
         assert style["worst_own_floor"]["statistic"] in musicstats.STATISTICS
+        assert set(style["test_region"]) == set(style["test"])  # and from the style's region, at every floor
+        assert style["worst_region_one_floor"] == style["test_region"][str(row["one_floor"])]["worst"]
         # the floor is the lowest within the tolerance of the style's best validation distance
         best = min(style["valid_distance"].values())
         assert style["own_floor"] == min(float(f) for f, d in style["valid_distance"].items()
