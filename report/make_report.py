@@ -92,7 +92,7 @@ def collect_bench() -> dict:
     return {name: _json(BENCH / f"{name}.json")
             for name in ("data", *TRAININGS, "notebooks", "notebooks_gpu", "generate", "first_audio", "scale", "distributed", "ablation",
                          "ablation_long", "ablation_gpu", "ablation_cpu_whole", "ablation_cpu_150",
-                         "ablation_cpu_extended", "ablation_cpu_joint", "decoding", "judge",
+                         "ablation_cpu_extended", "ablation_cpu_joint", "ablation_cpu_plan", "decoding", "judge",
                          "style_vocal", "lines", "attributes", "metre", "judge_splits", "voices")}
 
 
@@ -1174,6 +1174,7 @@ def main(argv=None) -> int:
               "ablation": table_ablation(c), "ablation_gpu": table_ablation(c, "ablation_gpu"),
               "ablation_cpu_whole": table_ablation(c, "ablation_cpu_whole"), "long_run": table_long_run(c),
               "ablation_cpu_joint": table_ablation(c, "ablation_cpu_joint"),
+              "ablation_cpu_plan": table_ablation(c, "ablation_cpu_plan"),
               "style_long": table_style_long(c),
               "decoding": table_decoding(c),
               "judge": table_judge(c), "style_vocal": table_style_vocal(c), "lines": table_lines(c),
