@@ -67,7 +67,8 @@ def test_basic_run(dataset, tmp_path):
     assert set(result["sample_statistics_floored"]["all"]) == set(STATISTICS)
     curve = result["interpolation"]
     assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
-    assert "style" not in result and "sample_statistics_style_region" not in result
+    assert "style" not in result
+    assert set(result["sample_statistics_style_region"]["all"]) == set(STATISTICS)  # the region of its pieces
     assert "bar_plan" not in result["diagnostics"]
     examples = np.load(tmp_path / "examples.npz")
     assert examples["originals"].shape[1:] == (T, 2, splits.format.n_pitches)
