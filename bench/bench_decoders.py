@@ -61,6 +61,8 @@ DESIGNS = {
                        {"decoder": "seed", "notes": "whole", "latent": 64}, {"beta": 0.2, "free_bits": 0.5}),
     "seed-whole-plan": ("seed decoder + whole notes + bar plan: z also gives each bar's pitches, which the "
                         "decoder hears", {"decoder": "seed", "notes": "whole", "bar_plan": True}, {}),
+    "seed-whole-plan-w03": ("seed decoder + whole notes + bar plan, the plan's loss weighted 0.3",
+                            {"decoder": "seed", "notes": "whole", "bar_plan": True}, {"plan_weight": 0.3}),
     "seed-nade-whole": ("seed decoder + whole notes + chord model over each step's onsets, hearing the notes held",
                         {"decoder": "seed", "notes": "whole", "chords": "nade"}, {}),
     "ar-nade": ("autoregressive + chord model (NADE)", {"decoder": "autoregressive", "chords": "nade"}, {}),
