@@ -601,7 +601,8 @@ def test_hierarchical_decoder_restarts_at_every_bar():
         model.bar_embedding.forward = shifted
         changed = model.decode(z, target=x)
     diff = (changed - base).abs().amax(dim=(0, 2, 3))  # per step
-    assert diff[:16].max() == 0 and diff[32:].max() == 0 and diff[16:32].min() > 0
+    # other bars equal up to float rounding (batched kernels may round differently with the thread count)
+    assert diff[:16].max() < 1e-5 and diff[32:].max() < 1e-5 and diff[16:32].min() > 1e-3
 
 
 def test_scheduled_sampling_leaves_evaluation_untouched():
