@@ -123,6 +123,10 @@ DESIGNS = {
                                                 {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                                  "chord_voices": True, "note_ends": "onsets", "bar_plan": True}, {},
                                                 {}, "sample_distance"),
+    "style-ar-voices-whole-ends-plan-w03-samples": ("style: the style default + bar plan, the plan's loss weighted 0.3",
+                                                    {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                                     "chord_voices": True, "note_ends": "onsets", "bar_plan": True},
+                                                    {"plan_weight": 0.3}, {}, "sample_distance"),
     "style-ar-nade-whole-ends-samples": ("style: autoregressive + whole notes ended by the onsets they meet + chord "
                                          "model; best.pt chosen by its samples",
                                          {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
