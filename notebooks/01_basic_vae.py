@@ -39,10 +39,14 @@
 # - **Decoder**: a dense layer on `z`, one LSTM that rebuilds the steps, a
 #   dense layer to note probabilities: at each step, which notes start, and
 #   for each note that starts, how long it lasts (`NOTES = "whole"`), so a
-#   note is decided whole where it begins.
+#   note is decided whole where it begins. With `BAR_PLAN`, a second dense
+#   layer on `z` gives each bar's pitches, a plan the LSTM hears through the
+#   bar.
 # - **Loss**: binary cross-entropy of the notes plus `beta` times the KL
 #   divergence to a standard normal, with a warm-up of `beta` and free bits so
-#   the latent code stays in use.
+#   the latent code stays in use (with `BAR_PLAN`, plus `PLAN_WEIGHT` times
+#   the binary cross-entropy of the plan against the pitches each bar really
+#   holds, so `z` has to carry them).
 #
 # Edit the parameters in the next cell, then run every cell from top to bottom
 # (in Colab: *Runtime > Run all*, on a GPU runtime). Checkpoints go to Google
@@ -105,7 +109,7 @@ PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
 BETA = 0.5  #@param {type:"number"}
 BETA_WARMUP = 1000  #@param {type:"integer"}
 FREE_BITS = 0.25  #@param {type:"number"}
-PLAN_WEIGHT = 1.0  #@param {type:"number"}
+PLAN_WEIGHT = 0.3  #@param {type:"number"}
 MONITOR = "free_f1"  #@param ["free_f1", "sample_distance"]
 #@markdown `MONITOR`: what chooses `best.pt`, the weights the notebook goes on with (`last.pt` is always the latest epoch): "free_f1", held-out pieces reconstructed freely; "sample_distance", samples from the prior against held-out pieces, statistic by statistic (per style), for a decoder whose reconstructions peak early while its samples still improve.
 #@markdown Weight of the KL term after warm-up, optimiser steps of the warm-up, nats per latent dimension that cost nothing; weight of the bar plan's loss (with `BAR_PLAN`).
@@ -290,13 +294,15 @@ print(f"active latent dimensions: {active_dimensions(mu)} of {model.config.laten
 # %%
 region = evaluation.style_regions(model, splits, SEED)
 real_stats = musicstats.statistics(held_out, fmt)
+drawn = {}
 for where, regions in (("the prior", None), ("the training pieces' region", region)):
-    drawn = generate.sample(model, 64, temperature=TEMPERATURE, mode="bernoulli", seed=SEED, regions=regions,
-                            floor=FLOOR)
-    name, distance = musicstats.furthest(real_stats, musicstats.statistics(drawn, fmt))
+    drawn[where] = generate.sample(model, 64, temperature=TEMPERATURE, mode="bernoulli", seed=SEED,
+                                   regions=regions, floor=FLOOR)
+    name, distance = musicstats.furthest(real_stats, musicstats.statistics(drawn[where], fmt))
     print(f"64 samples from {where}: furthest statistic " + (f"{musicstats.STATISTICS[name]}, {distance:.2f} sd"
                                                            if name else "none (too few held-out pieces to measure)"))
-in_region = render.save_piece(drawn[0], run.outputs("region"), "sample_from_region", fmt, QPM)
+in_region = render.save_piece(drawn["the training pieces' region"][0], run.outputs("region"), "sample_from_region",
+                              fmt, QPM)
 display(render.play(in_region["audio"]))
 
 # %% [markdown]
