@@ -133,10 +133,12 @@ def differences(asked, used) -> list[str]:
     """The data, model and loss settings where the ``asked`` experiment (a notebook's parameters) and the
     ``used`` one (a loaded model's own) differ: a loaded model keeps its own, and these lines say which.
 
-    Left out: what the data decide (the pitch window, the grid format, the number of styles) and the
-    training plan, which a trained model no longer needs.
+    Left out: what the data decide (the pitch window, the grid format, the number of styles), the
+    training plan, which a trained model no longer needs, and the bar plan's weight where neither has a plan.
     """
     derived = {"window", "format", "n_styles"}
+    if not (asked.model.bar_plan or used.model.bar_plan):
+        derived.add("plan_weight")
     lines = []
     for part in ("data", "model", "loss"):
         mine, theirs = getattr(asked, part), getattr(used, part)

@@ -80,3 +80,8 @@ def test_differences_name_the_settings_a_loaded_model_overrides():
     lines = pretrained.differences(asked, used)
     assert [line.split(":")[0] for line in lines] == ["data.styles", "data.segment_bars", "model.latent"]
     assert "('bach', 'folk') here, ('bach', 'folk', 'palestrina') in the model" in lines[0]
+    weighted = replace(used, loss=replace(used.loss, plan_weight=0.3))  # a weight with no plan to weigh: silent
+    assert pretrained.differences(weighted, used) == []
+    planned = replace(weighted, model=replace(used.model, bar_plan=True))
+    assert [line.split(":")[0] for line in pretrained.differences(planned, used)] == ["model.bar_plan",
+                                                                                      "loss.plan_weight"]
