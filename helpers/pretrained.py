@@ -136,15 +136,15 @@ def differences(asked, used) -> list[str]:
     Left out: what the data decide (the pitch window, the grid format, the number of styles), the
     training plan, which a trained model no longer needs, and the bar plan's weight where neither has a plan.
     """
-    derived = {"window", "format", "n_styles"}
+    left_out = {"window", "format", "n_styles"}
     if not (asked.model.bar_plan or used.model.bar_plan):
-        derived.add("plan_weight")
+        left_out.add("plan_weight")
     lines = []
     for part in ("data", "model", "loss"):
         mine, theirs = getattr(asked, part), getattr(used, part)
         for f in fields(mine):
             value, kept = getattr(mine, f.name), getattr(theirs, f.name)
-            if f.name not in derived and value != kept:
+            if f.name not in left_out and value != kept:
                 lines.append(f"{part}.{f.name}: {value!r} here, {kept!r} in the model")
     return lines
 

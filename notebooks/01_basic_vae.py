@@ -295,14 +295,13 @@ print(f"active latent dimensions: {active_dimensions(mu)} of {model.config.laten
 region = evaluation.style_regions(model, splits, SEED)
 real_stats = musicstats.statistics(held_out, fmt)
 drawn = {}
-for where, regions in (("the prior", None), ("the training pieces' region", region)):
-    drawn[where] = generate.sample(model, 64, temperature=TEMPERATURE, mode="bernoulli", seed=SEED,
-                                   regions=regions, floor=FLOOR)
-    name, distance = musicstats.furthest(real_stats, musicstats.statistics(drawn[where], fmt))
+for kind, where, regions in (("prior", "the prior", None), ("region", "the training pieces' region", region)):
+    drawn[kind] = generate.sample(model, 64, temperature=TEMPERATURE, mode="bernoulli", seed=SEED,
+                                  regions=regions, floor=FLOOR)
+    name, distance = musicstats.furthest(real_stats, musicstats.statistics(drawn[kind], fmt))
     print(f"64 samples from {where}: furthest statistic " + (f"{musicstats.STATISTICS[name]}, {distance:.2f} sd"
                                                            if name else "none (too few held-out pieces to measure)"))
-in_region = render.save_piece(drawn["the training pieces' region"][0], run.outputs("region"), "sample_from_region",
-                              fmt, QPM)
+in_region = render.save_piece(drawn["region"][0], run.outputs("region"), "sample_from_region", fmt, QPM)
 display(render.play(in_region["audio"]))
 
 # %% [markdown]
