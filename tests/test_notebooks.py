@@ -153,32 +153,68 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
     assert len(list((run / "transfer").glob("*.mid"))) == 2
 
 
-@pytest.mark.parametrize("name, setting, message", [("01_basic_vae", {"LATENT": -1}, "VAEConfig.latent"),
-                                                     ("02_style_vae", {"BETA": -0.5}, "LossConfig.beta"),
-                                                     ("01_basic_vae", {"NOTES": "frames", "NOTE_ENDS": "onsets"},
-                                                      "VAEConfig.note_ends"),
-                                                     ("02_style_vae", {"CHORDS": "independent"},
-                                                      "VAEConfig.chord_voices"),
-                                                     ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
-                                                     ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor"),
-                                                     ("01_basic_vae", {"EPOCHS": 0}, "TrainConfig.epochs"),
-                                                     ("01_basic_vae", {"FLOOR": 1.5}, "FLOOR must be"),
-                                                     ("02_style_vae", {"FLOOR": "0.02"}, "FLOOR must be"),
-                                                     ("02_style_vae", {"JUDGES": 0}, "JUDGES must be"),
-                                                     ("02_style_vae", {"INTERPOLATION_STEPS": 1},
-                                                      "INTERPOLATION_STEPS must be"),
-                                                     ("01_basic_vae", {"QPM": 0}, "QPM must be"),
-                                                     ("01_basic_vae", {"TIME_SIGNATURE": "3-4"},
-                                                      "DataConfig.time_signature"),
-                                                     ("02_style_vae", {"ANY_METRE": "yes"}, "DataConfig.any_metre"),
-                                                     ("01_basic_vae", {"ATTRIBUTE": "loudness"}, "ATTRIBUTE must be"),
-                                                     ("02_style_vae", {"ATTRIBUTE_AMOUNT": 0}, "ATTRIBUTE_AMOUNT must be"),
-                                                     ("01_basic_vae", {"MY_MIDI": "no/such.mid"}, "MY_MIDI.*such.mid")])
-def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, name, setting, message):
+def run_first_cells(name, tmp_path, monkeypatch, **parameters):
+    """The notebook's cells before its data section, run in this process as papermill runs them (the parameters
+    cell, then the given parameters, from the notebook's folder): where every setting is checked, without a
+    kernel started for each setting."""
+    notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
+    parameters = dict(SMOKE=True, DATA_DIR=str(tmp_path / "data"), RUNS_DIR=str(tmp_path / "runs"), **parameters)
+    first = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", []))
+    sources = [notebook.cells[first].source, "\n".join(f"{k} = {v!r}" for k, v in parameters.items())]
+    for cell in notebook.cells[first + 1:]:
+        if cell.cell_type == "markdown" and cell.source.startswith("## Data"):
+            break
+        if cell.cell_type == "code":
+            sources.append(cell.source)
+    assert len(sources) >= 4, f"{name}: no data section after its set-up cells"
+    monkeypatch.chdir(NOTEBOOKS)
+    namespace = {"__name__": "__main__"}
+    for i, source in enumerate(sources):
+        exec(compile(source, f"{name} cell {i}", "exec"), namespace)
+    return namespace
+
+
+BAD_SETTINGS = [("01_basic_vae", {"LATENT": -1}, "VAEConfig.latent"),
+               ("02_style_vae", {"BETA": -0.5}, "LossConfig.beta"),
+               ("01_basic_vae", {"NOTES": "frames", "NOTE_ENDS": "onsets"}, "VAEConfig.note_ends"),
+               ("02_style_vae", {"CHORDS": "independent"}, "VAEConfig.chord_voices"),
+               ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
+               ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor"),
+               ("01_basic_vae", {"EPOCHS": 0}, "TrainConfig.epochs"),
+               ("01_basic_vae", {"FLOOR": 1.5}, "FLOOR must be"),
+               ("02_style_vae", {"FLOOR": "0.02"}, "FLOOR must be"),
+               ("02_style_vae", {"JUDGES": 0}, "JUDGES must be"),
+               ("02_style_vae", {"INTERPOLATION_STEPS": 1}, "INTERPOLATION_STEPS must be"),
+               ("01_basic_vae", {"QPM": 0}, "QPM must be"),
+               ("01_basic_vae", {"TIME_SIGNATURE": "3-4"}, "DataConfig.time_signature"),
+               ("02_style_vae", {"ANY_METRE": "yes"}, "DataConfig.any_metre"),
+               ("01_basic_vae", {"ATTRIBUTE": "loudness"}, "ATTRIBUTE must be"),
+               ("02_style_vae", {"ATTRIBUTE_AMOUNT": 0}, "ATTRIBUTE_AMOUNT must be"),
+               ("01_basic_vae", {"MY_MIDI": "no/such.mid"}, "MY_MIDI.*such.mid")]
+
+
+@pytest.mark.parametrize("name, setting, message", BAD_SETTINGS)
+def test_a_bad_setting_is_refused_in_the_first_cells_even_in_smoke(tmp_path, monkeypatch, name, setting, message):
     """SMOKE replaces the sizes by small ones: the settings as given are checked before, not skipped."""
     with pytest.raises(Exception, match=message):
-        run_notebook(name, tmp_path, **setting)
+        run_first_cells(name, tmp_path, monkeypatch, **setting)
     assert not (tmp_path / "data").exists()  # refused before anything was built
+
+
+def test_the_first_cells_accept_the_defaults(tmp_path, monkeypatch):
+    """The other side of the refusals: with every default, the same cells run through and build nothing yet."""
+    for name in ("01_basic_vae", "02_style_vae"):
+        namespace = run_first_cells(name, tmp_path, monkeypatch)
+        assert namespace["spec"].train.epochs > 0
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.slow
+def test_a_bad_setting_stops_the_notebook_in_its_kernel(tmp_path):
+    """The same refusal through papermill and a kernel, as a user meets it."""
+    with pytest.raises(Exception, match="VAEConfig.latent"):
+        run_notebook("01_basic_vae", tmp_path, LATENT=-1)
+    assert not (tmp_path / "data").exists()
 
 
 # --------------------------------------------------------------------------- a simulated Colab runtime
