@@ -39,7 +39,7 @@ class OwnPiece:
         return Path(self.name).stem
 
 
-def find(where, upload_dir=None) -> list[Path]:
+def find(where, upload_dir=None, name: str = "MY_MIDI") -> list[Path]:
     """The MIDI files ``where`` names: a file, a folder (searched recursively), a list of them, or ``"upload"``.
 
     ``"upload"`` opens Colab's upload dialog and saves the chosen files in
@@ -48,7 +48,7 @@ def find(where, upload_dir=None) -> list[Path]:
     Raises
     ------
     FileNotFoundError
-        A named path does not exist.
+        A named path does not exist (the message names the setting, ``name``).
     """
     if where in (None, ""):
         return []
@@ -63,7 +63,7 @@ def find(where, upload_dir=None) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise FileNotFoundError(f"MY_MIDI: {path} is neither a file nor a folder")
+            raise FileNotFoundError(f"{name}: {path} is neither a file nor a folder")
     return found
 
 

@@ -46,8 +46,14 @@ def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
     (["basic", "--attribute", "note_length", "--amount", "0"], "--amount must be a number > 0"),
     (["basic", "--attribute", "note_length", "--transfer", "x.mid"], "three ways to generate"),
     (["basic", "--region", "--attribute", "note_length"], "--region says where samples are drawn from"),
+    (["basic", "--interpolate", "no/a.mid", "no/b.mid"], "--interpolate: no/a.mid is neither a file nor a folder"),
+    (["style", "--transfer", "no/x.mid", "--style", "bach"], "--transfer: no/x.mid is neither a file nor a folder"),
+    (["basic", "--attribute", "note_length", "no/x.mid"], "--attribute: no/x.mid is neither a file nor a folder"),
 ])
-def test_a_bad_request_is_named_before_anything_is_written(tmp_path, capsys, arguments, message):
+def test_a_bad_request_is_named_before_anything_is_written(tmp_path, monkeypatch, capsys, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.mid", "b.mid", "x.mid"):  # there, so that each request is refused for what it names
+        (tmp_path / name).write_bytes(b"MThd")
     assert cli.main(["generate", *arguments[:1], "--out", str(tmp_path / "out"), *arguments[1:]]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
