@@ -63,6 +63,8 @@ DESIGNS = {
                         "decoder hears", {"decoder": "seed", "notes": "whole", "bar_plan": True}, {}),
     "seed-whole-plan-w03": ("seed decoder + whole notes + bar plan, the plan's loss weighted 0.3",
                             {"decoder": "seed", "notes": "whole", "bar_plan": True}, {"plan_weight": 0.3}),
+    "seed-whole-plan-w01": ("seed decoder + whole notes + bar plan, the plan's loss weighted 0.1",
+                            {"decoder": "seed", "notes": "whole", "bar_plan": True}, {"plan_weight": 0.1}),
     "seed-nade-whole": ("seed decoder + whole notes + chord model over each step's onsets, hearing the notes held",
                         {"decoder": "seed", "notes": "whole", "chords": "nade"}, {}),
     "ar-nade": ("autoregressive + chord model (NADE)", {"decoder": "autoregressive", "chords": "nade"}, {}),
