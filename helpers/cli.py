@@ -187,9 +187,11 @@ def generate_command(args) -> int:
     if args.attribute:
         generate.check_attribute(args.attribute[0], "--attribute")
         generate.check_positive(args.amount, "--amount")
-    for given, flag in ((args.transfer, "--transfer"), (args.interpolate, "--interpolate"),
-                        (args.attribute and args.attribute[1:], "--attribute")):
-        own_midi.find(given, name=flag)  # a path that is not there is named before a model loads or data builds
+    # the MIDI files each way of generating names, found once: a path that is not there is named by its option
+    # before a model loads or data builds
+    found = {flag: own_midi.find(given, name=flag) for flag, given in (
+        ("--transfer", args.transfer), ("--interpolate", args.interpolate),
+        ("--attribute", args.attribute and args.attribute[1:]))}
     _check_model(args.model)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, spec, card, judge = pretrained.load(args.model, device)
@@ -216,8 +218,7 @@ def generate_command(args) -> int:
         source = None if args.source is None else _style_index(names, args.source)
         if source is None and judge is None:
             raise ValueError("this model has no judge to find each piece's style: give --source")
-        files = own_midi.find(args.transfer, name="--transfer")
-        pieces, skipped = own_midi.read(files, fmt, max_segments=args.segments)
+        pieces, skipped = own_midi.read(found["--transfer"], fmt, max_segments=args.segments)
         print(own_midi.report(pieces, skipped, fmt))
         if pieces:
             vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
@@ -239,7 +240,7 @@ def generate_command(args) -> int:
         amounts = np.linspace(-args.amount, args.amount, args.steps)
         label = "_".join(f"{a:+g}" for a in (amounts[0], amounts[-1]))
         if files:  # each piece, segment by segment, written whole at each amount
-            pieces, skipped = own_midi.read(own_midi.find(files, name="--attribute"), fmt, max_segments=args.segments)
+            pieces, skipped = own_midi.read(found["--attribute"], fmt, max_segments=args.segments)
             print(own_midi.report(pieces, skipped, fmt))
             for piece in pieces:
                 moved = generate.shift_attribute(model, piece.grids, vector, amounts, style, "bernoulli",
@@ -258,7 +259,7 @@ def generate_command(args) -> int:
     elif args.interpolate:
         if styled and len(wanted) != 1:
             raise ValueError("a style model encodes and decodes both pieces in one style: give one --style")
-        pieces, skipped = own_midi.read(own_midi.find(args.interpolate, name="--interpolate"), fmt, max_segments=1)
+        pieces, skipped = own_midi.read(found["--interpolate"], fmt, max_segments=1)
         print(own_midi.report(pieces, skipped, fmt))
         if len(pieces) != 2:
             raise ValueError("--interpolate needs two usable MIDI files")
