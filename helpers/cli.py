@@ -27,7 +27,7 @@ Generation needs no notebook either. ``MODEL`` is a shipped model (``basic``,
 ``.png`` and (unless ``--no-audio``) ``.wav`` into ``--out``::
 
     python -m helpers.cli generate MODEL --out DIR [--samples 4] [--style NAME ...] [--temperature 1] [--floor F]
-                                     [--region]
+                                     [--onset-temperature 1] [--region]
     python -m helpers.cli generate MODEL --out DIR --interpolate A.mid B.mid [--steps 5] [--style NAME]
     python -m helpers.cli generate style --out DIR --transfer MINE.mid ... --style NAME [--source NAME] [--segments N]
     python -m helpers.cli generate MODEL --out DIR --attribute STATISTIC [MINE.mid ...] [--amount 1] [--steps 5]
@@ -45,7 +45,9 @@ judge finds closest over those segments (or ``--source``), with the code moved
 by the styles' mean codes as the style notebook moves it (which needs the
 model's training data: built, or read from its cache in ``--data-dir``). Draws hold back onsets less likely than
 ``--floor`` (default: the floor chosen on validation segments when the model
-was trained, else 0); ``--seed`` makes them repeatable. ``--attribute`` moves
+was trained, else 0) and temper the others by ``--onset-temperature`` (above
+1 a less likely note starts more often: thicker textures; default 1, the
+model's own probabilities); ``--seed`` makes them repeatable. ``--attribute`` moves
 each file (segment by segment, written whole at each amount), or without
 files ``--samples`` samples from the prior (each a strip of one segment per
 amount), along the attribute vector of a statistic of
@@ -178,6 +180,7 @@ def generate_command(args) -> int:
     generate.check_count(args.steps, "--steps", 2)
     generate.check_count(args.segments, "--segments")
     generate.check_positive(args.temperature, "--temperature")
+    generate.check_positive(args.onset_temperature, "--onset-temperature")
     generate.check_positive(args.qpm, "--qpm")
     if sum(bool(x) for x in (args.interpolate, args.transfer, args.attribute)) > 1:
         raise ValueError("--interpolate, --transfer and --attribute are three ways to generate: give one of them")
@@ -201,7 +204,9 @@ def generate_command(args) -> int:
     wanted = [_style_index(names, n) for n in args.style] if styled and args.style else []
     if not styled and args.style:
         raise ValueError(f"--style: {args.model!r} is not a style model")
-    print(f"{card['name']}: {'styles ' + ', '.join(names) if styled else 'no styles'}; onset floor {floor}")
+    drawn = {"floor": floor, "onset_temperature": args.onset_temperature}  # how every draw below is made
+    print(f"{card['name']}: {'styles ' + ', '.join(names) if styled else 'no styles'}; onset floor {floor}"
+          + (f", onset temperature {args.onset_temperature}" if args.onset_temperature != 1 else ""))
     written = []
 
     def save(grid, name, title=None):
@@ -227,7 +232,7 @@ def generate_command(args) -> int:
             print(f"{piece.name}: from {names[own]}" + ("" if source is not None else " (the judge's guess)")
                   + (", the style it goes to: rebuilt in it" if own == wanted[0] else ""))
             moved = generate.transfer(model, piece.grids, own, wanted[0], "bernoulli", threshold, vectors=vectors,
-                                      seed=args.seed, floor=floor)
+                                      seed=args.seed, **drawn)
             save(generate.concatenate([*piece.grids, *moved]), f"{piece.stem}_as_{names[wanted[0]]}",
                  f"{piece.name} ({names[own]}), then as {names[wanted[0]]}")
     elif args.attribute:
@@ -244,15 +249,15 @@ def generate_command(args) -> int:
             print(own_midi.report(pieces, skipped, fmt))
             for piece in pieces:
                 moved = generate.shift_attribute(model, piece.grids, vector, amounts, style, "bernoulli",
-                                                 threshold, args.seed, floor)
+                                                 threshold, args.seed, **drawn)
                 for k, amount in enumerate(amounts):
                     save(generate.concatenate(moved[:, k]), f"{piece.stem}_{name}_{amount:+g}",
                          f"{piece.name}, {amount:+g} x the {name} vector")
         else:  # samples from the prior, each a strip of one segment per amount
             grids = generate.sample(model, args.samples, args.temperature, style=style, mode="bernoulli",
-                                    seed=args.seed, floor=floor)
+                                    seed=args.seed, **drawn)
             moved = generate.shift_attribute(model, grids, vector, amounts, style, "bernoulli", threshold,
-                                             args.seed, floor)
+                                             args.seed, **drawn)
             for i, strip in enumerate(moved):
                 save(generate.concatenate(strip), f"sample_{i + 1}_{name}_{label}",
                      f"sample {i + 1}, {name} from {amounts[0]:+g} to {amounts[-1]:+g} x its vector")
@@ -270,7 +275,7 @@ def generate_command(args) -> int:
         regions = evaluation.style_regions(model, training_data(), args.seed) if args.region else None
         for k in (wanted or range(len(names))) if styled else [None]:
             grids = generate.sample(model, args.samples, args.temperature, style=k, mode="bernoulli",
-                                    seed=args.seed + (k or 0), floor=floor, regions=regions)
+                                    seed=args.seed + (k or 0), regions=regions, **drawn)
             prefix = f"sample_{names[k]}" if styled else "sample"
             for i, grid in enumerate(grids):
                 save(grid, f"{prefix}_{i + 1}")
@@ -304,6 +309,9 @@ def main(argv=None) -> int:
                         "and --transfer")
     g.add_argument("--temperature", type=float, default=1.0, help="scales the code drawn from the prior")
     g.add_argument("--floor", type=float, help="onsets less likely than this are never drawn (default: the model's)")
+    g.add_argument("--onset-temperature", type=float, default=1.0,
+                   help="divides the logits of the onsets drawn: above 1 a less likely note starts more often "
+                        "(default: %(default)s)")
     g.add_argument("--region", action="store_true",
                    help="draw samples from where the training pieces' codes lie rather than from the whole prior")
     g.add_argument("--interpolate", nargs=2, metavar=("A.mid", "B.mid"), help="interpolate between two pieces")

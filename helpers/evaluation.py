@@ -199,12 +199,13 @@ def sample_groups(model, names, test, labels) -> dict:
     return {name: (k, test[labels == k]) for k, name in enumerate(names)}
 
 
-def prior_samples(model, n: int, style, seed: int = 0, floor: float = 0.0, regions=None) -> np.ndarray:
+def prior_samples(model, n: int, style, seed: int = 0, floor: float = 0.0, regions=None,
+                  onset_temperature: float = 1.0) -> np.ndarray:
     """``n`` samples of one group from the prior (or from its region of ``regions``, :func:`style_regions`), as
     the evaluation draws them: Bernoulli, seeded by ``seed + style`` (``style`` None for a model without
-    styles), onsets below ``floor`` held back."""
+    styles), onsets below ``floor`` held back and the others tempered by ``onset_temperature``."""
     return generate.sample(model, n, style=style, mode="bernoulli", seed=seed + (style or 0), floor=floor,
-                           regions=regions)
+                           regions=regions, onset_temperature=onset_temperature)
 
 
 def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESHOLDS, seed: int = 0,

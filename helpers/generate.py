@@ -24,6 +24,13 @@ and drawn, those small shares add up to stray notes out of key and out of
 range (:func:`helpers.evaluation.choose_floor` picks one on validation
 segments; 0, the default, leaves every draw as the model says).
 
+``onset_temperature`` then tempers the onsets that pass the floor: each
+onset's logit is divided by it, so above 1 a less likely note starts more
+often (a thicker texture, for a model whose own draws come out thinner than
+its music), below 1 less often. A floor only removes notes; tempering above
+1 with a floor adds them where the model already puts some probability.
+1, the default, leaves the probabilities as they are.
+
 Codes decoded as one path (:func:`interpolate`, :func:`style_path`) share
 their dice: each cell of every step of the path is drawn with the same
 uniform number, so a note comes and goes along the path only where its
@@ -108,9 +115,10 @@ class _Chooser:
     """
 
     def __init__(self, mode: str, threshold: float, n_pitches: int, generator=None, shared: int = 1,
-                 floor: float = 0.0):
+                 floor: float = 0.0, onset_temperature: float = 1.0):
         check_mode(mode)
         self.floor = check_floor(floor)
+        self.onset_temperature = check_positive(onset_temperature, "onset_temperature")
         if torch.is_tensor(threshold):  # one per row (decode_thresholds)
             if mode == "threshold" and not bool(((threshold > 0) & (threshold < 1)).all()):
                 raise ValueError(f"every threshold must be a probability strictly between 0 and 1, got "
@@ -128,9 +136,14 @@ class _Chooser:
 
     def _pick(self, probs: torch.Tensor, onset=False) -> torch.Tensor:
         """The cells chosen given their probabilities; ``onset``: all of them onsets (a bool), or which (a mask
-        broadcast against ``probs``), the cells the floor holds back."""
-        if self.floor and onset is not False:
-            probs = probs.masked_fill((probs < self.floor) & torch.as_tensor(onset, device=probs.device), 0.0)
+        broadcast against ``probs``), the cells the floor holds back and the onset temperature tempers."""
+        if onset is not False and (self.floor or self.onset_temperature != 1.0):
+            onset = torch.as_tensor(onset, device=probs.device)
+            held = (probs < self.floor) & onset  # the floor reads the model's own probabilities
+            if self.onset_temperature != 1.0:
+                tempered = torch.sigmoid(torch.logit(probs, eps=1e-6) / self.onset_temperature)
+                probs = torch.where(onset, tempered, probs)
+            probs = probs.masked_fill(held, 0.0)
         if self.mode == "threshold":
             if torch.is_tensor(self.threshold):  # a row's threshold against each of its cells
                 return probs > self.threshold.to(probs.device).view(-1, *[1] * (probs.dim() - 1))
@@ -209,18 +222,19 @@ def _generator(model, seed):
 
 @torch.no_grad()
 def decode(model, z: torch.Tensor, style=None, mode: str = "threshold", threshold: float = 0.5,
-           generator=None, shared: int = 1, floor: float = 0.0) -> np.ndarray:
+           generator=None, shared: int = 1, floor: float = 0.0, onset_temperature: float = 1.0) -> np.ndarray:
     """Grids ``(N, T, 2, P)`` from latent vectors ``z`` (N, latent), decoded step by step.
 
     An autoregressive decoder hears, at each step, the notes chosen at the
     step before (not their probabilities). With ``shared = k``, each run of
     ``k`` consecutive codes (one path) is drawn with the same dice. No note starts where its onset's
-    probability is below ``floor``.
+    probability is below ``floor``; the other onsets are tempered by ``onset_temperature`` (the module's
+    description).
     """
     model.eval()
     z = z.to(_device(model))
     steps, n_pitches = model.config.seq_len, model.config.n_pitches
-    choose = _Chooser(mode, threshold, n_pitches, generator, shared, floor)
+    choose = _Chooser(mode, threshold, n_pitches, generator, shared, floor, onset_temperature)
     if len(z) % shared:
         raise ValueError(f"{len(z)} codes do not make paths of {shared} that share their dice")
     model.decode_steps(z, _styles(model, style, len(z)), steps, choose)
@@ -244,9 +258,11 @@ def decode_thresholds(model, z: torch.Tensor, style, thresholds) -> list[np.ndar
 
 @torch.no_grad()
 def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "bernoulli",
-           threshold: float = 0.5, seed: int | None = None, regions=None, floor: float = 0.0) -> np.ndarray:
+           threshold: float = 0.5, seed: int | None = None, regions=None, floor: float = 0.0,
+           onset_temperature: float = 1.0) -> np.ndarray:
     """``n`` new grids from the prior ``N(0, temperature^2 I)`` (``temperature`` scales the code; ``floor``
-    holds back unlikely onsets as the draws are made, see the module's description).
+    holds back unlikely onsets as the draws are made and ``onset_temperature`` tempers the others, see the
+    module's description).
 
     With ``regions`` (:func:`style_regions`, a style model's styles), each
     grid's ``z`` is drawn instead from its style's region of the latent
@@ -255,6 +271,7 @@ def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "ber
     """
     n, temperature = check_count(n, "n"), check_positive(temperature, "temperature")
     check_floor(floor)
+    check_positive(onset_temperature, "onset_temperature")
     generator = torch.Generator(device=_device(model))
     if seed is not None:
         generator.manual_seed(seed)
@@ -274,7 +291,7 @@ def sample(model, n: int, temperature: float = 1.0, style=None, mode: str = "ber
                              f"per {'style' if model.config.n_styles else 'model (it has no styles)'}; got "
                              f"{tuple(means.shape)} and {tuple(spreads.shape)}")
         z = means[styles] + spreads[styles] * z
-    return decode(model, z, style, mode, threshold, generator, floor=floor)
+    return decode(model, z, style, mode, threshold, generator, floor=floor, onset_temperature=onset_temperature)
 
 
 @torch.no_grad()
@@ -305,7 +322,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def interpolate(model, grid_a, grid_b, steps: int = 5, style=None, mode: str = "threshold",
-                threshold: float = 0.5, seed: int | None = None, floor: float = 0.0) -> np.ndarray:
+                threshold: float = 0.5, seed: int | None = None, floor: float = 0.0,
+                onset_temperature: float = 1.0) -> np.ndarray:
     """``steps`` grids from ``grid_a`` to ``grid_b`` (each ``(T, 2, P)``) along a slerp in latent space.
 
     The first and last are the reconstructions of the two ends. Drawn
@@ -314,7 +332,8 @@ def interpolate(model, grid_a, grid_b, steps: int = 5, style=None, mode: str = "
     steps = check_count(steps, "steps", minimum=2)
     mu = encode(model, np.stack([grid_a, grid_b]), None if style is None else [style, style])
     z = torch.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, steps)])
-    return decode(model, z, style, mode, threshold, _generator(model, seed), shared=steps, floor=floor)
+    return decode(model, z, style, mode, threshold, _generator(model, seed), shared=steps, floor=floor,
+                  onset_temperature=onset_temperature)
 
 
 def concatenate(grids) -> np.ndarray:
@@ -362,11 +381,12 @@ TRANSFERS = ("shift", "swap")
 
 def transfer(model, grids, source_style: int, target_style: int, mode: str = "threshold",
              threshold: float = 0.5, vectors=None, how: str | None = None, seed: int | None = None,
-             floor: float = 0.0) -> np.ndarray:
+             floor: float = 0.0, onset_temperature: float = 1.0) -> np.ndarray:
     """Move grids ``(N, T, 2, P)`` of ``source_style`` to ``target_style``: encode as one, decode as the other.
 
     Decoded by draws (``mode="bernoulli"``, ``seed``: which ones; ``floor``
-    as :func:`sample` takes it), a transfer is written as the target style's samples are. A threshold chosen for
+    and ``onset_temperature`` as :func:`sample` takes them), a transfer is
+    written as the target style's samples are. A threshold chosen for
     reconstructions (low, to find the notes of a piece the code knows) can
     write a moved code's spread-out probabilities as clusters of ten or
     more notes a step, a texture of no style.
@@ -393,11 +413,13 @@ def transfer(model, grids, source_style: int, target_style: int, mode: str = "th
             mu[:, :code] = vectors[target_style, :code]
         else:
             mu = mu + (vectors[target_style] - vectors[source_style])
-    return decode(model, mu, target_style, mode, threshold, _generator(model, seed), floor=floor)
+    return decode(model, mu, target_style, mode, threshold, _generator(model, seed), floor=floor,
+                  onset_temperature=onset_temperature)
 
 
 def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 5, mode: str = "threshold",
-               threshold: float = 0.5, seed: int | None = None, vectors=None, floor: float = 0.0) -> np.ndarray:
+               threshold: float = 0.5, seed: int | None = None, vectors=None, floor: float = 0.0,
+               onset_temperature: float = 1.0) -> np.ndarray:
     """One ``z`` (latent,) decoded while the style moves from ``style_a`` to ``style_b`` in ``steps`` steps.
 
     The style embedding is mixed linearly. With ``vectors`` (the styles'
@@ -425,7 +447,7 @@ def style_path(model, z: torch.Tensor, style_a: int, style_b: int, steps: int = 
         shift = t[:, None] * (vectors[style_b] - vectors[style_a])  # (steps, latent)
         codes += shift.to(codes).repeat(len(starts), 1)
     grids = decode(model, codes, weights.repeat(len(starts), 1), mode, threshold, generator, shared=steps,
-                   floor=floor)
+                   floor=floor, onset_temperature=onset_temperature)
     return grids if z.dim() == 1 else grids.reshape(len(starts), steps, *grids.shape[1:])
 
 
@@ -477,7 +499,8 @@ def attribute_vectors(model, grids, style=None, names=None, share: float = ATTRI
 
 
 def shift_attribute(model, grids, vector: torch.Tensor, amounts, style=None, mode: str = "threshold",
-                    threshold: float = 0.5, seed: int | None = None, floor: float = 0.0) -> np.ndarray:
+                    threshold: float = 0.5, seed: int | None = None, floor: float = 0.0,
+                    onset_temperature: float = 1.0) -> np.ndarray:
     """Grids ``(N, T, 2, P)`` encoded, their codes moved by each of ``amounts`` times an attribute ``vector``
     (:func:`attribute_vectors`), and decoded: ``(N, len(amounts), T, 2, P)``. Amount 0 is the reconstruction;
     drawn (``mode="bernoulli"``), the amounts of one grid share their dice, so what changes is the vector's
@@ -491,5 +514,5 @@ def shift_attribute(model, grids, vector: torch.Tensor, amounts, style=None, mod
     styles = _styles(model, style, len(grids))
     styles = None if styles is None else styles.repeat_interleave(len(amounts), 0)
     out = decode(model, codes.reshape(-1, mu.shape[1]), styles, mode, threshold, _generator(model, seed),
-                 shared=len(amounts), floor=floor)
+                 shared=len(amounts), floor=floor, onset_temperature=onset_temperature)
     return out.reshape(len(grids), len(amounts), *out.shape[1:])

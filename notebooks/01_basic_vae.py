@@ -120,6 +120,8 @@ TEMPERATURE = 1.0  #@param {type:"number"}
 DECODE = "bernoulli"  #@param ["bernoulli", "threshold"]
 FLOOR = None  #@param {type:"raw"}
 #@markdown `FLOOR`: a note never starts where its onset is less likely than this (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
+ONSET_TEMPERATURE = 1.0  #@param {type:"number"}
+#@markdown `ONSET_TEMPERATURE`: divides the logit of every onset the floor lets through, in everything drawn: above 1 a less likely note starts more often (a thicker texture, for a model whose samples come out thinner than its music; `bench/bench_onset_temperature.py` measures it), below 1 less often; 1 draws as the model says.
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
 ATTRIBUTE = "notes_per_bar"  #@param ["notes_per_bar", "note_length", "pitch_range", "polyphony", "empty_beats", "in_scale", "pitch_class_entropy"]
 ATTRIBUTE_AMOUNT = 1.0  #@param {type:"number"}
@@ -198,6 +200,7 @@ if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the se
     spec, RUN_NAME, N_SAMPLES = spec.validate().smoke(), RUN_NAME + "-smoke", 2
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")
+generate.check_positive(ONSET_TEMPERATURE, "ONSET_TEMPERATURE")
 device = pick_device()
 colab.check_runtime(device)
 run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
@@ -259,7 +262,7 @@ print(model)
 
 # %%
 samples = generate.sample(model, N_SAMPLES, temperature=TEMPERATURE, mode=DECODE, threshold=THRESHOLD, seed=SEED,
-                          floor=FLOOR)
+                          floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
 fig = render.plot_grids(samples, fmt, titles=[f"sample {k + 1}" for k in range(len(samples))])
 written = [render.save_piece(g, run.outputs("samples"), f"sample_{k + 1}", fmt, QPM) for k, g in enumerate(samples)]
 print(f"audio: {written[0]['backend']}; first audio {time.time() - START:.0f} s after the start")
@@ -297,7 +300,7 @@ real_stats = musicstats.statistics(held_out, fmt)
 drawn = {}
 for kind, where, regions in (("prior", "the prior", None), ("region", "the training pieces' region", region)):
     drawn[kind] = generate.sample(model, 64, temperature=TEMPERATURE, mode="bernoulli", seed=SEED,
-                                  regions=regions, floor=FLOOR)
+                                  regions=regions, floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
     name, distance = musicstats.furthest(real_stats, musicstats.statistics(drawn[kind], fmt))
     print(f"64 samples from {where}: furthest statistic " + (f"{musicstats.STATISTICS[name]}, {distance:.2f} sd"
                                                            if name else "none (too few held-out pieces to measure)"))
@@ -354,7 +357,7 @@ amounts = np.linspace(-ATTRIBUTE_AMOUNT, ATTRIBUTE_AMOUNT, 5)
 others = np.random.default_rng(SEED).choice(len(held_out), min(32, len(held_out)), replace=False)
 moving = np.r_[picks[0], others[others != picks[0]][:31]]  # the piece shown, and others to measure
 moved = generate.shift_attribute(model, held_out[moving], vector, amounts, mode=DECODE, threshold=THRESHOLD,
-                                 seed=SEED, floor=FLOOR)
+                                 seed=SEED, floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
 measured = musicstats.means_along(moved, fmt, [ATTRIBUTE])[ATTRIBUTE]
 print(f"{musicstats.STATISTICS[ATTRIBUTE]}, mean of {len(moving)} held-out pieces:",
       ", ".join(f"{a:+.2f} x vector: {m:.2f}" for a, m in zip(amounts, measured)))
@@ -398,7 +401,8 @@ for f in run.media():
     print(f.relative_to(run.root))
 render.download(run.media(), zip_as=run.root / "music.zip")
 summary = {"pretrained": PRETRAINED, "device": str(device), "active_dims": active_dimensions(mu),
-           "test_segments": len(held_out), "threshold": THRESHOLD, "floor": FLOOR, "test_scores": rec["scores"],
+           "test_segments": len(held_out), "threshold": THRESHOLD, "floor": FLOOR,
+           "onset_temperature": ONSET_TEMPERATURE, "test_scores": rec["scores"],
            "attribute": {"name": ATTRIBUTE, "amounts": amounts.tolist(), "means": measured},
            "notebook_seconds": time.time() - START}
 if not PRETRAINED:

@@ -123,6 +123,8 @@ ATTRIBUTE_AMOUNT = 1.0  #@param {type:"number"}
 #@markdown `ATTRIBUTE`: the statistic whose attribute vector moves held-out pieces of every style, each in its own style (MusicVAE's latent arithmetic), from `-ATTRIBUTE_AMOUNT` to `+ATTRIBUTE_AMOUNT` times the vector.
 FLOOR = None  #@param {type:"raw"}
 #@markdown `FLOOR`: a note never starts where its onset is less likely than this, in everything drawn (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
+ONSET_TEMPERATURE = 1.0  #@param {type:"number"}
+#@markdown `ONSET_TEMPERATURE`: divides the logit of every onset the floor lets through, in everything drawn: above 1 a less likely note starts more often (a thicker texture, for a model whose samples come out thinner than its music; `bench/bench_onset_temperature.py` measures it), below 1 less often; 1 draws as the model says.
 QPM = 100  #@param {type:"integer"}
 SEED = 0  #@param {type:"integer"}
 #@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style; moved pieces (to another style, along an attribute) are written by draws as samples are ("bernoulli") or by the threshold chosen for reconstructions.
@@ -201,6 +203,7 @@ own_midi.check(MY_MIDI)  # read after training; a wrong path is named now
 experiment.check_judge(JUDGE_EPOCHS, JUDGES)
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")
+generate.check_positive(ONSET_TEMPERATURE, "ONSET_TEMPERATURE")
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME = spec.validate().smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
@@ -268,7 +271,7 @@ fmt = model.config.format
 generated_accuracy, first_audio = {}, {}
 for k, name in enumerate(names):
     grids = generate.sample(model, SAMPLES_PER_STYLE, temperature=TEMPERATURE, style=k, mode="bernoulli",
-                            seed=SEED + k, floor=FLOOR)
+                            seed=SEED + k, floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
     generated_accuracy[name] = metrics.recognised(judge, grids, k)
     for i, g in enumerate(grids[:2]):
         out = render.save_piece(g, run.outputs("styles") / name, f"{name}_{i + 1}", fmt, QPM)
@@ -317,7 +320,7 @@ vectors = regions[0]  # each style's mean code: also what transfer and the style
 region_accuracy, region_audio = {}, {}
 for k, name in enumerate(names):
     grids = generate.sample(model, SAMPLES_PER_STYLE, temperature=TEMPERATURE, style=k, mode="bernoulli",
-                            seed=SEED + k, regions=regions, floor=FLOOR)
+                            seed=SEED + k, regions=regions, floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
     region_accuracy[name] = metrics.recognised(judge, grids, k)
     region_audio[name] = render.save_piece(grids[0], run.outputs("style_regions"), name, fmt, QPM)["audio"]
 print("share recognised as their style, sampled from the prior / from the style's region:",
@@ -345,9 +348,10 @@ a, b = 0, len(names) - 1
 label = f"{names[a]}_to_{names[b]}"
 THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids(), splits.valid.style)
 source = held_out[held_labels == a][:TRANSFERS]
-by_embedding = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, seed=SEED, floor=FLOOR)
+by_embedding = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, seed=SEED, floor=FLOOR,
+                                 onset_temperature=ONSET_TEMPERATURE)
 moved_grids = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, vectors=vectors, seed=SEED,
-                                floor=FLOOR)
+                                floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
 embedding_accuracy = metrics.recognised(judge, by_embedding, b)
 transfer_accuracy = metrics.recognised(judge, moved_grids, b)
 print(f"transferred {names[a]} -> {names[b]} ({len(source)} held-out segments), recognised as {names[b]}: "
@@ -369,7 +373,7 @@ for i in range(min(2, len(source))):
 # %%
 z = torch.randn(model.config.latent, generator=torch.Generator().manual_seed(SEED)) * TEMPERATURE
 path = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=SEED, vectors=vectors,
-                           floor=FLOOR)
+                           floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
 prob_b = metrics.predict(judge, path)[:, b]
 strip = generate.concatenate(path)
 render.plot_grids([strip], fmt, titles=[f"{names[a]} -> {names[b]}, one segment per step"],
@@ -403,7 +407,7 @@ for k, name in enumerate(names):
         print(f"{name}: none held out")
         continue
     moved_k = generate.shift_attribute(model, pieces, vector, amounts, k, mode=TRANSFER_MODE, threshold=THRESHOLD,
-                                       seed=SEED, floor=FLOOR)
+                                       seed=SEED, floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
     attribute_means[name] = musicstats.means_along(moved_k, fmt, [ATTRIBUTE])[ATTRIBUTE]
     print(f"{name} ({len(pieces)} pieces):", ", ".join(f"{m:.2f}" for m in attribute_means[name]))
     strips.append((name, generate.concatenate(moved_k[0])))
@@ -432,7 +436,8 @@ for piece in mine:
     for k, name in enumerate(names):
         if k != own_style:
             moved_own = generate.transfer(model, piece.grids, own_style, k, TRANSFER_MODE, THRESHOLD,
-                                          vectors=vectors, seed=SEED, floor=FLOOR)
+                                          vectors=vectors, seed=SEED, floor=FLOOR,
+                                          onset_temperature=ONSET_TEMPERATURE)
             out = render.save_piece(generate.concatenate([*piece.grids, *moved_own]), run.outputs("my_midi"),
                                     f"{piece.stem}_as_{name}", fmt, QPM, title=f"{piece.name}, then as {name}")
             print(f"as {name}")
@@ -451,6 +456,7 @@ summary = {
     "pretrained": PRETRAINED, "styles": names, "device": str(device), "judge_real_accuracy": real_accuracy,
     "latent_classifier_accuracy": latent_accuracy, "generated_accuracy": generated_accuracy,
     "generated_accuracy_style_region": region_accuracy, "threshold": THRESHOLD, "floor": FLOOR,
+    "onset_temperature": ONSET_TEMPERATURE,
     "transfer": {"from": names[a], "to": names[b], "accuracy": transfer_accuracy,
                  "accuracy_embedding_only": embedding_accuracy, "mode": TRANSFER_MODE},
     "interpolation_prob_b": prob_b.tolist(),

@@ -38,6 +38,7 @@ def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
     (["basic", "--samples", "0"], "--samples must be an integer >= 1"),
     (["basic", "--interpolate", "a.mid", "b.mid", "--steps", "1"], "--steps must be an integer >= 2"),
     (["basic", "--temperature", "0"], "--temperature must be a number > 0"),
+    (["basic", "--onset-temperature", "-1"], "--onset-temperature must be a number > 0"),
     (["basic", "--qpm", "-60"], "--qpm must be a number > 0"),
     (["style", "--transfer", "x.mid", "--style", "bach", "--segments", "0"], "--segments must be an integer >= 1"),
     (["style", "--transfer", "x.mid"], "give one --style"),

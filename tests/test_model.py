@@ -216,6 +216,54 @@ def test_the_floor_holds_back_unlikely_onsets_and_nothing_else():
     assert not generate.sample(model, 3, seed=0, floor=0.999)[:, :, 1].any()  # nothing is that likely
 
 
+def test_the_onset_temperature_tempers_the_onsets_the_floor_lets_through_and_nothing_else():
+    """Each onset's logit is divided by the temperature (above 1 a less likely note starts more often), after the
+    floor has read the model's own probabilities; frames are drawn as the model says, and 1 changes nothing."""
+    n, pitches = 4000, 4
+    probs = torch.tensor([0.02, 0.1, 0.5, 0.9])
+    logits = torch.logit(probs).repeat(n, 2)  # (n, 2P): frames then onsets, the same probabilities
+    tempered = torch.sigmoid(torch.logit(probs) / 1.5)
+    drawn = {}
+    for temperature in (1.0, 1.5):
+        choose = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), floor=0.05,
+                                   onset_temperature=temperature)
+        choose.previous = torch.ones(n, pitches, dtype=torch.bool)  # every note sounded: a chosen frame holds it
+        drawn[temperature] = cells = choose(logits).view(n, 2, pitches).float().mean(0)
+        # the chord model's choosers, cell by cell and a step's onsets at once, temper the same onsets
+        cell = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), floor=0.05,
+                                 onset_temperature=temperature)
+        onsets = torch.stack([cell.cell(pitches + i, torch.logit(probs[i]).repeat(n)) for i in range(pitches)], 1)
+        torch.testing.assert_close(onsets.float().mean(0), cells[1], atol=0.03, rtol=0)
+        steps = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), floor=0.05,
+                                  onset_temperature=temperature)
+        torch.testing.assert_close(steps.step_onsets(torch.logit(probs).repeat(n, 1)).float().mean(0), cells[1],
+                                   atol=0.03, rtol=0)
+    torch.testing.assert_close(drawn[1.0][1][1:], probs[1:], atol=0.03, rtol=0)
+    torch.testing.assert_close(drawn[1.5][1][1:], tempered[1:], atol=0.03, rtol=0)
+    assert drawn[1.5][1][1] > 0.15 and drawn[1.5][1][3] < 0.85  # 0.1 and 0.9 drawn nearer to even
+    assert drawn[1.0][1][0] == drawn[1.5][1][0] == 0  # below the floor never, however tempered (it would be 0.07)
+    held = generate._Chooser("bernoulli", 0.5, pitches, torch.Generator().manual_seed(0), onset_temperature=1.5)
+    held.previous = torch.ones(n, pitches, dtype=torch.bool)
+    no_onsets = torch.cat([torch.logit(probs), torch.full((pitches,), -30.0)]).repeat(n, 1)
+    frames = held(no_onsets).view(n, 2, pitches)  # frames (held notes) are drawn as the model says
+    torch.testing.assert_close(frames[:, 0].float().mean(0), probs, atol=0.03, rtol=0)
+    # in threshold mode it moves the onsets' threshold: 0.1 tempered by 3 is 0.33 and passes 0.3 (0.02: 0.21)
+    for temperature, expected in ((1.0, [False, False, True, True]), (3.0, [False, True, True, True])):
+        sure = generate._Chooser("threshold", 0.3, pitches, onset_temperature=temperature)
+        assert sure(torch.logit(probs).repeat(1, 2)).view(2, pitches)[1].tolist() == expected
+    model = tiny()
+    z = torch.randn(16, model.config.latent, generator=torch.Generator().manual_seed(1))
+    plain = generate.decode(model, z, mode="bernoulli", generator=torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(plain, generate.decode(model, z, mode="bernoulli", onset_temperature=1.0,
+                                                         generator=torch.Generator().manual_seed(0)))
+    bolder = generate.decode(model, z, mode="bernoulli", onset_temperature=2.0,
+                             generator=torch.Generator().manual_seed(0))
+    assert bolder[:, :, 1].sum() > plain[:, :, 1].sum()  # an untrained model's onsets are unlikely: more start
+    for bad in (0, -1.0, float("nan"), "1.3", True):
+        with pytest.raises(ValueError, match="onset_temperature must be a number > 0"):
+            generate.sample(model, 2, onset_temperature=bad)
+
+
 def test_counts_and_temperatures_are_checked_alike_everywhere():
     model = tiny()
     for n in (0, 2.5, True, "3"):
