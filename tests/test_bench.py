@@ -273,6 +273,38 @@ def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_wor
         bench_floor.main([str(run), "--samples", "1"])
 
 
+def test_onset_temperature_benchmark_measures_every_pair_on_both_splits_and_chooses_on_validation(tmp_path,
+                                                                                                   monkeypatch):
+    """Every pair of temperature and floor is drawn once and compared with each style's validation and test
+    segments; the pair chosen is the one closest on validation, whatever the test says."""
+    from bench import bench_onset_temperature as bench
+    from helpers import musicstats
+
+    run = two_style_run(tmp_path)
+    monkeypatch.setattr(bench, "TEMPERATURES", (1.0, 2.0))
+    monkeypatch.setattr(bench, "FLOORS", (0.0, 0.05))
+    out = tmp_path / "onset_temperature.json"
+    results = bench.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"), "--out", str(out)])
+    row = json.loads(out.read_text())["models"]["run"]
+    assert row == results["models"]["run"]
+    assert set(row["pairs"]) == {"t1.0-f0.0", "t1.0-f0.05", "t2.0-f0.0", "t2.0-f0.05"}
+    for pair in row["pairs"].values():
+        assert set(pair["styles"]) == {"low", "high"}
+        assert pair["styles"]["high"]["valid"] is None  # one validation segment: nothing to measure against
+        for style in pair["styles"].values():
+            for split in ("valid", "test"):
+                if style[split] is not None:
+                    assert style[split]["worst"]["statistic"] in musicstats.STATISTICS
+                    assert style[split]["worst"]["distance"] >= style[split]["mean"] >= 0
+        assert pair["test_worst"] == max(s["test"]["worst"]["distance"] for s in pair["styles"].values())
+        assert pair["valid_mean"] == pair["styles"]["low"]["valid"]["mean"]  # the styles measured on validation
+    chosen = row["chosen_on_valid"]
+    assert chosen["valid_mean"] == min(p["valid_mean"] for p in row["pairs"].values())
+    assert chosen == {"pair": chosen["pair"], **row["pairs"][chosen["pair"]]}
+    with pytest.raises(SystemExit):
+        bench.main([str(run), "--samples", "1"])
+
+
 def test_voices_count_the_notes_of_each_step_and_where_their_number_falls_or_rises(tmp_path, capsys):
     from bench import bench_voices
 
