@@ -12,7 +12,9 @@ it lets through) and compared, statistic by statistic in real standard
 deviations, with the style's validation segments and its test segments
 (the same draws against both). For each pair: each style's mean distance and
 its worst statistic on each split (None where the split's segments of the
-style do not spread). ``chosen_on_valid`` is the pair with the
+style do not spread), and the real segments' mean and standard deviation of
+every statistic on each split (``real``: the units of the distances).
+``chosen_on_valid`` is the pair with the
 lowest mean distance on validation (averaged over statistics and styles, as
 :func:`helpers.evaluation.choose_floor` chooses a floor), with its test
 figures: what a choice made without the test segments gives.
@@ -44,6 +46,10 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
         real[split] = {g: (k, musicstats.statistics(grids, fmt)) for g, (k, grids) in groups.items() if len(grids)}
     names = [g for g in real["test"] if g in real["valid"]]
     pairs, row = {}, {"temperatures": list(TEMPERATURES), "floors": list(FLOORS), "pairs": {}}
+    # what the distances are measured in: each statistic's mean and standard deviation over the real segments
+    row["real"] = {split: {g: {stat: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v))}
+                               for stat, v in real[split][g][1].items()} for g in names}
+                   for split in ("valid", "test")}
     for temperature in TEMPERATURES:
         for floor in FLOORS:
             key = f"t{temperature}-f{floor}"

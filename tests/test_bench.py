@@ -298,6 +298,7 @@ def test_onset_temperature_benchmark_measures_every_pair_on_both_splits_and_choo
                     assert style[split]["worst"]["distance"] >= style[split]["mean"] >= 0
         assert pair["test_worst"] == max(s["test"]["worst"]["distance"] for s in pair["styles"].values())
         assert pair["valid_mean"] == pair["styles"]["low"]["valid"]["mean"]  # the styles measured on validation
+    assert set(row["real"]) == {"valid", "test"} and set(row["real"]["test"]["low"]) == set(musicstats.STATISTICS)
     chosen = row["chosen_on_valid"]
     assert chosen["valid_mean"] == min(p["valid_mean"] for p in row["pairs"].values())
     assert chosen == {"pair": chosen["pair"], **row["pairs"][chosen["pair"]]}
