@@ -14,8 +14,8 @@ deviations, with the style's validation segments and its test segments
 its worst statistic on each split (None where the split's segments of the
 style do not spread), and the real segments' mean and standard deviation of
 every statistic on each split (``real``: the units of the distances).
-``chosen_on_valid`` is the pair with the
-lowest mean distance on validation (averaged over statistics and styles, as
+``chosen_on_valid`` is the pair with the lowest mean distance on validation
+(averaged over statistics and styles, as
 :func:`helpers.evaluation.choose_floor` chooses a floor), with its test
 figures: what a choice made without the test segments gives.
 """
@@ -30,7 +30,7 @@ from helpers import evaluation, experiment, musicstats, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPERATURES = (1.0, 1.15, 1.3, 1.5)
-FLOORS = (0.0, 0.01, 0.02, 0.03, 0.05)
+FLOORS = evaluation.FLOORS  # the floors the notebooks choose from
 
 
 def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
