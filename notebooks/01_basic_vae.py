@@ -109,7 +109,7 @@ PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
 BETA = 0.5  #@param {type:"number"}
 BETA_WARMUP = 1000  #@param {type:"integer"}
 FREE_BITS = 0.25  #@param {type:"number"}
-PLAN_WEIGHT = 0.3  #@param {type:"number"}
+PLAN_WEIGHT = 0.1  #@param {type:"number"}
 MONITOR = "free_f1"  #@param ["free_f1", "sample_distance"]
 #@markdown `MONITOR`: what chooses `best.pt`, the weights the notebook goes on with (`last.pt` is always the latest epoch): "free_f1", held-out pieces reconstructed freely; "sample_distance", samples from the prior against held-out pieces, statistic by statistic (per style), for a decoder whose reconstructions peak early while its samples still improve.
 #@markdown Weight of the KL term after warm-up, optimiser steps of the warm-up, nats per latent dimension that cost nothing; weight of the bar plan's loss (with `BAR_PLAN`).
