@@ -45,11 +45,12 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
                                           part.style if styled else None)
         real[split] = {g: (k, musicstats.statistics(grids, fmt)) for g, (k, grids) in groups.items() if len(grids)}
     names = [g for g in real["test"] if g in real["valid"]]
-    pairs, row = {}, {"temperatures": list(TEMPERATURES), "floors": list(FLOORS), "pairs": {}}
-    # what the distances are measured in: each statistic's mean and standard deviation over the real segments
-    row["real"] = {split: {g: {stat: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v))}
-                               for stat, v in real[split][g][1].items()} for g in names}
-                   for split in ("valid", "test")}
+    pairs = {}  # "t{temperature}-f{floor}" -> its figures
+    row = {"temperatures": list(TEMPERATURES), "floors": list(FLOORS), "pairs": pairs,
+           # what the distances are measured in: each statistic's mean and standard deviation over the real segments
+           "real": {split: {g: {stat: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v))}
+                                for stat, v in real[split][g][1].items()} for g in names}
+                    for split in ("valid", "test")}}
     for temperature in TEMPERATURES:
         for floor in FLOORS:
             key = f"t{temperature}-f{floor}"
@@ -75,9 +76,8 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
                 for split in ("valid", "test") if pair[f"{split}_mean"] is not None) + " (" + ", ".join(
                 f"{g} {figures[g]['test']['worst']['statistic']} {figures[g]['test']['worst']['distance']:.2f}"
                 for g in names if figures[g]["test"] is not None) + ")", flush=True)
-    row["pairs"] = pairs
-    measured = [key for key in pairs if pairs[key]["valid_mean"] is not None]
-    chosen = min(measured, key=lambda key: pairs[key]["valid_mean"]) if measured else None
+    on_valid = [key for key in pairs if pairs[key]["valid_mean"] is not None]
+    chosen = min(on_valid, key=lambda key: pairs[key]["valid_mean"]) if on_valid else None
     row["chosen_on_valid"] = {"pair": chosen, **pairs[chosen]} if chosen else None
     return row
 
