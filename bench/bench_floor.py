@@ -35,7 +35,7 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
     valid, test = splits.valid.grids(), splits.test.grids()
     styled = bool(model.config.n_styles)
     labels = (splits.valid.style, splits.test.style) if styled else (None, None)
-    one, one_distance = evaluation.choose_floor(model, valid, labels[0], seed=seed)
+    one, one_distance = evaluation.choose_floor(model, valid, labels[0], seed=seed, unit=splits.train)
     row = {"floors": list(evaluation.FLOORS), "one_floor": one, "styles": {}}
     groups = evaluation.sample_groups(model, splits.styles if styled else [], test, labels[1])
     regions = evaluation.style_regions(model, splits, seed)
@@ -46,7 +46,8 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
             mine = labels[0] == k
             if not mine.any() or not len(real):
                 continue  # a style without validation or test segments has nothing to choose or compare
-            own, valid_distance = evaluation.choose_floor(model, valid[mine], labels[0][mine], seed=seed)
+            own, valid_distance = evaluation.choose_floor(model, valid[mine], labels[0][mine], seed=seed,
+                                                          unit=splits.train)
         real_stats, at_floor, in_region = musicstats.statistics(real, fmt), {}, {}
         for floor in evaluation.FLOORS:
             for where, table in ((None, at_floor), (regions, in_region)):

@@ -8,12 +8,15 @@ music, closer to it?
 style are drawn as the evaluation draws them
 (:func:`helpers.evaluation.prior_samples`: the floor reads the model's own
 onset probabilities, the temperature then divides the logits of the onsets
-it lets through) and compared, statistic by statistic in real standard
-deviations, with the style's validation segments and its test segments
-(the same draws against both). For each pair: each style's mean distance and
-its worst statistic on each split (None where the split's segments of the
-style do not spread), and the real segments' mean and standard deviation of
-every statistic on each split (``real``: the units of the distances).
+it lets through) and compared, statistic by statistic, with the style's
+validation segments and its test segments (the same draws against both):
+on validation in standard deviations of the style's training segments, as
+:func:`helpers.evaluation.choose_floor` measures them
+(:func:`helpers.evaluation.unit_statistics`), on test in those of the test
+segments, as the targets are set. For each pair: each style's mean distance
+and its worst statistic on each split (None where the unit's segments of
+the style do not spread), and the real segments' mean and standard
+deviation of every statistic on each split and in the unit (``real``).
 ``chosen_on_valid`` is the pair with the lowest mean distance on validation
 (averaged over statistics and styles, as
 :func:`helpers.evaluation.choose_floor` chooses a floor), with its test
@@ -45,12 +48,16 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
                                           part.style if styled else None)
         real[split] = {g: (k, musicstats.statistics(grids, fmt)) for g, (k, grids) in groups.items() if len(grids)}
     names = [g for g in real["test"] if g in real["valid"]]
+    units = evaluation.unit_statistics(model, splits.train, seed=seed)  # style index (None: all) -> statistics
+    unit = {"valid": {g: units[real["valid"][g][0]] for g in names}, "test": {g: None for g in names}}
     pairs = {}  # "t{temperature}-f{floor}" -> its figures
+    described = {split: {g: stats for g, (_, stats) in real[split].items() if g in names} for split in real}
+    described["unit"] = unit["valid"]
     row = {"temperatures": list(TEMPERATURES), "floors": list(FLOORS), "pairs": pairs,
-           # what the distances are measured in: each statistic's mean and standard deviation over the real segments
+           # each statistic's mean and standard deviation over the real segments of each split and of the unit
            "real": {split: {g: {stat: {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v))}
-                                for stat, v in real[split][g][1].items()} for g in names}
-                    for split in ("valid", "test")}}
+                                for stat, v in described[split][g].items()} for g in names}
+                    for split in described}}
     for temperature in TEMPERATURES:
         for floor in FLOORS:
             key = f"t{temperature}-f{floor}"
@@ -61,10 +68,10 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
                     evaluation.prior_samples(model, samples, k, seed, floor, onset_temperature=temperature), fmt)
                 figures[group] = {}
                 for split in ("valid", "test"):
-                    stats = real[split][group][1]
-                    worst, distance = musicstats.furthest(stats, drawn)  # None: the real segments do not spread
+                    stats, scale = real[split][group][1], unit[split][group]
+                    worst, distance = musicstats.furthest(stats, drawn, scale)  # None: the unit does not spread
                     figures[group][split] = None if worst is None else {
-                        "mean": float(np.mean(musicstats.distances(stats, drawn))),
+                        "mean": float(np.mean(musicstats.distances(stats, drawn, scale))),
                         "worst": {"statistic": worst, "distance": distance}}
             pair = pairs[key] = {"temperature": temperature, "floor": floor, "styles": figures}
             for split in ("valid", "test"):

@@ -52,7 +52,7 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
     styled = bool(model.config.n_styles)
     valid, test = splits.valid.grids(), splits.test.grids()
     labels = (splits.valid.style, splits.test.style) if styled else (None, None)
-    floor, _ = evaluation.choose_floor(model, valid, labels[0], seed=seed)
+    floor, _ = evaluation.choose_floor(model, valid, labels[0], seed=seed, unit=splits.train)
     row = {"note_ends": model.config.note_ends, "steps": card["steps"], "floor": floor, "samples": samples,
            "styles": {}}
     for group, (k, real) in evaluation.sample_groups(model, splits.styles if styled else [], test, labels[1]).items():

@@ -44,7 +44,10 @@ is in it) and measures:
   onset floor chosen on the validation segments, as the notebooks draw them
   (from version 6). From version 7 everything is decoded letting the first
   step hold notes from before the segment (:mod:`helpers.generate`), as real
-  segments begin.
+  segments begin. From version 8 the floor is chosen with the distances in
+  standard deviations of the training segments (:func:`unit_statistics`),
+  not of the few validation pieces', and every statistic compared says its
+  unit (``unit_std``).
 
 It measures the run's ``best.pt`` (the epoch its training monitor chose) into
 ``eval.json`` and ``examples.npz`` (a few originals, their reconstructions and
@@ -74,7 +77,7 @@ from .losses import active_dimensions, bar_pitches, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 7  # raised whenever eval.json changes what it holds
+EVAL_VERSION = 8  # raised whenever eval.json changes what it holds
 FIRST_STEP_HELD = 7  # the version from which decoding lets a segment's first step hold notes from before it
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
@@ -113,13 +116,29 @@ def choose_threshold(model, valid, valid_labels=None, thresholds=THRESHOLDS, lim
     return max(valid_f1, key=valid_f1.get), valid_f1
 
 
-def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float = 0.0) -> float:
+def unit_statistics(model, part, limit: int = THRESHOLD_SEGMENTS, seed: int = 0) -> dict:
+    """The statistics (:func:`helpers.musicstats.statistics`) whose spread is the unit of the distances
+    :func:`sample_distance` measures, from a split of the data (``splits.train``, the largest sample of each
+    style): up to ``limit`` of each style's segments, drawn with ``seed`` (``{style index: statistics}``), or
+    for a model without styles up to ``limit`` of all of them, its styles in their own proportions
+    (``{None: statistics}``)."""
+    rng, fmt = np.random.default_rng(seed), model.config.format
+    groups = ({int(k): np.flatnonzero(part.style == k) for k in np.unique(part.style)} if model.config.n_styles
+              else {None: np.arange(len(part))})
+    return {k: musicstats.statistics(part.grids(np.sort(rng.permutation(mine)[:limit])), fmt)
+            for k, mine in groups.items()}
+
+
+def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float = 0.0,
+                    unit: dict | None = None) -> float:
     """How far samples from the prior lie from real segments: for each group of ``real`` (style index, or None for
     a model without styles -> the statistics of its real segments, :func:`helpers.musicstats.statistics`),
     ``samples`` draws (every group's in one pass, seeded by ``seed``), onsets below ``floor`` held back; the
-    distance of every statistic in real standard deviations (:func:`helpers.musicstats.distances`), averaged
-    over statistics and groups (:data:`helpers.musicstats.UNMEASURED` where nothing could be measured)."""
-    groups = list(real)
+    distance of every statistic in standard deviations of the group's ``unit`` segments (the same keys,
+    :func:`unit_statistics`; default, and for a group it lacks, the real segments' own;
+    :func:`helpers.musicstats.distances`), averaged over statistics and groups
+    (:data:`helpers.musicstats.UNMEASURED` where nothing could be measured)."""
+    groups, unit = list(real), unit or {}
     if not groups:
         return musicstats.UNMEASURED
     styles = None if groups == [None] else np.repeat(groups, samples)
@@ -127,19 +146,22 @@ def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float
     found = []
     for i, k in enumerate(groups):
         mine = drawn[i * samples:(i + 1) * samples]
-        found += musicstats.distances(real[k], musicstats.statistics(mine, model.config.format))
+        found += musicstats.distances(real[k], musicstats.statistics(mine, model.config.format), unit.get(k))
     return float(np.mean(found)) if found else musicstats.UNMEASURED
 
 
 def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = FLOOR_SAMPLES,
-                 limit: int = THRESHOLD_SEGMENTS, seed: int = 0) -> tuple[float, dict]:
+                 limit: int = THRESHOLD_SEGMENTS, seed: int = 0, unit=None) -> tuple[float, dict]:
     """The onset floor (:func:`helpers.generate.sample`) whose samples from the prior come closest to the
     ``valid`` grids ``(N, T, 2, P)``, statistic by statistic.
 
     At each of ``floors``, ``samples`` draws per style (the same codes and dice at every floor, seeded by
     ``seed``) are compared with up to ``limit`` of the style's validation segments
     (``valid_labels``; every segment for a model without styles) by :func:`sample_distance`, as the
-    training probe measures samples. The lowest floor within :data:`FLOOR_TOLERANCE` of the best is
+    training probe measures samples, in standard deviations of up to ``limit`` of the style's segments of
+    ``unit``, a split of the data (the notebooks and the evaluation pass ``splits.train``: a few validation
+    pieces can spread far less than their style does; :func:`unit_statistics`), or of the validation
+    segments' own where ``unit`` is None. The lowest floor within :data:`FLOOR_TOLERANCE` of the best is
     chosen: a well trained model keeps 0, and a briefly trained one drops the stray notes its spread-out
     probabilities draw.
 
@@ -159,7 +181,8 @@ def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = 
             groups[k] = musicstats.statistics(valid[picks], fmt)
     if not groups:
         raise ValueError("choose_floor needs validation segments")
-    distance = {floor: sample_distance(model, groups, samples, seed, floor) for floor in floors}
+    units = None if unit is None else unit_statistics(model, unit, limit, seed)
+    distance = {floor: sample_distance(model, groups, samples, seed, floor, units) for floor in floors}
     best = min(distance.values())
     return min(f for f, d in distance.items() if d <= best + FLOOR_TOLERANCE), distance
 
@@ -274,7 +297,8 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
             real_group, musicstats.statistics(in_region[name], fmt))
     # the same draws with the onset floor chosen on the validation segments, as the notebooks make them
-    floor, floor_distance = choose_floor(model, real["valid"], labels["valid"] if cfg.n_styles else None, seed=seed)
+    floor, floor_distance = choose_floor(model, real["valid"], labels["valid"] if cfg.n_styles else None, seed=seed,
+                                         unit=splits.train)
     result["floor"] = {"chosen": floor, "valid_distance": {str(k): v for k, v in floor_distance.items()}}
     floored = {name: prior_samples(model, result["samples_per_group"], k, seed, floor) if floor else samples[name]
                for name, (k, _) in groups.items()}

@@ -39,7 +39,7 @@ PROBE_SEGMENTS = 64  # validation segments decoded freely after epochs (free_run
 PROBES = 50  # at most about this many probes in a run
 PROBE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)  # the probe's figure is its best frame F1 over these
 PROBE_SAMPLES = 64  # prior samples per style drawn after epochs, against validation segments (sample_distance)
-PROBE_REAL = 300  # validation segments per style whose statistics the probe's samples are compared with
+PROBE_REAL = 300  # validation segments per style the probe's samples are compared with (and training ones: the unit)
 PROBE_UNMEASURED = UNMEASURED  # sd: the figure of samples with nothing to measure
 # best.pt is the latest epoch whose probe figure is within this of its best so far: about the figure's noise
 # from epoch to epoch, so that a flat probe that peaked early does not keep an undertrained epoch
@@ -482,8 +482,10 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
       against up to :data:`PROBE_REAL` validation segments of the style (for a model without styles, up to
       :data:`PROBE_REAL` of all of them, its styles in their own proportions, as
       :func:`helpers.evaluation.choose_floor` and the evaluation's test segments have them): the distance
-      of every statistic of :mod:`helpers.musicstats` in real standard deviations (as the evaluation
-      measures samples), averaged over the statistics and the styles. Lower is better.
+      of every statistic of :mod:`helpers.musicstats` in standard deviations of up to :data:`PROBE_REAL` of
+      the style's training segments (a few validation pieces can spread far less than their style does;
+      :func:`helpers.evaluation.unit_statistics`), as :func:`helpers.evaluation.choose_floor` measures samples,
+      averaged over the statistics and the styles. Lower is better.
     """
     from . import generate, metrics, musicstats
 
@@ -496,16 +498,18 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
               for k in np.unique(splits.valid.style)}
     groups[None] = (next(iter(groups.values())) if len(groups) == 1
                     else np.sort(rng.permutation(len(splits.valid))[:PROBE_REAL]))
-    real = {}  # their statistics, computed once
+    real, unit = {}, {}  # their statistics, and those of the training segments that give the unit, computed once
 
     def sample_distance(model) -> float:
-        from .evaluation import sample_distance  # the evaluation's measure (it imports this module)
+        from .evaluation import sample_distance, unit_statistics  # the evaluation's measure (it imports this module)
 
         chosen = [k for k in groups if k is not None] if model.config.n_styles else [None]
         for k in chosen:
             if k not in real:
                 real[k] = musicstats.statistics(splits.valid.grids(groups[k]), model.config.format)
-        return sample_distance(model, {k: real[k] for k in chosen}, samples, seed)
+        if not unit:
+            unit.update(unit_statistics(model, splits.train, PROBE_REAL, seed))
+        return sample_distance(model, {k: real[k] for k in chosen}, samples, seed, unit=unit)
 
     def probe(model, epoch, epochs):
         if epoch % max(1, -(-epochs // PROBES)) and epoch < epochs:

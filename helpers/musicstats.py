@@ -3,7 +3,12 @@
 Each statistic is computed per segment (``(T, 2, P)`` grid), so a set gives a
 distribution; two sets are compared by their means and by the 1-D Wasserstein
 distance between the two distributions (``scipy.stats``), divided by the real data's standard
-deviation (0: the same distribution; 1: as far as one typical spread).
+deviation (0: the same distribution; 1: as far as one typical spread). Where
+the real segments are a few pieces that spread less than their music does
+(a validation split whose Bach chorales all sound four strict voices), the
+unit can be taken from a larger sample of the same music instead (``unit``:
+its training segments), so that one narrow statistic does not outweigh the
+others.
 
 Statistics (segments without a note give NaN where a statistic needs notes,
 and are left out of that statistic):
@@ -93,38 +98,42 @@ def means_along(moved, fmt: GridFormat = DEFAULT_FORMAT, names=None) -> dict:
 UNMEASURED = 10.0  # real sd: how far a statistic the samples cannot give at all (no notes) counts as
 
 
-def distances(real: dict, generated: dict) -> list[float]:
-    """The :func:`compare` distance of every statistic the ``real`` segments spread over (one they all share has
-    no scale to measure by), each at most :data:`UNMEASURED`, which a statistic the samples lack counts as."""
+def distances(real: dict, generated: dict, unit: dict | None = None) -> list[float]:
+    """The :func:`compare` distance of every statistic the ``unit`` segments (default ``real``) spread over (one
+    they all share has no scale to measure by), each at most :data:`UNMEASURED`, which a statistic the samples
+    lack counts as."""
     return [UNMEASURED if v["distance"] is None else min(v["distance"], UNMEASURED)
-            for v in compare(real, generated).values() if v["real_std"]]
+            for v in compare(real, generated, unit).values() if v["unit_std"]]
 
 
-def compare(real: dict, generated: dict) -> dict:
+def compare(real: dict, generated: dict, unit: dict | None = None) -> dict:
     """Side by side: for each statistic, ``real`` and ``generated`` mean and standard deviation, and
-    ``distance``, the Wasserstein distance between the two distributions over the real standard deviation.
+    ``distance``, the Wasserstein distance between the two distributions over ``unit_std``, the standard
+    deviation of the ``unit`` segments (default the ``real`` ones themselves).
 
-    ``real`` and ``generated`` are outputs of :func:`statistics`; NaNs are left out.
+    ``real``, ``generated`` and ``unit`` are outputs of :func:`statistics`; NaNs are left out.
     """
+    unit = real if unit is None else unit
     result = {}
     for name in STATISTICS:
         a, b = real[name][~np.isnan(real[name])], generated[name][~np.isnan(generated[name])]
-        spread = a.std() if len(a) else np.nan
+        u = unit[name][~np.isnan(unit[name])]
+        spread = float(u.std()) if len(u) else None
         result[name] = {
-            "real_mean": float(a.mean()) if len(a) else None, "real_std": float(spread) if len(a) else None,
+            "real_mean": float(a.mean()) if len(a) else None, "real_std": float(a.std()) if len(a) else None,
             "generated_mean": float(b.mean()) if len(b) else None,
-            "generated_std": float(b.std()) if len(b) else None,
-            "distance": float(wasserstein_distance(a, b) / spread) if len(a) and len(b) and spread > 0 else None,
+            "generated_std": float(b.std()) if len(b) else None, "unit_std": spread,
+            "distance": float(wasserstein_distance(a, b) / spread) if len(a) and len(b) and spread else None,
         }
     return result
 
 
-def furthest(real: dict, generated: dict) -> tuple[str, float]:
-    """``(name, distance)``: the statistic of :func:`compare` furthest from the real segments, in real standard
-    deviations (a statistic the samples lack counts as :data:`UNMEASURED`); ``(None, nan)`` where the real
-    segments spread over none (a single one)."""
+def furthest(real: dict, generated: dict, unit: dict | None = None) -> tuple[str, float]:
+    """``(name, distance)``: the statistic of :func:`compare` furthest from the real segments, in standard
+    deviations of the ``unit`` segments (default ``real``; a statistic the samples lack counts as
+    :data:`UNMEASURED`); ``(None, nan)`` where those segments spread over none (a single one)."""
     found = {name: UNMEASURED if v["distance"] is None else min(v["distance"], UNMEASURED)
-             for name, v in compare(real, generated).items() if v["real_std"]}
+             for name, v in compare(real, generated, unit).items() if v["unit_std"]}
     if not found:
         return None, float("nan")
     name = max(found, key=found.get)

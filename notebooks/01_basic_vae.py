@@ -252,7 +252,7 @@ if not PRETRAINED:
     print(experiment.epochs_text(history, run, spec.train.monitor))
     THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids())
     if FLOOR is None:
-        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), seed=SEED)
+        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), seed=SEED, unit=splits.train)
     print(f"decoding threshold {THRESHOLD}, onset floor {FLOOR}")
 fmt = model.config.format
 print(model)

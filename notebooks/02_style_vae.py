@@ -257,7 +257,8 @@ if not PRETRAINED:
     live.draw(history).savefig(run.figure("loss"), dpi=100)
     print(experiment.epochs_text(history, run, spec.train.monitor))
     if FLOOR is None:
-        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), splits.valid.style, seed=SEED)
+        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), splits.valid.style, seed=SEED,
+                                        unit=splits.train)
     print(f"onset floor {FLOOR}")
     judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,
                                    SEED, device, members=JUDGES)

@@ -276,7 +276,8 @@ def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_wor
 def test_onset_temperature_benchmark_measures_every_pair_on_both_splits_and_chooses_on_validation(tmp_path,
                                                                                                    monkeypatch):
     """Every pair of temperature and floor is drawn once and compared with each style's validation and test
-    segments; the pair chosen is the one closest on validation, whatever the test says."""
+    segments (on validation in the spread of the style's training segments, which measures even a style of one
+    validation segment); the pair chosen is the one closest on validation, whatever the test says."""
     from bench import bench_onset_temperature as bench
     from helpers import musicstats
 
@@ -290,15 +291,19 @@ def test_onset_temperature_benchmark_measures_every_pair_on_both_splits_and_choo
     assert set(row["pairs"]) == {"t1.0-f0.0", "t1.0-f0.05", "t2.0-f0.0", "t2.0-f0.05"}
     for pair in row["pairs"].values():
         assert set(pair["styles"]) == {"low", "high"}
-        assert pair["styles"]["high"]["valid"] is None  # one validation segment: nothing to measure against
         for style in pair["styles"].values():
             for split in ("valid", "test"):
                 if style[split] is not None:
                     assert style[split]["worst"]["statistic"] in musicstats.STATISTICS
                     assert style[split]["worst"]["distance"] >= style[split]["mean"] >= 0
         assert pair["test_worst"] == max(s["test"]["worst"]["distance"] for s in pair["styles"].values())
-        assert pair["valid_mean"] == pair["styles"]["low"]["valid"]["mean"]  # the styles measured on validation
-    assert set(row["real"]) == {"valid", "test"} and set(row["real"]["test"]["low"]) == set(musicstats.STATISTICS)
+        assert pair["valid_mean"] == pytest.approx(np.mean([s["valid"]["mean"] for s in pair["styles"].values()]))
+    assert set(row["real"]) == {"valid", "test", "unit"}
+    assert set(row["real"]["test"]["low"]) == set(musicstats.STATISTICS)
+    # "high" has one validation segment, which does not spread: measured in its training segments' spread
+    assert all(v["std"] == 0 for v in row["real"]["valid"]["high"].values())
+    assert any(v["std"] > 0 for v in row["real"]["unit"]["high"].values())
+    assert all(pair["styles"]["high"]["valid"] is not None for pair in row["pairs"].values())
     chosen = row["chosen_on_valid"]
     assert chosen["valid_mean"] == min(p["valid_mean"] for p in row["pairs"].values())
     assert chosen == {"pair": chosen["pair"], **row["pairs"][chosen["pair"]]}

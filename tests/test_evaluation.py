@@ -151,18 +151,25 @@ def test_several_judges_train_judge_and_ship_together(dataset, tmp_path):
 
 def test_the_floor_is_the_lowest_that_brings_samples_closest(dataset, tmp_path):
     """choose_floor measures every floor on the same draws and keeps the lowest within the tolerance of the
-    best; a floor that silences the samples is never chosen."""
+    best; a floor that silences the samples is never chosen. Its unit is the spread of each style's training
+    segments when it is given them, as the notebooks and the evaluation give them."""
     root, data_dir = dataset
     splits = trained_run(tmp_path, root, data_dir, ["chords", "line"], 2)
     model = experiment.load_run(tmp_path)[0]
     valid, labels = splits.valid.grids(), splits.valid.style
-    floor, distance = evaluation.choose_floor(model, valid, labels, floors=(0.0, 0.05, 0.999), samples=8)
+    floors = (0.0, 0.05, 0.999)
+    floor, distance = evaluation.choose_floor(model, valid, labels, floors=floors, samples=8, unit=splits.train)
     assert list(distance) == [0.0, 0.05, 0.999] and floor != 0.999
     best = min(distance.values())
     assert distance[floor] <= best + evaluation.FLOOR_TOLERANCE
     assert all(distance[f] > best + evaluation.FLOOR_TOLERANCE for f in distance if f < floor)
-    again = evaluation.choose_floor(model, valid, labels, floors=(0.0, 0.05, 0.999), samples=8)
+    again = evaluation.choose_floor(model, valid, labels, floors=floors, samples=8, unit=splits.train)
     assert again == (floor, distance)  # seeded: the same draws every time
+    # the unit: up to `limit` training segments of each style; without one, the validation segments' own spread
+    units = evaluation.unit_statistics(model, splits.train, limit=3)
+    assert set(units) == {0, 1} and all(len(stats["polyphony"]) == 3 for stats in units.values())
+    own = evaluation.choose_floor(model, valid, labels, floors=floors, samples=8)[1]
+    assert own != distance
     with pytest.raises(ValueError, match="every one of floors must be"):
         evaluation.choose_floor(model, valid, labels, floors=(0.0, 1.5))
 

@@ -89,6 +89,28 @@ def test_empty_segment_and_comparison():
     assert musicstats.furthest(musicstats.statistics([g], WIDE), real)[0] is None  # one real segment: no spread
 
 
+def test_distances_can_be_measured_in_another_sets_spread():
+    """``unit``: the distances are divided by another set's standard deviation (a larger sample of the same
+    music), which also measures real segments too few to spread."""
+    empty = np.zeros((16, 2, 37), bool)
+    grids = [notes_to_grid(np.array([[60 + k, 0, 4]] * (k > 0) + [[64, 4, 8]]), 16, WIDE) for k in range(4)]
+    real, more = musicstats.statistics(grids[:2], WIDE), musicstats.statistics(grids + [empty], WIDE)
+    shifted = {k: v + 1 for k, v in real.items()}
+    own, other = musicstats.compare(real, shifted), musicstats.compare(real, shifted, unit=more)
+    for name in musicstats.STATISTICS:
+        unit = np.nanstd(more[name])
+        assert other[name]["unit_std"] == pytest.approx(unit) and other[name]["real_std"] == own[name]["real_std"]
+        assert own[name]["unit_std"] == own[name]["real_std"]  # by default, the real segments' own
+        if unit:
+            assert other[name]["distance"] == pytest.approx(1 / unit)
+    assert musicstats.distances(real, shifted, more) == pytest.approx(
+        [1 / np.nanstd(more[n]) for n in musicstats.STATISTICS if np.nanstd(more[n])])
+    one = musicstats.statistics(grids[:1], WIDE)  # a single segment: measurable only in another's spread
+    assert musicstats.furthest(one, shifted)[0] is None and musicstats.distances(one, shifted) == []
+    name, distance = musicstats.furthest(one, shifted, more)
+    assert name is not None and distance == max(musicstats.distances(one, shifted, more))
+
+
 def test_notes_per_bar_follow_the_metre():
     g = notes_to_grid(np.array([[60, k, k + 1] for k in range(0, 24, 4)]), 24, WIDE)  # six quarter notes
     assert musicstats.segment_statistics(g, WIDE)["notes_per_bar"] == 4  # 24 steps: 1.5 bars of 4/4

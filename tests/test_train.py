@@ -247,7 +247,7 @@ def test_the_probe_scores_a_cautious_decoder_at_its_best_threshold():
         def grids(self, picks):
             return grids[picks]
 
-    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid()), n=4)
+    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid(), train=Valid()), n=4)
     assert probe(model, 1, 1)["free_f1"] == pytest.approx(1.0)
 
 
@@ -281,11 +281,34 @@ def test_the_probe_measures_samples_against_the_held_out_statistics():
             model.to_logits.bias.fill_(logit)
         return model
 
-    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid()), n=4, samples=8)
+    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid(), train=Valid()), n=4, samples=8)
     loud, sparse, silent = (probe(model_at(logit), 1, 1) for logit in (8.0, -1.0, -8.0))
     assert 0 <= loud["sample_distance"] < sparse["sample_distance"] < silent["sample_distance"]
     assert silent["sample_distance"] <= experiment.PROBE_UNMEASURED
     assert probe(model_at(8.0), 1, 1) == loud
+
+    # The unit is the training segments' spread: the same distances, measured in a wider spread, are shorter.
+    from helpers import evaluation, musicstats
+
+    wide = np.concatenate([grids, np.zeros((6, T, 2, P), bool)])
+    wide[6:, :, :, :2] = True  # and six pieces of two pitches: what spreads spreads wider
+
+    class Train(Valid):
+        style = np.zeros(12, int)
+
+        def __len__(self):
+            return len(wide)
+
+        def grids(self, picks):
+            return wide[picks]
+
+    model = model_at(-1.0)
+    widely = experiment.free_running_probe(SimpleNamespace(valid=Valid(), train=Train()), n=4, samples=8)(model, 1, 1)
+    real = {None: musicstats.statistics(grids, FMT)}
+    assert widely["sample_distance"] == pytest.approx(
+        evaluation.sample_distance(model, real, 8, unit={None: musicstats.statistics(wide, FMT)}))
+    assert widely["sample_distance"] < sparse["sample_distance"]
+    assert evaluation.sample_distance(model, real, 8) == pytest.approx(sparse["sample_distance"])
     with pytest.raises(ValueError, match="TrainConfig.monitor must be one of"):
         experiment.vae_train_config(monitor="elbo_or_samples")
     kept = experiment.vae_train_config(monitor="sample_distance")
@@ -314,8 +337,12 @@ def test_the_probe_of_a_model_without_styles_compares_with_all_styles_in_their_p
             read.append(np.asarray(picks))
             return grids[picks]
 
+    class Train(Valid):
+        def grids(self, picks):
+            return grids[picks]  # not counted: only the validation segments' reads are
+
     monkeypatch.setattr(experiment, "PROBE_REAL", 6)
-    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid()), n=2, samples=4)
+    probe = experiment.free_running_probe(SimpleNamespace(valid=Valid(), train=Train()), n=2, samples=4)
     read.clear()
     probe(GridVAE(replace(PRESETS["smoke"], format=FMT)).eval(), 1, 1)
     assert [len(r) for r in read] == [6]  # 6 of all 12, as one group
