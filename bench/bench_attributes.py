@@ -10,7 +10,7 @@ of the training segments in the statistic's top quarter minus that of its
 bottom quarter, at most 2,000 segments, each with its own style) is added,
 times each of :data:`AMOUNTS`, to the codes of ``--segments`` held-out test
 segments (:func:`helpers.generate.shift_attribute`), decoded as the
-notebooks draw samples (Bernoulli draws with the model's onset floor; the
+notebooks draw samples (Bernoulli draws with the model's onset floor and temperature; the
 amounts of one segment share their dice). Per statistic: its mean over the
 decoded segments at each amount; whether that rises with the amount at every
 step; its change from amount -1 to +1 in real standard deviations (of the
@@ -34,7 +34,7 @@ AMOUNTS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)
 
 def measure(name: str, segments: int, seed: int = 0, data_dir=None) -> dict:
     model, spec, card, _ = pretrained.load(name)
-    _, floor = pretrained.drawing(card)
+    _, floor, onset_temperature = pretrained.drawing(card)
     splits = experiment.build_splits(spec.data, data_dir or ROOT / "data", progress=False)
     styled = bool(model.config.n_styles)
     train = splits.train.grids()
@@ -50,7 +50,7 @@ def measure(name: str, segments: int, seed: int = 0, data_dir=None) -> dict:
     rows = {}
     for attribute, vector in vectors.items():
         moved = generate.shift_attribute(model, grids, vector, AMOUNTS, labels, mode="bernoulli", seed=seed,
-                                         floor=floor)
+                                         floor=floor, onset_temperature=onset_temperature)
         means = musicstats.means_along(moved, fmt)
         change = {k: (m[high] - m[low]) / spread[k] if spread[k] else None for k, m in means.items()}
         others = {k: abs(v) for k, v in change.items() if k != attribute and v is not None}
@@ -64,7 +64,8 @@ def measure(name: str, segments: int, seed: int = 0, data_dir=None) -> dict:
               + f"; -1 to +1: {change[attribute]:+.2f} sd; most else: {side} {change[side]:+.2f} sd", flush=True)
     c = model.config
     return {"model": card.get("name", str(name)), "steps": card.get("steps"), "decoder": c.decoder,
-            "styles": list(splits.styles), "segments": len(picks), "floor": floor, "attributes": rows}
+            "styles": list(splits.styles), "segments": len(picks), "floor": floor,
+            "onset_temperature": onset_temperature, "attributes": rows}
 
 
 def main(argv=None) -> dict:

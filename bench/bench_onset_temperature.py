@@ -11,7 +11,7 @@ onset probabilities, the temperature then divides the logits of the onsets
 it lets through) and compared, statistic by statistic, with the style's
 validation segments and its test segments (the same draws against both):
 on validation in standard deviations of the style's training segments, as
-:func:`helpers.evaluation.choose_floor` measures them
+:func:`helpers.evaluation.choose_drawing` measures them
 (:func:`helpers.evaluation.unit_statistics`), on test in those of the test
 segments, as the targets are set. For each pair: each style's mean distance
 and its worst statistic on each split (None where the unit's segments of
@@ -19,8 +19,9 @@ the style do not spread), and the real segments' mean and standard
 deviation of every statistic on each split and in the unit (``real``).
 ``chosen_on_valid`` is the pair with the lowest mean distance on validation
 (averaged over statistics and styles, as
-:func:`helpers.evaluation.choose_floor` chooses a floor), with its test
-figures: what a choice made without the test segments gives.
+:func:`helpers.evaluation.choose_drawing` measures them, here without its
+tolerance), with its test figures: what a choice made without the test
+segments gives.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
 ``MODEL`` is a run folder or a shipped model's name. ``--samples`` prior
 samples per style, drawn with the onset floor chosen on validation segments
 (:func:`helpers.evaluation.choose_floor`, as the notebooks and the evaluation
-draw them), beside the style's real test segments. Of every step where
+draw them at onset temperature 1), beside the style's real test segments. Of every step where
 anything sounds, how many notes sound (1 to 6, the last "6 or more"); of
 every two consecutive steps that both sound, the share where that number
 falls and where it rises; and, where it falls, how many notes went on into

@@ -46,7 +46,8 @@ by the styles' mean codes as the style notebook moves it (which needs the
 model's training data: built, or read from its cache in ``--data-dir``). Draws hold back onsets less likely than
 ``--floor`` (default: the floor chosen on validation segments when the model
 was trained, else 0) and temper the others by ``--onset-temperature`` (above
-1 a less likely note starts more often: thicker textures; default 1, the
+1 a less likely note starts more often: thicker textures; default: the
+temperature chosen with the floor when the model was trained, else 1, the
 model's own probabilities); ``--seed`` makes them repeatable. ``--attribute`` moves
 each file (segment by segment, written whole at each amount), or without
 files ``--samples`` samples from the prior (each a strip of one segment per
@@ -180,7 +181,8 @@ def generate_command(args) -> int:
     generate.check_count(args.steps, "--steps", 2)
     generate.check_count(args.segments, "--segments")
     generate.check_positive(args.temperature, "--temperature")
-    generate.check_positive(args.onset_temperature, "--onset-temperature")
+    if args.onset_temperature is not None:
+        generate.check_positive(args.onset_temperature, "--onset-temperature")
     generate.check_positive(args.qpm, "--qpm")
     if sum(bool(x) for x in (args.interpolate, args.transfer, args.attribute)) > 1:
         raise ValueError("--interpolate, --transfer and --attribute are three ways to generate: give one of them")
@@ -200,13 +202,13 @@ def generate_command(args) -> int:
     model, spec, card, judge = pretrained.load(args.model, device)
     names, fmt, out = list(spec.data.styles or []), model.config.format, Path(args.out)
     styled = bool(model.config.n_styles)
-    threshold, floor = pretrained.drawing(card, args.floor)
+    threshold, floor, onset_temperature = pretrained.drawing(card, args.floor, args.onset_temperature)
     wanted = [_style_index(names, n) for n in args.style] if styled and args.style else []
     if not styled and args.style:
         raise ValueError(f"--style: {args.model!r} is not a style model")
-    drawn = {"floor": floor, "onset_temperature": args.onset_temperature}  # how every draw below is made
+    drawn = {"floor": floor, "onset_temperature": onset_temperature}  # how every draw below is made
     print(f"{card['name']}: {'styles ' + ', '.join(names) if styled else 'no styles'}; onset floor {floor}"
-          + (f", onset temperature {args.onset_temperature}" if args.onset_temperature != 1 else ""))
+          + (f", onset temperature {onset_temperature}" if onset_temperature != 1 else ""))
     written = []
 
     def save(grid, name, title=None):
@@ -309,9 +311,9 @@ def main(argv=None) -> int:
                         "and --transfer")
     g.add_argument("--temperature", type=float, default=1.0, help="scales the code drawn from the prior")
     g.add_argument("--floor", type=float, help="onsets less likely than this are never drawn (default: the model's)")
-    g.add_argument("--onset-temperature", type=float, default=1.0,
+    g.add_argument("--onset-temperature", type=float,
                    help="divides the logits of the onsets drawn: above 1 a less likely note starts more often "
-                        "(default: %(default)s)")
+                        "(default: the model's, else 1)")
     g.add_argument("--region", action="store_true",
                    help="draw samples from where the training pieces' codes lie rather than from the whole prior")
     g.add_argument("--interpolate", nargs=2, metavar=("A.mid", "B.mid"), help="interpolate between two pieces")

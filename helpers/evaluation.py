@@ -18,8 +18,8 @@ is in it) and measures:
   samples drawn from each style's region of the latent space (a model
   without styles: the region of its training pieces,
   :func:`helpers.generate.style_regions`); and the prior's samples drawn
-  with the onset floor chosen on the validation segments (:func:`choose_floor`),
-  as the notebooks draw them;
+  with the onset floor and onset temperature chosen on the validation
+  segments (:func:`choose_drawing`), as the notebooks draw them;
 - diagnostics of the decoder (:func:`diagnostics`): teacher-forced against
   free-running scores, own codes against shuffled ones, the probability of
   the real onsets, and the free-running F1 after every epoch of training;
@@ -47,7 +47,8 @@ is in it) and measures:
   segments begin. From version 8 the floor is chosen with the distances in
   standard deviations of the training segments (:func:`unit_statistics`),
   not of the few validation pieces', and every statistic compared says its
-  unit (``unit_std``).
+  unit (``unit_std``); the onset temperature is chosen with it, and what is
+  drawn with the chosen floor is drawn at that temperature too.
 
 It measures the run's ``best.pt`` (the epoch its training monitor chose) into
 ``eval.json`` and ``examples.npz`` (a few originals, their reconstructions and
@@ -56,7 +57,7 @@ samples, for figures) in the run folder; ``--checkpoint last`` measures its
 ``examples-last.npz`` instead, so the two can be compared. Each file names its
 checkpoint and epoch.
 
-The notebooks call the same public functions (:func:`choose_threshold`, :func:`choose_floor`, :func:`reconstruction`,
+The notebooks call the same public functions (:func:`choose_threshold`, :func:`choose_drawing`, :func:`reconstruction`,
 :func:`style_regions`, :func:`interpolation_curve`, :func:`judge_style`), so
 a notebook and this module report one figure per metric.
 """
@@ -83,9 +84,11 @@ THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barel
 INTERPOLATION_STEPS = 9
 THRESHOLD_SEGMENTS = 300  # validation segments the decoding threshold is chosen on
 VECTOR_SEGMENTS = 300  # training segments per style whose codes give its region (mean code and spread)
-FLOORS = (0.0, 0.01, 0.02, 0.03, 0.05)  # the onset floors choose_floor tries
-FLOOR_SAMPLES = 64  # prior samples per style drawn at each floor
-FLOOR_TOLERANCE = 0.02  # real sd: choose_floor keeps the lowest floor within this of the best (the draws' noise)
+FLOORS = (0.0, 0.01, 0.02, 0.03, 0.05)  # the onset floors choose_drawing tries
+# the onset temperatures it tries (bench/results/onset_temperature.json: 1.5 brought no model closest on test)
+ONSET_TEMPERATURES = (1.0, 1.15, 1.3)
+FLOOR_SAMPLES = 64  # prior samples per style drawn at each floor (and temperature)
+FLOOR_TOLERANCE = 0.02  # sd: choose_drawing keeps the lowest temperature and floor within this of the best (noise)
 
 
 def _round(value, digits=4):
@@ -130,19 +133,20 @@ def unit_statistics(model, part, limit: int = THRESHOLD_SEGMENTS, seed: int = 0)
 
 
 def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float = 0.0,
-                    unit: dict | None = None) -> float:
+                    unit: dict | None = None, onset_temperature: float = 1.0) -> float:
     """How far samples from the prior lie from real segments: for each group of ``real`` (style index, or None for
     a model without styles -> the statistics of its real segments, :func:`helpers.musicstats.statistics`),
-    ``samples`` draws (every group's in one pass, seeded by ``seed``), onsets below ``floor`` held back; the
-    distance of every statistic in standard deviations of the group's ``unit`` segments (the same keys,
-    :func:`unit_statistics`; default, and for a group it lacks, the real segments' own;
-    :func:`helpers.musicstats.distances`), averaged over statistics and groups
+    ``samples`` draws (every group's in one pass, seeded by ``seed``), onsets below ``floor`` held back and the
+    others tempered by ``onset_temperature``; the distance of every statistic in standard deviations of the
+    group's ``unit`` segments (the same keys, :func:`unit_statistics`; default, and for a group it lacks, the
+    real segments' own; :func:`helpers.musicstats.distances`), averaged over statistics and groups
     (:data:`helpers.musicstats.UNMEASURED` where nothing could be measured)."""
     groups, unit = list(real), unit or {}
     if not groups:
         return musicstats.UNMEASURED
     styles = None if groups == [None] else np.repeat(groups, samples)
-    drawn = generate.sample(model, samples * len(groups), style=styles, mode="bernoulli", seed=seed, floor=floor)
+    drawn = generate.sample(model, samples * len(groups), style=styles, mode="bernoulli", seed=seed, floor=floor,
+                            onset_temperature=onset_temperature)
     found = []
     for i, k in enumerate(groups):
         mine = drawn[i * samples:(i + 1) * samples]
@@ -150,27 +154,39 @@ def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float
     return float(np.mean(found)) if found else musicstats.UNMEASURED
 
 
-def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = FLOOR_SAMPLES,
-                 limit: int = THRESHOLD_SEGMENTS, seed: int = 0, unit=None) -> tuple[float, dict]:
-    """The onset floor (:func:`helpers.generate.sample`) whose samples from the prior come closest to the
-    ``valid`` grids ``(N, T, 2, P)``, statistic by statistic.
+def choose_drawing(model, valid, valid_labels=None, floor: float | None = None,
+                   onset_temperature: float | None = None, seed: int = 0, unit=None, floors=FLOORS,
+                   temperatures=ONSET_TEMPERATURES, samples: int = FLOOR_SAMPLES,
+                   limit: int = THRESHOLD_SEGMENTS) -> tuple[float, float, dict]:
+    """How samples are drawn (:func:`helpers.generate.sample`): the onset floor and the onset temperature
+    whose samples from the prior come closest to the ``valid`` grids ``(N, T, 2, P)``, statistic by statistic.
+    A ``floor`` or ``onset_temperature`` given is kept; one that is None is chosen among ``floors`` or
+    ``temperatures``.
 
-    At each of ``floors``, ``samples`` draws per style (the same codes and dice at every floor, seeded by
-    ``seed``) are compared with up to ``limit`` of the style's validation segments
-    (``valid_labels``; every segment for a model without styles) by :func:`sample_distance`, as the
-    training probe measures samples, in standard deviations of up to ``limit`` of the style's segments of
-    ``unit``, a split of the data (the notebooks and the evaluation pass ``splits.train``: a few validation
-    pieces can spread far less than their style does; :func:`unit_statistics`), or of the validation
-    segments' own where ``unit`` is None. The lowest floor within :data:`FLOOR_TOLERANCE` of the best is
-    chosen: a well trained model keeps 0, and a briefly trained one drops the stray notes its spread-out
-    probabilities draw.
+    At each pair, ``samples`` draws per style (the same codes and dice at every pair, seeded by ``seed``)
+    are compared with up to ``limit`` of the style's validation segments (``valid_labels``; every segment for
+    a model without styles) by :func:`sample_distance`, as the training probe measures samples, in standard
+    deviations of up to ``limit`` of the style's segments of ``unit``, a split of the data (the notebooks and
+    the evaluation pass ``splits.train``: a few validation pieces can spread far less than their style does;
+    :func:`unit_statistics`), or of the validation segments' own where ``unit`` is None. Of the pairs within
+    :data:`FLOOR_TOLERANCE` of the best, the one of the lowest temperature, then of the lowest floor, is
+    chosen: a well trained model keeps floor 0 and temperature 1, a briefly trained one drops the stray notes
+    its spread-out probabilities draw, and one whose samples are thinner than its music is tempered only
+    where that brings them measurably closer.
 
-    Returns the floor and ``{floor: distance}``.
+    Returns the floor, the onset temperature and ``{(floor, temperature): distance}``.
     """
-    if not len(floors):
+    floors = list(floors) if floor is None else [floor]
+    temperatures = list(temperatures) if onset_temperature is None else [onset_temperature]
+    if not floors:
         raise ValueError("floors must name at least one floor")
-    for floor in floors:
-        generate.check_floor(floor, "every one of floors")
+    if not temperatures:
+        raise ValueError("temperatures must name at least one onset temperature")
+    for value in floors:
+        generate.check_floor(value, "every one of floors" if floor is None else "floor")
+    for value in temperatures:
+        generate.check_positive(value, "every one of temperatures" if onset_temperature is None
+                                else "onset_temperature")
     fmt, valid = model.config.format, np.asarray(valid)
     rng = np.random.default_rng(seed)
     groups = {}  # style (None: the model has none) -> its validation segments' statistics
@@ -180,11 +196,23 @@ def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = 
             picks = np.sort(rng.permutation(mine)[:limit])
             groups[k] = musicstats.statistics(valid[picks], fmt)
     if not groups:
-        raise ValueError("choose_floor needs validation segments")
+        raise ValueError("choosing how to draw needs validation segments")
     units = None if unit is None else unit_statistics(model, unit, limit, seed)
-    distance = {floor: sample_distance(model, groups, samples, seed, floor, units) for floor in floors}
+    distance = {(f, t): sample_distance(model, groups, samples, seed, f, units, t)
+                for t in temperatures for f in floors}
     best = min(distance.values())
-    return min(f for f, d in distance.items() if d <= best + FLOOR_TOLERANCE), distance
+    chosen = min((t, f) for (f, t), d in distance.items() if d <= best + FLOOR_TOLERANCE)
+    return chosen[1], chosen[0], distance
+
+
+def choose_floor(model, valid, valid_labels=None, floors=FLOORS, samples: int = FLOOR_SAMPLES,
+                 limit: int = THRESHOLD_SEGMENTS, seed: int = 0, unit=None) -> tuple[float, dict]:
+    """The onset floor of :func:`choose_drawing` at onset temperature 1 (the model's own probabilities): the
+    lowest of ``floors`` within :data:`FLOOR_TOLERANCE` of the closest samples. Returns the floor and
+    ``{floor: distance}``."""
+    floor, _, distance = choose_drawing(model, valid, valid_labels, onset_temperature=1.0, seed=seed, unit=unit,
+                                        floors=floors, samples=samples, limit=limit)
+    return floor, {f: d for (f, _), d in distance.items()}
 
 
 def reconstruction(model, valid, test, valid_labels=None, test_labels=None, thresholds=THRESHOLDS) -> dict:
@@ -296,12 +324,15 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         in_region[name] = prior_samples(model, result["samples_per_group"], k, seed, regions=regions)
         result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
             real_group, musicstats.statistics(in_region[name], fmt))
-    # the same draws with the onset floor chosen on the validation segments, as the notebooks make them
-    floor, floor_distance = choose_floor(model, real["valid"], labels["valid"] if cfg.n_styles else None, seed=seed,
-                                         unit=splits.train)
-    result["floor"] = {"chosen": floor, "valid_distance": {str(k): v for k, v in floor_distance.items()}}
-    floored = {name: prior_samples(model, result["samples_per_group"], k, seed, floor) if floor else samples[name]
-               for name, (k, _) in groups.items()}
+    # the same draws with the onset floor and temperature chosen on the validation segments, as the notebooks
+    # make them
+    floor, tempered, drawing_distance = choose_drawing(model, real["valid"], labels["valid"] if cfg.n_styles else None,
+                                                       seed=seed, unit=splits.train)
+    result["floor"] = {"chosen": floor, "onset_temperature": tempered, "valid_distance": {
+        str(t): {str(f): d for (f, t_), d in drawing_distance.items() if t_ == t}
+        for t in dict.fromkeys(t for _, t in drawing_distance)}}
+    floored = {name: prior_samples(model, result["samples_per_group"], k, seed, floor, onset_temperature=tempered)
+               if floor or tempered != 1 else samples[name] for name, (k, _) in groups.items()}
     result["sample_statistics_floored"] = {
         name: musicstats.compare(real_stats[name], musicstats.statistics(floored[name], fmt)) for name in groups}
 
@@ -311,7 +342,7 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         result["latent_classifier_accuracy"] = float((latent_guess == labels["test"]).mean())
     if judge is not None:
         result["style"] = judge_style(model, judge, names, real["test"], labels["test"], samples, threshold,
-                                      transfers, paths, seed, regions[0], in_region, floor)
+                                      transfers, paths, seed, regions[0], in_region, floor, tempered)
         result["style"]["generated_accuracy_floored"] = {
             name: metrics.recognised(judge, grids, names.index(name)) for name, grids in floored.items()}
 
@@ -460,7 +491,7 @@ def interpolation_curve(model, held_out, labels, threshold, pairs, seed) -> dict
 
 
 def judge_style(model, judge, names, held_out, labels, samples, threshold, transfers, paths, seed,
-                vectors, in_region=None, floor: float = 0.0) -> dict:
+                vectors, in_region=None, floor: float = 0.0, onset_temperature: float = 1.0) -> dict:
     """What the independent judge says of the real test segments, samples, transfers and style paths.
 
     ``samples`` maps each style name to grids generated in it from the
@@ -472,7 +503,8 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
     and the moved codes also by draws seeded with ``seed``); style paths decode
     ``paths`` codes from the prior while the embedding and the code move
     (:func:`helpers.generate.style_path` with ``vectors``). Whatever is drawn (the drawn transfers, the style
-    paths) holds back onsets below ``floor``, as the notebooks draw them.
+    paths) holds back onsets below ``floor`` and tempers the others by ``onset_temperature``, as the notebooks
+    draw them.
     """
     out = {"judge_real_accuracy": metrics.per_style_accuracy(metrics.predict(judge, held_out), labels, names),
            "generated_accuracy": {name: metrics.recognised(judge, grids, names.index(name))
@@ -497,7 +529,7 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
                 if a == b or not len(source):
                     continue
                 moved = generate.transfer(model, source, a, b, mode, threshold, vectors=shift, how=how, seed=seed,
-                                          floor=floor)
+                                          floor=floor, onset_temperature=onset_temperature)
                 out[key][name_a][name_b] = metrics.recognised(judge, moved, b)
                 sounding[key][name_b].append(moved[:, :, FRAME].sum(-1).mean())
                 if len(source) > 1:
@@ -518,7 +550,7 @@ def judge_style(model, judge, names, held_out, labels, samples, threshold, trans
                 continue
             z = torch.randn(paths, model.config.latent, generator=generator)
             grids = generate.style_path(model, z, a, b, INTERPOLATION_STEPS, mode="bernoulli", seed=seed,
-                                        vectors=vectors, floor=floor)
+                                        vectors=vectors, floor=floor, onset_temperature=onset_temperature)
             curves = metrics.predict(judge, grids.reshape(-1, *grids.shape[2:]))[:, b].reshape(paths, -1)
             out["interpolation"][f"{name_a}->{name_b}"] = {
                 "t": np.linspace(0, 1, INTERPOLATION_STEPS).tolist(),
@@ -553,7 +585,8 @@ def main(argv=None) -> int:
         print(f"{run} ({result['checkpoint']}, epoch {result['epoch']}): -ELBO {result['test_nll']['elbo']:.1f} "
               f"nats/segment, {result['active_dims']} active dims, "
               f"frame F1 {r['frame_f1']:.3f}, accuracy {r['frame_accuracy']:.3f}, onset F1 {r['onset_f1']:.3f} "
-              f"(threshold {result['threshold']['chosen']}; onset floor {result['floor']['chosen']}); "
+              f"(threshold {result['threshold']['chosen']}; onset floor {result['floor']['chosen']}, onset "
+              f"temperature {result['floor']['onset_temperature']}); "
               f"{result['seconds']:.0f} s")
     return 0
 

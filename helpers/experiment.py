@@ -481,10 +481,10 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
     - ``sample_distance``: ``samples`` seeded draws from the prior per style (the same codes every time),
       against up to :data:`PROBE_REAL` validation segments of the style (for a model without styles, up to
       :data:`PROBE_REAL` of all of them, its styles in their own proportions, as
-      :func:`helpers.evaluation.choose_floor` and the evaluation's test segments have them): the distance
+      :func:`helpers.evaluation.choose_drawing` and the evaluation's test segments have them): the distance
       of every statistic of :mod:`helpers.musicstats` in standard deviations of up to :data:`PROBE_REAL` of
       the style's training segments (a few validation pieces can spread far less than their style does;
-      :func:`helpers.evaluation.unit_statistics`), as :func:`helpers.evaluation.choose_floor` measures samples,
+      :func:`helpers.evaluation.unit_statistics`), as :func:`helpers.evaluation.choose_drawing` measures samples,
       averaged over the statistics and the styles. Lower is better.
     """
     from . import generate, metrics, musicstats

@@ -21,8 +21,9 @@ the model learnt it: at the first step a frame is its own cell). Each cell is ch
 ``floor`` keeps a note from starting where its onset's probability is below
 it: a briefly trained decoder spreads a little probability over every pitch,
 and drawn, those small shares add up to stray notes out of key and out of
-range (:func:`helpers.evaluation.choose_floor` picks one on validation
-segments; 0, the default, leaves every draw as the model says).
+range (:func:`helpers.evaluation.choose_drawing` picks one on validation
+segments, with the onset temperature; 0, the default, leaves every draw as
+the model says).
 
 ``onset_temperature`` then tempers the onsets that pass the floor: each
 onset's logit is divided by it, so above 1 a less likely note starts more

@@ -33,8 +33,8 @@ from .train import CheckpointError, load_checkpoint, save_checkpoint
 FOLDER = Path(__file__).resolve().parent / "pretrained"
 NOTEBOOKS = {"basic": "01_basic_vae", "style": "02_style_vae"}  # name -> the notebook that trains it
 NAMES = tuple(NOTEBOOKS)
-CARD_SCORES = ("valid_elbo", "active_dims", "threshold", "floor", "test_scores", "judge_real_accuracy",
-               "latent_classifier_accuracy", "generated_accuracy", "transfer")
+CARD_SCORES = ("valid_elbo", "active_dims", "threshold", "floor", "onset_temperature", "test_scores",
+               "judge_real_accuracy", "latent_classifier_accuracy", "generated_accuracy", "transfer")
 
 
 def path(name: str, folder=None) -> Path:
@@ -149,11 +149,14 @@ def differences(asked, used) -> list[str]:
     return lines
 
 
-def drawing(card: dict, floor: float | None = None) -> tuple[float, float]:
-    """``(threshold, floor)`` a model decodes and draws with: the threshold chosen on validation when it was
-    trained (0.5 for a card without one), and its onset floor unless ``floor`` (a user's choice) is given."""
+def drawing(card: dict, floor: float | None = None,
+            onset_temperature: float | None = None) -> tuple[float, float, float]:
+    """``(threshold, floor, onset_temperature)`` a model decodes and draws with: the threshold chosen on
+    validation when it was trained (0.5 for a card without one), and its onset floor and onset temperature
+    (1 for a card without one) unless ``floor`` or ``onset_temperature`` (a user's choice) is given."""
     scores = card["scores"]
-    return scores.get("threshold", 0.5), scores.get("floor", 0.0) if floor is None else floor
+    return (scores.get("threshold", 0.5), scores.get("floor", 0.0) if floor is None else floor,
+            scores.get("onset_temperature", 1.0) if onset_temperature is None else onset_temperature)
 
 
 def describe(card: dict) -> str:
@@ -175,6 +178,8 @@ def describe(card: dict) -> str:
             scores.get("threshold"), ", ".join(f"{k} {v:.3f}" for k, v in shown.items())))
     if scores.get("floor"):
         lines.append(f"drawn with an onset floor of {scores['floor']} (chosen on validation segments)")
+    if scores.get("onset_temperature", 1.0) != 1.0:
+        lines.append(f"onsets drawn at a temperature of {scores['onset_temperature']}")
     if "generated_accuracy" in scores:
         lines.append("samples recognised as their style by the judge: " + ", ".join(
             f"{k} {v:.2f}" for k, v in scores["generated_accuracy"].items()))

@@ -120,8 +120,8 @@ TEMPERATURE = 1.0  #@param {type:"number"}
 DECODE = "bernoulli"  #@param ["bernoulli", "threshold"]
 FLOOR = None  #@param {type:"raw"}
 #@markdown `FLOOR`: a note never starts where its onset is less likely than this (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
-ONSET_TEMPERATURE = 1.0  #@param {type:"number"}
-#@markdown `ONSET_TEMPERATURE`: divides the logit of every onset the floor lets through, in everything drawn: above 1 a less likely note starts more often (a thicker texture, for a model whose samples come out thinner than its music; `bench/bench_onset_temperature.py` measures it), below 1 less often; 1 draws as the model says.
+ONSET_TEMPERATURE = None  #@param {type:"raw"}
+#@markdown `ONSET_TEMPERATURE`: divides the logit of every onset the floor lets through, in everything drawn: above 1 a less likely note starts more often (a thicker texture, for a model whose samples come out thinner than its music), below 1 less often; 1 draws as the model says. None chooses it with the floor on the validation segments after training, among 1, 1.15 and 1.3, and keeps 1 unless another brings the samples measurably closer (`bench/bench_onset_temperature.py` measures it; a shipped model's, 1 unless its card says).
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
 ATTRIBUTE = "notes_per_bar"  #@param ["notes_per_bar", "note_length", "pitch_range", "polyphony", "empty_beats", "in_scale", "pitch_class_entropy"]
 ATTRIBUTE_AMOUNT = 1.0  #@param {type:"number"}
@@ -200,7 +200,8 @@ if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the se
     spec, RUN_NAME, N_SAMPLES = spec.validate().smoke(), RUN_NAME + "-smoke", 2
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")
-generate.check_positive(ONSET_TEMPERATURE, "ONSET_TEMPERATURE")
+if ONSET_TEMPERATURE is not None:
+    generate.check_positive(ONSET_TEMPERATURE, "ONSET_TEMPERATURE")
 device = pick_device()
 colab.check_runtime(device)
 run = experiment.open_run(RUN_NAME + ("-pretrained" if PRETRAINED else ""), DATA_DIR, RUNS_DIR, USE_DRIVE)
@@ -213,7 +214,7 @@ if PRETRAINED:
     print(pretrained.describe(card))
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
         print("  not used:", line)
-    THRESHOLD, FLOOR = pretrained.drawing(card, FLOOR)  # chosen on validation when it was trained
+    THRESHOLD, FLOOR, ONSET_TEMPERATURE = pretrained.drawing(card, FLOOR, ONSET_TEMPERATURE)  # chosen when trained
 
 # %% [markdown]
 # ## Data
@@ -239,8 +240,9 @@ if not PRETRAINED:
 # decoded freely, or samples against them); the model then takes its weights,
 # and the line under the curve says which epoch that was. The threshold that
 # turns note probabilities into notes is then chosen on the validation segments,
-# and the onset floor of the draws (`FLOOR`) where it is None: the lowest
-# whose samples come closest to the validation segments, statistic by statistic.
+# and how the draws are made where `FLOOR` or `ONSET_TEMPERATURE` is None: the
+# lowest floor and temperature whose samples come closest to the validation
+# segments, statistic by statistic.
 
 # %%
 if not PRETRAINED:
@@ -251,9 +253,10 @@ if not PRETRAINED:
     live.draw(history).savefig(run.figure("loss"), dpi=100)
     print(experiment.epochs_text(history, run, spec.train.monitor))
     THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids())
-    if FLOOR is None:
-        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), seed=SEED, unit=splits.train)
-    print(f"decoding threshold {THRESHOLD}, onset floor {FLOOR}")
+    if FLOOR is None or ONSET_TEMPERATURE is None:  # what is None is chosen on the validation segments
+        FLOOR, ONSET_TEMPERATURE, _ = evaluation.choose_drawing(model, splits.valid.grids(), None, FLOOR,
+                                                                ONSET_TEMPERATURE, SEED, splits.train)
+    print(f"decoding threshold {THRESHOLD}, onset floor {FLOOR}, onset temperature {ONSET_TEMPERATURE}")
 fmt = model.config.format
 print(model)
 

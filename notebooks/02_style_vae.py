@@ -123,8 +123,8 @@ ATTRIBUTE_AMOUNT = 1.0  #@param {type:"number"}
 #@markdown `ATTRIBUTE`: the statistic whose attribute vector moves held-out pieces of every style, each in its own style (MusicVAE's latent arithmetic), from `-ATTRIBUTE_AMOUNT` to `+ATTRIBUTE_AMOUNT` times the vector.
 FLOOR = None  #@param {type:"raw"}
 #@markdown `FLOOR`: a note never starts where its onset is less likely than this, in everything drawn (a briefly trained model spreads a little probability over every pitch, and draws stray notes from it); None chooses it on the validation segments after training (0 for a well trained model; a shipped model's, chosen when it was trained).
-ONSET_TEMPERATURE = 1.0  #@param {type:"number"}
-#@markdown `ONSET_TEMPERATURE`: divides the logit of every onset the floor lets through, in everything drawn: above 1 a less likely note starts more often (a thicker texture, for a model whose samples come out thinner than its music; `bench/bench_onset_temperature.py` measures it), below 1 less often; 1 draws as the model says.
+ONSET_TEMPERATURE = None  #@param {type:"raw"}
+#@markdown `ONSET_TEMPERATURE`: divides the logit of every onset the floor lets through, in everything drawn: above 1 a less likely note starts more often (a thicker texture, for a model whose samples come out thinner than its music), below 1 less often; 1 draws as the model says. None chooses it with the floor on the validation segments after training, among 1, 1.15 and 1.3, and keeps 1 unless another brings the samples measurably closer (`bench/bench_onset_temperature.py` measures it; a shipped model's, 1 unless its card says).
 QPM = 100  #@param {type:"integer"}
 SEED = 0  #@param {type:"integer"}
 #@markdown Samples per style (2 shown, all judged), steps from style A to B, held-out pieces moved to another style; moved pieces (to another style, along an attribute) are written by draws as samples are ("bernoulli") or by the threshold chosen for reconstructions.
@@ -203,7 +203,8 @@ own_midi.check(MY_MIDI)  # read after training; a wrong path is named now
 experiment.check_judge(JUDGE_EPOCHS, JUDGES)
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")
-generate.check_positive(ONSET_TEMPERATURE, "ONSET_TEMPERATURE")
+if ONSET_TEMPERATURE is not None:
+    generate.check_positive(ONSET_TEMPERATURE, "ONSET_TEMPERATURE")
 if SMOKE:  # small enough for a CPU in about a minute; used by the tests (the settings as given are checked first)
     spec, RUN_NAME = spec.validate().smoke(), RUN_NAME + "-smoke"
     JUDGE_EPOCHS, SAMPLES_PER_STYLE, TRANSFERS = 1, 2, 2
@@ -217,7 +218,7 @@ if PRETRAINED:
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     names = list(spec.data.styles)  # label k is names[k]
-    _, FLOOR = pretrained.drawing(card, FLOOR)  # chosen on validation when it was trained
+    _, FLOOR, ONSET_TEMPERATURE = pretrained.drawing(card, FLOOR, ONSET_TEMPERATURE)  # chosen when it was trained
     print(pretrained.describe(card))
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
         print("  not used:", line)
@@ -241,9 +242,10 @@ if not PRETRAINED:
 # %% [markdown]
 # ## The style-conditioned model and its training
 # The curves add the latent classifier's loss (`style`) to the ELBO terms.
-# The onset floor of the draws (`FLOOR`), where it is None, is then chosen on
-# the validation segments: the lowest whose samples come closest to them,
-# style by style and statistic by statistic. Then the **independent judge**:
+# How the draws are made, where `FLOOR` or `ONSET_TEMPERATURE` is None, is
+# then chosen on the validation segments: the lowest floor and temperature
+# whose samples come closest to them, style by style and statistic by
+# statistic. Then the **independent judge**:
 # a separate classifier (`JUDGES` of them, from successive seeds, judging
 # together), trained only on real training segments (balanced), never on
 # anything the VAE made.
@@ -256,10 +258,10 @@ if not PRETRAINED:
     history = experiment.train_vae(model, spec, splits, run, device, callback=live)
     live.draw(history).savefig(run.figure("loss"), dpi=100)
     print(experiment.epochs_text(history, run, spec.train.monitor))
-    if FLOOR is None:
-        FLOOR, _ = evaluation.choose_floor(model, splits.valid.grids(), splits.valid.style, seed=SEED,
-                                        unit=splits.train)
-    print(f"onset floor {FLOOR}")
+    if FLOOR is None or ONSET_TEMPERATURE is None:  # what is None is chosen on the validation segments
+        FLOOR, ONSET_TEMPERATURE, _ = evaluation.choose_drawing(model, splits.valid.grids(), splits.valid.style,
+                                                                FLOOR, ONSET_TEMPERATURE, SEED, splits.train)
+    print(f"onset floor {FLOOR}, onset temperature {ONSET_TEMPERATURE}")
     judge = experiment.train_judge(splits, run, JUDGE_EPOCHS, spec.train.batch_size, spec.data.epoch_segments,
                                    SEED, device, members=JUDGES)
 fmt = model.config.format

@@ -79,14 +79,14 @@ def test_transfer_and_attributes_move_each_piece(tmp_path, capsys):
     root = write_two_styles(tmp_path / "midi", "chords", "line", 10, 60, 60)
     data_dir, run = tmp_path / "data", tmp_path / "run"
     trained_run(run, root, data_dir, ["chords", "line"], 2, judge=True)
-    run.joinpath("summary.json").write_text('{"floor": 0.01}')  # as a notebook writes it
+    run.joinpath("summary.json").write_text('{"floor": 0.01, "onset_temperature": 1.15}')  # as a notebook writes it
     mine = sorted((root / "chords").glob("*.mid"))[:2]
     out = tmp_path / "out"
     assert cli.main(["generate", str(run), "--out", str(out), "--transfer", *map(str, mine), "--style", "line",
                      "--data-dir", str(data_dir), "--no-audio"]) == 0
     assert written(out) == [f"{p.stem}_as_line.mid" for p in mine]
     text = capsys.readouterr().out
-    assert "onset floor 0.01" in text and "(the judge's guess)" in text
+    assert "onset floor 0.01, onset temperature 1.15" in text and "(the judge's guess)" in text
     assert cli.main(["generate", str(run), "--out", str(out), "--transfer", str(mine[0]), "--style", "chords",
                      "--source", "line", "--data-dir", str(data_dir), "--no-audio"]) == 0
     assert f"{mine[0].name}: from line\n" in capsys.readouterr().out
@@ -110,9 +110,10 @@ def test_transfer_and_attributes_move_each_piece(tmp_path, capsys):
     # --region: samples from where each style's training pieces lie, the same dice as from the prior
     near = tmp_path / "near"
     assert cli.main(["generate", str(run), "--out", str(near), "--samples", "2", "--style", "line", "--region",
-                     "--data-dir", str(data_dir), "--no-audio", "--floor", "0"]) == 0
+                     "--data-dir", str(data_dir), "--no-audio", "--floor", "0", "--onset-temperature", "1"]) == 0
+    assert "onset floor 0.0\n" in capsys.readouterr().out  # the user's floor and temperature over the model's
     assert cli.main(["generate", str(run), "--out", str(tmp_path / "prior"), "--samples", "2", "--style", "line",
-                     "--no-audio", "--floor", "0"]) == 0
+                     "--no-audio", "--floor", "0", "--onset-temperature", "1"]) == 0
     assert written(near) == ["sample_line_1.mid", "sample_line_2.mid"]
     assert not all((read_midi(near / f).notes.shape == read_midi(tmp_path / "prior" / f).notes.shape
                     and (read_midi(near / f).notes == read_midi(tmp_path / "prior" / f).notes).all())

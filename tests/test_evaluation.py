@@ -63,7 +63,10 @@ def test_basic_run(dataset, tmp_path):
     assert all(0 <= v <= 1 for v in result["reconstruction"].values())
     assert set(result["sample_statistics"]["all"]) == set(STATISTICS)
     assert result["floor"]["chosen"] in evaluation.FLOORS
-    assert set(result["floor"]["valid_distance"]) == {str(f) for f in evaluation.FLOORS}
+    assert result["floor"]["onset_temperature"] in evaluation.ONSET_TEMPERATURES
+    assert set(result["floor"]["valid_distance"]) == {str(t) for t in evaluation.ONSET_TEMPERATURES}
+    assert all(set(by_floor) == {str(f) for f in evaluation.FLOORS}
+               for by_floor in result["floor"]["valid_distance"].values())
     assert set(result["sample_statistics_floored"]["all"]) == set(STATISTICS)
     curve = result["interpolation"]
     assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
@@ -170,6 +173,23 @@ def test_the_floor_is_the_lowest_that_brings_samples_closest(dataset, tmp_path):
     assert set(units) == {0, 1} and all(len(stats["polyphony"]) == 3 for stats in units.values())
     own = evaluation.choose_floor(model, valid, labels, floors=floors, samples=8)[1]
     assert own != distance
+
+    # With the onset temperature: every pair drawn; of those within the tolerance of the best, the lowest
+    # temperature, then the lowest floor; choose_floor is its column at temperature 1.
+    both = dict(floors=floors, temperatures=(1.0, 1.5), samples=8, unit=splits.train)
+    floor, temperature, pairs = evaluation.choose_drawing(model, valid, labels, **both)
+    assert set(pairs) == {(f, t) for t in (1.0, 1.5) for f in floors}
+    assert all(pairs[f, 1.0] == distance[f] for f in floors)
+    best = min(pairs.values())
+    assert (temperature, floor) == min((t, f) for (f, t), d in pairs.items() if d <= best + evaluation.FLOOR_TOLERANCE)
+    # a value given is kept, and only the other chosen
+    kept = evaluation.choose_drawing(model, valid, labels, floor=0.05, **both)
+    assert kept[0] == 0.05 and kept[2] == {(0.05, t): pairs[0.05, t] for t in (1.0, 1.5)}
+    assert evaluation.choose_drawing(model, valid, labels, onset_temperature=1.5, **both)[1] == 1.5
+    with pytest.raises(ValueError, match="onset_temperature must be a number > 0"):
+        evaluation.choose_drawing(model, valid, labels, onset_temperature=0, **both)
+    with pytest.raises(ValueError, match="every one of temperatures must be"):
+        evaluation.choose_drawing(model, valid, labels, floors=floors, temperatures=(1.0, -1.0))
     with pytest.raises(ValueError, match="every one of floors must be"):
         evaluation.choose_floor(model, valid, labels, floors=(0.0, 1.5))
 

@@ -69,7 +69,8 @@ def test_basic_notebook_runs_headless_and_resumes(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     evaluated = evaluation.evaluate_run(run, tmp_path / "data", n_samples=4)
     assert summary["threshold"] == evaluated["threshold"]["chosen"]
-    assert summary["floor"] == evaluated["floor"]["chosen"]
+    assert summary["floor"] == evaluated["floor"]["chosen"]  # the floor and temperature chosen as the notebook chose
+    assert summary["onset_temperature"] == evaluated["floor"]["onset_temperature"] in evaluation.ONSET_TEMPERATURES
     assert summary["test_scores"] == pytest.approx(evaluated["reconstruction"], abs=1e-4)
     # Run again with the same run name and more epochs: refused unless asked for as an extension; then
     # training resumes, it does not start over.

@@ -60,9 +60,12 @@ def test_the_shipped_models_load_and_generate(name):
         assert judge is None and "test_scores" in card["scores"]
         grids = generate.sample(model, 3, seed=0)
     assert grids.shape == (3, fmt.segment_steps, 2, fmt.n_pitches) and grids.any()
-    threshold, floor = pretrained.drawing(card)  # what its draws and decodes are made with
-    assert 0 < threshold < 1 and 0 <= floor < 1
-    assert pretrained.drawing(card, 0.0) == (threshold, 0.0)  # a floor the user gives wins over the card's
+    threshold, floor, onset_temperature = pretrained.drawing(card)  # what its draws and decodes are made with
+    assert 0 < threshold < 1 and 0 <= floor < 1 and onset_temperature > 0
+    # a floor or a temperature the user gives wins over the card's
+    assert pretrained.drawing(card, 0.0) == (threshold, 0.0, onset_temperature)
+    assert pretrained.drawing(card, None, 1.3) == (threshold, floor, 1.3)
+    assert pretrained.drawing({"scores": {}}) == (0.5, 0.0, 1.0)  # a card that says nothing: the model's own draws
     assert json.dumps(card)  # plain data, shown by the notebooks
 
 
