@@ -326,13 +326,14 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
             real_group, musicstats.statistics(in_region[name], fmt))
     # the same draws with the onset floor and temperature chosen on the validation segments, as the notebooks
     # make them
-    floor, tempered, drawing_distance = choose_drawing(model, real["valid"], labels["valid"] if cfg.n_styles else None,
-                                                       seed=seed, unit=splits.train)
-    result["floor"] = {"chosen": floor, "onset_temperature": tempered, "valid_distance": {
-        str(t): {str(f): d for (f, t_), d in drawing_distance.items() if t_ == t}
-        for t in dict.fromkeys(t for _, t in drawing_distance)}}
-    floored = {name: prior_samples(model, result["samples_per_group"], k, seed, floor, onset_temperature=tempered)
-               if floor or tempered != 1 else samples[name] for name, (k, _) in groups.items()}
+    floor, onset_temperature, pairs = choose_drawing(model, real["valid"], labels["valid"] if cfg.n_styles else None,
+                                                     seed=seed, unit=splits.train)
+    result["floor"] = {"chosen": floor, "onset_temperature": onset_temperature, "valid_distance": {}}
+    for (f, t), distance in pairs.items():  # {temperature: {floor: distance}}
+        result["floor"]["valid_distance"].setdefault(str(t), {})[str(f)] = distance
+    floored = {name: prior_samples(model, result["samples_per_group"], k, seed, floor,
+                                   onset_temperature=onset_temperature)
+               if floor or onset_temperature != 1 else samples[name] for name, (k, _) in groups.items()}
     result["sample_statistics_floored"] = {
         name: musicstats.compare(real_stats[name], musicstats.statistics(floored[name], fmt)) for name in groups}
 
@@ -342,7 +343,7 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         result["latent_classifier_accuracy"] = float((latent_guess == labels["test"]).mean())
     if judge is not None:
         result["style"] = judge_style(model, judge, names, real["test"], labels["test"], samples, threshold,
-                                      transfers, paths, seed, regions[0], in_region, floor, tempered)
+                                      transfers, paths, seed, regions[0], in_region, floor, onset_temperature)
         result["style"]["generated_accuracy_floored"] = {
             name: metrics.recognised(judge, grids, names.index(name)) for name, grids in floored.items()}
 
