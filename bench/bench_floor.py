@@ -5,10 +5,10 @@ training pieces lie: which brings each style's samples closer?
 
 ``MODEL`` is a run folder or a shipped model's name. The onset floor
 (:func:`helpers.generate.sample`) is chosen on validation segments by
-:func:`helpers.evaluation.choose_floor`, as the notebooks and the evaluation
-choose it at onset temperature 1: one floor for all of a model's styles. Here it is also chosen for
-each style alone, by the same function and rule given only that style's
-validation segments. At every floor of :data:`helpers.evaluation.FLOORS`,
+:func:`helpers.evaluation.choose_floor` (the notebooks' and the evaluation's
+choice at onset temperature 1): one floor for all of a model's styles. Here
+it is also chosen for each style alone, by the same function and rule given
+only that style's validation segments. At every floor of :data:`helpers.evaluation.FLOORS`,
 ``--samples`` prior samples per style (drawn as the evaluation draws them)
 are compared with the style's real test segments, statistic by statistic, in
 real standard deviations; each style's worst statistic is then read at the
