@@ -17,7 +17,10 @@ no GPU, part of the CPU (gloo), and trains with DistributedDataParallel on its
 share of one seeded global order of segments; ``TrainConfig.batch_size`` is
 per process, so the effective batch is that times the number of processes.
 Rank 0 builds the dataset (the others wait, then load its cache), writes the
-checkpoints, the history, ``spec.json`` and ``summary.json``. The run folder is
+checkpoints, the history, ``spec.json`` and ``summary.json``, and once
+trained chooses the decoding threshold, the onset floor and the onset
+temperature on the validation segments as the notebooks choose them (into
+``summary.json``: ``generate`` draws from the run as a notebook would). The run folder is
 a notebook's: the notebook with the same ``RUN_NAME`` resumes it, and
 ``PRETRAINED`` set to its path generates from it; running this command again
 resumes it from ``last.pt``.
@@ -132,11 +135,14 @@ def train_command(args) -> int:
                                        seeded_order=True)
         if main:
             last = history[-1]
+            print(experiment.epochs_text(history, run, spec.train.monitor), flush=True)
+            drawing = _chosen_drawing(model, splits, spec.train.seed)
             run.write_summary({"trained_by": "helpers.cli", "processes": world, "device": str(device),
                                "epochs": last["epoch"], "valid_elbo": last["valid_elbo"],
                                "valid_recon": last["valid_recon"], "valid_kl": last["valid_kl"],
-                               "train_seconds": sum(row["seconds"] for row in history)})
-            print(experiment.epochs_text(history, run, spec.train.monitor), flush=True)
+                               "train_seconds": sum(row["seconds"] for row in history), **drawing})
+            print("decoding threshold {threshold}, onset floor {floor}, onset temperature {onset_temperature} "
+                  "(chosen on the validation segments)".format(**drawing), flush=True)
     finally:
         if world > 1:
             import torch.distributed as dist
@@ -169,6 +175,18 @@ def spec_command(model=None) -> Experiment:
     _check_model(model)
     _, spec, _, _ = pretrained.load(model)
     return replace(spec, data=replace(spec.data, window=None))
+
+
+def _chosen_drawing(model, splits, seed: int) -> dict:
+    """How a trained model decodes and draws, chosen on the validation segments as the notebooks choose it
+    (:func:`helpers.evaluation.choose_threshold`, :func:`helpers.evaluation.choose_drawing`), for its
+    ``summary.json``: ``generate`` then reads them from the run's card."""
+    from . import evaluation
+
+    valid, labels = splits.valid.grids(), splits.valid.style if model.config.n_styles else None
+    threshold, _ = evaluation.choose_threshold(model, valid, labels)
+    floor, onset_temperature, _ = evaluation.choose_drawing(model, valid, labels, seed=seed, unit=splits.train)
+    return {"threshold": threshold, "floor": floor, "onset_temperature": onset_temperature}
 
 
 def generate_command(args) -> int:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import write_two_styles
-from helpers import cli, experiment, generate, pretrained
+from helpers import cli, evaluation, experiment, generate, pretrained
 from helpers.experiment import DataConfig, Experiment
 from helpers.losses import LossConfig
 from helpers.models import preset
@@ -102,6 +102,11 @@ def test_two_processes_train_like_one_with_the_whole_batch_and_resume(corpus):
     assert spec.train.batch_size == 4 and generate.sample(model, 2, seed=0).shape[0] == 2
     _, _, card, judge = pretrained.load(run.last)
     assert card["epoch"] == 2 and "helpers.cli" in pretrained.describe(card) and judge is None
+    # it draws as a notebook would: the threshold, floor and onset temperature chosen on validation, on its card
+    summary = json.loads(run.summary.read_text())
+    assert pretrained.drawing(card) == (summary["threshold"], summary["floor"], summary["onset_temperature"])
+    assert summary["onset_temperature"] in evaluation.ONSET_TEMPERATURES and summary["floor"] in evaluation.FLOORS
+    assert "(chosen on the validation segments)" in two
     # Run again with a longer plan: it resumes from last.pt instead of starting over.
     more = launch(tmp_path, run.spec, "two", 2, "--epochs", "3", "--extend")
     assert "resuming" in more and "after epoch 2 of 3" in more
