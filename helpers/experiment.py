@@ -507,7 +507,7 @@ def free_running_probe(splits: Splits, n: int = PROBE_SEGMENTS, seed: int = 0, s
         for k in chosen:
             if k not in real:
                 real[k] = musicstats.statistics(splits.valid.grids(groups[k]), model.config.format)
-        if not unit:
+        if any(k not in unit for k in chosen):  # keyed as real is: by style, or None for a model without styles
             unit.update(unit_statistics(model, splits.train, PROBE_REAL, seed))
         return sample_distance(model, {k: real[k] for k in chosen}, samples, seed, unit=unit)
 
