@@ -12,10 +12,11 @@ times each of :data:`AMOUNTS`, to the codes of ``--segments`` held-out test
 segments (:func:`helpers.generate.shift_attribute`), decoded as the
 notebooks draw samples (Bernoulli draws with the model's onset floor and
 temperature; the amounts of one segment share their dice). Per statistic: its
-mean over the decoded segments at each amount; whether that rises with the amount at every
-step; its change from amount -1 to +1 in real standard deviations (of the
-real test segments); and the largest change of any *other* statistic over
-the same span, in the same unit (what the vector also moves).
+mean over the decoded segments at each amount; whether that rises with the
+amount at every step; its change from amount -1 to +1 in real standard
+deviations (of the real test segments); and the largest change of any
+*other* statistic over the same span, in the same unit (what the vector also
+moves).
 """
 from __future__ import annotations
 

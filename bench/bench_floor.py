@@ -8,11 +8,11 @@ training pieces lie: which brings each style's samples closer?
 :func:`helpers.evaluation.choose_floor` (the notebooks' and the evaluation's
 choice at onset temperature 1): one floor for all of a model's styles. Here
 it is also chosen for each style alone, by the same function and rule given
-only that style's validation segments. At every floor of :data:`helpers.evaluation.FLOORS`,
-``--samples`` prior samples per style (drawn as the evaluation draws them)
-are compared with the style's real test segments, statistic by statistic, in
-real standard deviations; each style's worst statistic is then read at the
-floor of each choice. The same is measured of samples drawn from the style's
+only that style's validation segments. At every floor of
+:data:`helpers.evaluation.FLOORS`, ``--samples`` prior samples per style
+(drawn as the evaluation draws them) are compared with the style's real test
+segments, statistic by statistic, in real standard deviations; each style's
+worst statistic is then read at the floor of each choice. The same is measured of samples drawn from the style's
 region of the latent space (a model without styles: that of its training
 pieces; :func:`helpers.generate.style_regions`) instead of the whole prior.
 """

@@ -52,7 +52,7 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
     units = evaluation.unit_statistics(model, splits.train, seed=seed)  # style index (None: all) -> statistics
     unit = {"valid": {g: units[real["valid"][g][0]] for g in names}, "test": {g: None for g in names}}
     pairs = {}  # "t{temperature}-f{floor}" -> its figures
-    described = {split: {g: stats for g, (_, stats) in real[split].items() if g in names} for split in real}
+    described = {split: {g: real[split][g][1] for g in names} for split in real}
     described["unit"] = unit["valid"]
     row = {"temperatures": list(TEMPERATURES), "floors": list(FLOORS), "pairs": pairs,
            # each statistic's mean and standard deviation over the real segments of each split and of the unit

@@ -8,10 +8,11 @@ samples per style, drawn with the onset floor chosen on validation segments
 choice at onset temperature 1, the model's own probabilities), beside the
 style's real test segments. Of every step where anything sounds, how many
 notes sound (1 to 6, the last "6 or more"); of every two consecutive steps
-that both sound, the share where that number falls and where it rises; and, where it falls, how many notes went on into
-the step ending and how many started. The polyphony of
-:mod:`helpers.musicstats` is one mean per segment; these say whether a
-texture's voices hold or drop out between one chord and the next.
+that both sound, the share where that number falls and where it rises; and,
+where it falls, how many notes went on into the step ending and how many
+started. The polyphony of :mod:`helpers.musicstats` is one mean per segment;
+these say whether a texture's voices hold or drop out between one chord and
+the next.
 """
 from __future__ import annotations
 
