@@ -245,8 +245,9 @@ def generate_command(args) -> int:
             raise ValueError("this model has no judge to find each piece's style: give --source")
         pieces, skipped = own_midi.read(found["--transfer"], fmt, max_segments=args.segments)
         print(own_midi.report(pieces, skipped, fmt))
-        if pieces:
-            vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
+        if not pieces:
+            raise ValueError("--transfer: none of the MIDI files given is usable (each is named above)")
+        vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
         for piece in pieces:
             own = source if source is not None else metrics.closest_style(judge, piece.grids)
             print(f"{piece.name}: from {names[own]}" + ("" if source is not None else " (the judge's guess)")
@@ -259,14 +260,17 @@ def generate_command(args) -> int:
         if styled and len(wanted) != 1:
             raise ValueError("a style model moves pieces along an attribute in one style: give one --style")
         name, files, style = args.attribute[0], args.attribute[1:], wanted[0] if styled else None
+        if files:  # read before the training data builds, so that files none of which is usable end at once
+            pieces, skipped = own_midi.read(found["--attribute"], fmt, max_segments=args.segments)
+            print(own_midi.report(pieces, skipped, fmt))
+            if not pieces:
+                raise ValueError("--attribute: none of the MIDI files given is usable (each is named above)")
         splits = training_data()
         vector = generate.attribute_vectors(model, splits.train.grids(), splits.train.style if styled else None,
                                             names=[name], seed=args.seed)[name]
         amounts = np.linspace(-args.amount, args.amount, args.steps)
         label = "_".join(f"{a:+g}" for a in (amounts[0], amounts[-1]))
         if files:  # each piece, segment by segment, written whole at each amount
-            pieces, skipped = own_midi.read(found["--attribute"], fmt, max_segments=args.segments)
-            print(own_midi.report(pieces, skipped, fmt))
             for piece in pieces:
                 moved = generate.shift_attribute(model, piece.grids, vector, amounts, style, "bernoulli",
                                                  threshold, args.seed, **drawn)

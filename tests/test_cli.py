@@ -69,6 +69,20 @@ def test_an_interpolation_needs_two_usable_files(tmp_path, capsys):
     assert "--interpolate needs two usable MIDI files" in captured.err
 
 
+@pytest.mark.parametrize("arguments", [["style", "--transfer", "{}", "--style", "bach"],
+                                       ["basic", "--attribute", "note_length", "{}"]])
+def test_moving_pieces_needs_one_usable_file(tmp_path, capsys, arguments):
+    """Files that are all left out end in an error that says so, not in a silent failure."""
+    (tmp_path / "notes.txt").write_text("not music")
+    flag = arguments[1]
+    arguments = [a.format(tmp_path / "notes.txt") for a in arguments]
+    assert cli.main(["generate", arguments[0], "--out", str(tmp_path / "out"), *arguments[1:], "--no-audio"]) == 2
+    captured = capsys.readouterr()
+    assert "notes.txt: left out" in captured.out
+    assert f"{flag}: none of the MIDI files given is usable" in captured.err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_transfer_and_attributes_move_each_piece(tmp_path, capsys):
     """A small style run with its judge: each file, segment by segment, from the judge's guess or --source, into
