@@ -7,6 +7,7 @@ from music21 import chord, harmony, meter, note, stream, tempo, tie
 
 from helpers import corpus
 from helpers.data import build
+from helpers.experiment import DataConfig, build_splits
 from helpers.pianoroll import GridFormat, notes_to_grid, read_midi
 
 
@@ -125,6 +126,10 @@ def test_corpus_source_end_to_end(tmp_path, monkeypatch):
     assert len(small) == 2 and len(list((tmp_path / "music21-2" / "bach").glob("*.mid"))) == 2
     assert (tmp_path / "music21" / "bach" / "bwv1.6.mid").stat().st_mtime_ns == stamp
     assert len(build("music21", tmp_path, styles=["bach"], progress=False)) == 4
+    # a split left without segments by the limit names the limit (SMOKE keeps 8 files per style)
+    with pytest.raises(ValueError, match="or more files: DataConfig.max_per_style is 2 .*SMOKE lowers to 8"):
+        build_splits(DataConfig(source="music21", styles=("bach",), max_per_style=2, segment_bars=64), tmp_path,
+                     progress=False)
 
 
 def test_default_styles_exist_in_the_corpus():

@@ -65,8 +65,9 @@ def test_pieces_in_another_metre_are_left_out_and_the_error_says_what_to_set(tmp
         notes = [(60 + (b + k) % 5 + i, b * 4 * STEP, (b + 1) * 4 * STEP) for b in range(24) for i in (0, 4)]
         write_midi(tmp_path / "src" / "waltz" / f"w{k}.mid", notes, time_signatures=[(0, 3, 4)])
     data = DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0)
-    with pytest.raises(ValueError, match="another metre: set DataConfig.time_signature .*TIME_SIGNATURE"):
+    with pytest.raises(ValueError, match="another metre: set DataConfig.time_signature .*TIME_SIGNATURE") as err:
         experiment.build_splits(data, tmp_path / "data", progress=False)
+    assert "(8 pieces)" in str(err.value) and "max_per_style" not in str(err.value)  # a folder: every file read
     waltz = experiment.build_splits(replace(data, time_signature="3/4"), tmp_path / "data", progress=False)
     assert waltz.format.time_signature == (3, 4) and waltz.format.segment_steps == 24
     assert len(waltz.train) == 8 * 7  # from each of bars 0..6 of 8 pieces
