@@ -300,17 +300,19 @@ def build_splits(config: DataConfig, data_dir, progress: bool = True) -> Splits:
         if not len(getattr(splits, name)):
             named = f"{fmt.segment_bars} bars of {fmt.time_signature[0]}/{fmt.time_signature[1]}"
             count = int((pieces.split == data.SPLITS.index(name)).sum())
+            one = count == 1
             hint = "more pieces, longer pieces, or a shorter DataConfig.segment_bars"
             if not config.any_metre and len(SegmentDataset(pieces, name, fmt, any_metre=True)):
-                hint = (f"its {'piece is' if count == 1 else 'pieces are'} in another metre: set "
-                        "DataConfig.time_signature to theirs (TIME_SIGNATURE in a notebook), or DataConfig.any_metre "
-                        f"to cut them into bars of {fmt.time_signature[0]}/{fmt.time_signature[1]} anyway")
+                hint = (f"its {'piece is' if one else 'pieces are'} in another metre: set DataConfig.time_signature "
+                        f"to {'its' if one else 'theirs'} (TIME_SIGNATURE in a notebook), or DataConfig.any_metre to "
+                        f"cut {'it' if one else 'them'} into bars of {fmt.time_signature[0]}/{fmt.time_signature[1]} "
+                        "anyway")
             limited = (str(config.source) == "music21" and config.max_per_style
                        and np.bincount(pieces.style).max() >= config.max_per_style)  # the limit took some files
             if limited and count < 10:  # a few files per style (SMOKE's 8) leave a split a piece or two
                 hint += (f"; or more files: DataConfig.max_per_style is {config.max_per_style} (MAX_PER_STYLE in a "
                          "notebook, which SMOKE lowers to 8)")
-            raise ValueError(f"the {name} split of {config.source} ({count} piece{'' if count == 1 else 's'}) has "
+            raise ValueError(f"the {name} split of {config.source} ({count} piece{'' if one else 's'}) has "
                              f"no segment of {named}: {hint}")
     return splits
 
