@@ -346,3 +346,27 @@ def test_models_measured_are_keyed_by_folder_name_or_by_path_where_two_folders_s
     for twice in ([a, a], [a, str(tmp_path / "x" / ".." / "x" / "run-s0")], ["basic", "basic"]):
         with pytest.raises(SystemExit):
             measure_models(parser, twice, len)
+
+
+def test_splits_benchmark_reads_one_set_of_samples_against_each_splits_test_segments(tmp_path):
+    from bench import bench_splits
+    from helpers import musicstats
+
+    run = two_style_run(tmp_path)
+    out = tmp_path / "splits.json"
+    results = bench_splits.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"), "--out", str(out)])
+    row = json.loads(out.read_text())["models"]["run"]
+    assert row == results["models"]["run"] and row["own_split_seed"] == 0
+    assert set(row["splits"]) == {str(s) for s in bench_splits.SPLIT_SEEDS}
+    first, second = (row["splits"][str(s)] for s in bench_splits.SPLIT_SEEDS)
+    for group in ("low", "high"):  # each style's samples drawn once: the same generated figures on every split
+        a, b = first[group]["statistics"], second[group]["statistics"]
+        assert set(a) == set(musicstats.STATISTICS)
+        assert all(a[k]["generated_mean"] == b[k]["generated_mean"] for k in a)
+        for split in (first, second):  # the furthest statistic, as musicstats.furthest reads it
+            worst = split[group]["worst"]
+            if worst["statistic"] is not None:
+                distance = split[group]["statistics"][worst["statistic"]]["distance"]
+                assert worst["distance"] == min(distance, musicstats.UNMEASURED)
+    assert any(first[g]["statistics"][k]["real_mean"] != second[g]["statistics"][k]["real_mean"]
+               for g in first for k in first[g]["statistics"])  # other test pieces
