@@ -232,6 +232,13 @@ def generate_command(args) -> int:
     def save(grid, name, title=None):
         written.append(render.save_piece(grid, out, name, fmt, args.qpm, audio=not args.no_audio, title=title))
 
+    def moved_pieces(flag):  # the files a way of moving pieces names, each report printed; at least one usable
+        pieces, skipped = own_midi.read(found[flag], fmt, max_segments=args.segments)
+        print(own_midi.report(pieces, skipped, fmt))
+        if not pieces:
+            raise ValueError(f"{flag}: none of the MIDI files given is usable (each is named above)")
+        return pieces
+
     def training_data():  # the model's own data (built once, then cached), with the styles it was trained on
         splits = experiment.build_splits(spec.data, args.data_dir or colab.repo_root() / "data", progress=False)
         experiment.assert_same_styles(splits, spec, card["name"])
@@ -243,10 +250,7 @@ def generate_command(args) -> int:
         source = None if args.source is None else _style_index(names, args.source)
         if source is None and judge is None:
             raise ValueError("this model has no judge to find each piece's style: give --source")
-        pieces, skipped = own_midi.read(found["--transfer"], fmt, max_segments=args.segments)
-        print(own_midi.report(pieces, skipped, fmt))
-        if not pieces:
-            raise ValueError("--transfer: none of the MIDI files given is usable (each is named above)")
+        pieces = moved_pieces("--transfer")
         vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
         for piece in pieces:
             own = source if source is not None else metrics.closest_style(judge, piece.grids)
@@ -261,10 +265,7 @@ def generate_command(args) -> int:
             raise ValueError("a style model moves pieces along an attribute in one style: give one --style")
         name, files, style = args.attribute[0], args.attribute[1:], wanted[0] if styled else None
         if files:  # read before the training data builds, so that files none of which is usable end at once
-            pieces, skipped = own_midi.read(found["--attribute"], fmt, max_segments=args.segments)
-            print(own_midi.report(pieces, skipped, fmt))
-            if not pieces:
-                raise ValueError("--attribute: none of the MIDI files given is usable (each is named above)")
+            pieces = moved_pieces("--attribute")
         splits = training_data()
         vector = generate.attribute_vectors(model, splits.train.grids(), splits.train.style if styled else None,
                                             names=[name], seed=args.seed)[name]
