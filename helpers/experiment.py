@@ -45,6 +45,7 @@ PROBE_UNMEASURED = UNMEASURED  # sd: the figure of samples with nothing to measu
 # from epoch to epoch, so that a flat probe that peaked early does not keep an undertrained epoch
 PROBE_TOLERANCES = {"free_f1": 0.01, "sample_distance": 0.05}
 MEDIA_SUFFIXES = (".mid", ".wav", ".png")
+SMOKE_FILES = 8  # files per style a SMOKE run reads at most (Experiment.smoke)
 
 
 @dataclass
@@ -180,7 +181,7 @@ class Experiment:
         """The same experiment, tiny: a few files, a small model, two epochs; a notebook in about a minute on a CPU."""
         return replace(
             self,
-            data=replace(self.data, max_per_style=min(self.data.max_per_style or 8, 8),
+            data=replace(self.data, max_per_style=min(self.data.max_per_style or SMOKE_FILES, SMOKE_FILES),
                          epoch_segments=64 if self.data.balance_styles else self.data.epoch_segments),
             model=replace(self.model, enc_hidden=16, latent=8, dec_hidden=32, dec_input=16, style_dim=4),
             loss=replace(self.loss, beta_warmup=10),
@@ -309,9 +310,9 @@ def build_splits(config: DataConfig, data_dir, progress: bool = True) -> Splits:
                         "anyway")
             limited = (str(config.source) == "music21" and config.max_per_style
                        and np.bincount(pieces.style).max() >= config.max_per_style)  # the limit took some files
-            if limited and count < 10:  # a few files per style (SMOKE's 8) leave a split a piece or two
+            if limited and count < 10:  # a few files per style (SMOKE's) leave a split a piece or two
                 hint += (f"; or more files: DataConfig.max_per_style is {config.max_per_style} (MAX_PER_STYLE in a "
-                         "notebook, which SMOKE lowers to 8)")
+                         f"notebook, which SMOKE lowers to {SMOKE_FILES})")
             raise ValueError(f"the {name} split of {config.source} ({count} piece{'' if one else 's'}) has "
                              f"no segment of {named}: {hint}")
     return splits
