@@ -12,9 +12,10 @@ only that style's validation segments. At every floor of
 :data:`helpers.evaluation.FLOORS`, ``--samples`` prior samples per style
 (drawn as the evaluation draws them) are compared with the style's real test
 segments, statistic by statistic, in real standard deviations; each style's
-worst statistic is then read at the floor of each choice. The same is measured of samples drawn from the style's
-region of the latent space (a model without styles: that of its training
-pieces; :func:`helpers.generate.style_regions`) instead of the whole prior.
+worst statistic is then read at the floor of each choice. The same is
+measured of samples drawn from the style's region of the latent space (a
+model without styles: that of its training pieces;
+:func:`helpers.generate.style_regions`) instead of the whole prior.
 """
 from __future__ import annotations
 
