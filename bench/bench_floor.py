@@ -54,10 +54,9 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
             for where, table in ((None, at_floor), (regions, in_region)):
                 drawn = evaluation.prior_samples(model, samples, k, seed, floor, where)
                 compared = musicstats.compare(real_stats, musicstats.statistics(drawn, fmt))
-                distance = {stat: v["distance"] for stat, v in compared.items() if v["distance"] is not None}
-                worst = max(distance, key=distance.get)
-                table[str(floor)] = {"mean": float(np.mean(list(distance.values()))),
-                                     "worst": {"statistic": worst, "distance": distance[worst]}}
+                worst, distance = musicstats.worst(compared)
+                table[str(floor)] = {"mean": float(np.mean(list(musicstats.measured(compared).values()))),
+                                     "worst": {"statistic": worst, "distance": distance}}
         chosen = {"one": at_floor[str(one)]["worst"], "own": at_floor[str(own)]["worst"],
                   "region": in_region[str(one)]["worst"]}
         row["styles"][group] = {"valid_distance": {str(f): d for f, d in valid_distance.items()}, "own_floor": own,

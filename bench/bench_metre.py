@@ -36,24 +36,23 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
         labels = (splits.valid.style, splits.test.style) if model.config.n_styles else (None, None)
         rec = evaluation.reconstruction(model, valid, test, *labels)
         groups = evaluation.sample_groups(model, names_of(splits), test, splits.test.style)
-        distances = {}
+        distances, worst = {}, {}
         for group, (k, real) in groups.items():
             drawn = evaluation.prior_samples(model, samples, k, seed)
             compared = musicstats.compare(musicstats.statistics(real, model.config.format),
                                           musicstats.statistics(drawn, model.config.format))
             distances[group] = {stat: v["distance"] for stat, v in compared.items()}
+            worst[group] = dict(zip(("statistic", "distance"), musicstats.worst(compared)))
         scores = row["test"]["every_metre" if any_metre else "grid_metre"] = {
             "segments": len(test), "threshold": rec["threshold"],
             "reconstruction": {k: rec["scores"][k] for k in ("frame_f1", "onset_f1", "note_f1")},
             "sample_distances": distances,
-            "worst": {group: dict(zip(("distance", "statistic"), max((v, stat) for stat, v in d.items()
-                                                                      if v is not None)))
-                      for group, d in distances.items()}}
-        worst = ", ".join(f"{group} {w['statistic']} {w['distance']:.2f}" for group, w in scores["worst"].items())
+            "worst": worst}
+        said = ", ".join(f"{group} {w['statistic']} {w['distance']:.2f}" for group, w in scores["worst"].items())
         print(f"{name} (trained {'every metre' if spec.data.any_metre else 'in the grid metre'}) on "
               f"{'every metre' if any_metre else 'the grid metre'}: {len(test)} test segments, frame F1 "
               f"{scores['reconstruction']['frame_f1']:.3f}, onset F1 {scores['reconstruction']['onset_f1']:.3f}, "
-              f"worst statistic {worst}")
+              f"worst statistic {said}")
     return row
 
 

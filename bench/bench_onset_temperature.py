@@ -70,9 +70,10 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
                 figures[group] = {}
                 for split in ("valid", "test"):
                     stats, scale = real[split][group][1], unit[split][group]
-                    worst, distance = musicstats.furthest(stats, drawn, scale)  # None: the unit does not spread
+                    compared = musicstats.compare(stats, drawn, scale)
+                    worst, distance = musicstats.worst(compared)  # None: the unit does not spread
                     figures[group][split] = None if worst is None else {
-                        "mean": float(np.mean(musicstats.distances(stats, drawn, scale))),
+                        "mean": float(np.mean(list(musicstats.measured(compared).values()))),
                         "worst": {"statistic": worst, "distance": distance}}
             pair = pairs[key] = {"temperature": temperature, "floor": floor, "styles": figures}
             for split in ("valid", "test"):

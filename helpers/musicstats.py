@@ -99,11 +99,16 @@ UNMEASURED = 10.0  # real sd: how far a statistic the samples cannot give at all
 
 
 def distances(real: dict, generated: dict, unit: dict | None = None) -> list[float]:
-    """The :func:`compare` distance of every statistic the ``unit`` segments (default ``real``) spread over (one
+    """The :func:`measured` distances of :func:`compare`'s table, as a list."""
+    return list(measured(compare(real, generated, unit)).values())
+
+
+def measured(compared: dict) -> dict:
+    """``{name: distance}`` of a :func:`compare` table, for every statistic its unit segments spread over (one
     they all share has no scale to measure by), each at most :data:`UNMEASURED`, which a statistic the samples
     lack counts as."""
-    return [UNMEASURED if v["distance"] is None else min(v["distance"], UNMEASURED)
-            for v in compare(real, generated, unit).values() if v["unit_std"]]
+    return {name: UNMEASURED if v["distance"] is None else min(v["distance"], UNMEASURED)
+            for name, v in compared.items() if v["unit_std"]}
 
 
 def compare(real: dict, generated: dict, unit: dict | None = None) -> dict:
@@ -129,11 +134,15 @@ def compare(real: dict, generated: dict, unit: dict | None = None) -> dict:
 
 
 def furthest(real: dict, generated: dict, unit: dict | None = None) -> tuple[str, float]:
-    """``(name, distance)``: the statistic of :func:`compare` furthest from the real segments, in standard
-    deviations of the ``unit`` segments (default ``real``; a statistic the samples lack counts as
-    :data:`UNMEASURED`); ``(None, nan)`` where those segments spread over none (a single one)."""
-    found = {name: UNMEASURED if v["distance"] is None else min(v["distance"], UNMEASURED)
-             for name, v in compare(real, generated, unit).items() if v["unit_std"]}
+    """The :func:`worst` statistic of :func:`compare`'s table."""
+    return worst(compare(real, generated, unit))
+
+
+def worst(compared: dict) -> tuple[str, float]:
+    """``(name, distance)``: the statistic of a :func:`compare` table furthest from the real segments, in
+    standard deviations of its unit segments (:func:`measured`); ``(None, nan)`` where those segments spread
+    over none (a single one)."""
+    found = measured(compared)
     if not found:
         return None, float("nan")
     name = max(found, key=found.get)

@@ -86,7 +86,15 @@ def test_empty_segment_and_comparison():
     distances = {k: v["distance"] for k, v in shifted.items() if v["real_std"]}
     assert musicstats.furthest(real, {k: v + 1 for k, v in real.items()}) == (
         max(distances, key=distances.get), pytest.approx(max(distances.values())))
+    assert musicstats.worst(shifted) == musicstats.furthest(real, {k: v + 1 for k, v in real.items()})
     assert musicstats.furthest(musicstats.statistics([g], WIDE), real)[0] is None  # one real segment: no spread
+    # samples without a note give no pitch range at all: the furthest possible, not left out
+    silent = musicstats.compare(real, musicstats.statistics([empty, empty], WIDE))
+    assert silent["pitch_range"]["distance"] is None
+    moved = {k: v + np.arange(3) for k, v in real.items()}  # now the real pitch ranges spread
+    assert musicstats.worst(musicstats.compare(moved, musicstats.statistics([empty, empty], WIDE))) == (
+        "pitch_range", musicstats.UNMEASURED)
+    assert musicstats.measured(silent) == {k: v["distance"] for k, v in silent.items() if v["unit_std"]}
 
 
 def test_distances_can_be_measured_in_another_sets_spread():
