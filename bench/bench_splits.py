@@ -1,7 +1,8 @@
 """One set of samples against the test segments of each split: how much of a model's distance from the real
 music is its split's?
 
-    python -m bench.bench_splits MODEL [MODEL ...] [--samples 300] [--out bench/results/splits.json]
+    python -m bench.bench_splits MODEL [MODEL ...] [--samples 300] [--split-seeds 0 1 2]
+                                 [--out bench/results/splits.json]
 
 ``MODEL`` is a run folder or a shipped model's name. The seed of a run also
 draws its split (``DataConfig.split_seed``), so two seeds' test segments are
@@ -9,29 +10,58 @@ other pieces, and a few dozen chorales can be narrower or more in key than
 the style. Here ``--samples`` prior samples per style (Bernoulli draws at
 floor 0 and onset temperature 1, as the evaluation draws them) are drawn
 once, and compared with the test segments of each split of
-:data:`SPLIT_SEEDS` (the model's data settings otherwise), statistic by
-statistic, in the real segments' standard deviations. The same samples read
-against two splits say what the split adds; two models read against one
-split say what the run adds.
+``--split-seeds`` (default :data:`SPLIT_SEEDS`; the model's data settings
+otherwise), statistic by statistic, in the real segments' standard
+deviations. The same samples read against two splits say what the split
+adds; two models read against one split say what the run adds. Each style's
+worst statistic is also summed up over the splits (``over_splits``: its
+mean, its largest, and on how many splits it is within half a standard
+deviation), a reading of the sample target that no one split decides.
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from bench.machine import models_bench
 from helpers import evaluation, experiment, musicstats, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-SPLIT_SEEDS = (0, 1)
+SPLIT_SEEDS = (0, 1, 2)
+WITHIN = 0.5  # real sd: the sample target, every statistic within it
 
 
-def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
+def split_seed(text: str) -> int:
+    """A ``--split-seeds`` value: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a split seed is a whole number, 0 or more, not {text!r}")
+    return value
+
+
+class Distinct(argparse.Action):
+    """``--split-seeds``: each split once."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(set(values)) != len(values):
+            parser.error(f"{option_string} names a split twice: {' '.join(map(str, values))}")
+        setattr(namespace, self.dest, values)
+
+
+def measure(name: str, samples: int, seed: int = 0, data_dir=None, split_seeds=SPLIT_SEEDS) -> dict:
     model, spec, _, _ = pretrained.load(name)
     fmt, styled = model.config.format, bool(model.config.n_styles)
     row = {"own_split_seed": spec.data.split_seed, "splits": {}}
     drawn = {}  # each style's samples, drawn once and read against every split
-    for split_seed in SPLIT_SEEDS:
+    if len(set(split_seeds)) != len(split_seeds) or not split_seeds:
+        raise ValueError(f"split_seeds must name one split or more, each once, got {list(split_seeds)}")
+    for split_seed in split_seeds:
         splits = experiment.build_splits(replace(spec.data, split_seed=split_seed), data_dir or ROOT / "data",
                                          progress=False)
         test = splits.test.grids()
@@ -41,19 +71,32 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
             if group not in drawn:
                 drawn[group] = musicstats.statistics(evaluation.prior_samples(model, samples, k, seed), fmt)
             real_stats = musicstats.statistics(real, fmt)
-            statistic, distance = musicstats.furthest(real_stats, drawn[group])
             compared = musicstats.compare(real_stats, drawn[group])
+            statistic, distance = musicstats.worst(compared)
             measured = statistic is not None  # not where the test segments spread over no statistic
             found[group] = {"segments": len(real), "statistics": compared,
                             "worst": {"statistic": statistic, "distance": distance if measured else None}}
             print(f"{name} {group} against split {split_seed}'s {len(real)} test segments"
                   f"{' (its own)' if split_seed == spec.data.split_seed else ''}: "
                   + (f"worst {statistic} {distance:.2f} sd" if measured else "nothing to measure by"))
+    row["over_splits"] = {}
+    for group in drawn:
+        worst = [found[group]["worst"]["distance"] for found in row["splits"].values()
+                 if group in found and found[group]["worst"]["distance"] is not None]
+        if worst:
+            summed = row["over_splits"][group] = {
+                "splits": len(worst), "mean_worst": float(np.mean(worst)), "largest_worst": max(worst),
+                "within": sum(d <= WITHIN for d in worst)}
+            print(f"{name} {group} over {len(worst)} splits: worst statistic {summed['mean_worst']:.2f} sd on "
+                  f"average, {summed['largest_worst']:.2f} at most, within {WITHIN} sd on {summed['within']}")
     return row
 
 
 def main(argv=None) -> dict:
-    return models_bench("bench_splits", __doc__, argv, measure, 300, "prior samples per style", "splits.json")
+    return models_bench("bench_splits", __doc__, argv, measure, 300, "prior samples per style", "splits.json",
+                        {"--split-seeds": dict(type=split_seed, nargs="+", action=Distinct, default=list(SPLIT_SEEDS),
+                                               help="the splits whose test segments the samples are read "
+                                                    "against (default: %(default)s)")})
 
 
 if __name__ == "__main__":

@@ -68,19 +68,24 @@ def measure_models(parser, names, measure) -> dict:
     return {key(name) if folders.count(key(name)) == 1 else str(name): measure(name) for name in names}
 
 
-def models_bench(name: str, doc: str, argv, measure, samples: int, samples_help: str, out: str) -> dict:
+def models_bench(name: str, doc: str, argv, measure, samples: int, samples_help: str, out: str,
+                 options: dict | None = None) -> dict:
     """The command line of a benchmark that measures models (``python -m bench.NAME MODEL ... [--samples N]
     [--data-dir DIR] [--out FILE]``): ``measure(model, samples, data_dir=...)`` for each named model
     (:func:`measure_models`), written with the machine and the command to ``out`` (under ``bench/results/``
-    unless ``--out`` says)."""
+    unless ``--out`` says). ``options`` adds the benchmark's own: ``{flag: argparse keywords}``, each value
+    passed to ``measure`` by the flag's name (``--split-seeds`` -> ``split_seeds=``)."""
     parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="run folders or shipped models' names")
     parser.add_argument("--samples", type=int, default=samples, help=f"{samples_help} (default: %(default)s)")
     parser.add_argument("--data-dir", help="data folder (default: data/ of the repository)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / out)
+    own = [parser.add_argument(flag, **keywords).dest for flag, keywords in (options or {}).items()]
     args = parser.parse_args(argv)
     if args.samples < 2:
         parser.error(f"--samples must be at least 2, got {args.samples}")
-    rows = measure_models(parser, args.models, lambda model: measure(model, args.samples, data_dir=args.data_dir))
+    extra = {dest: getattr(args, dest) for dest in own}
+    rows = measure_models(parser, args.models,
+                          lambda model: measure(model, args.samples, data_dir=args.data_dir, **extra))
     command = f"python -m bench.{name} " + " ".join(argv if argv is not None else sys.argv[1:])
     return write_results({"machine": describe(), "command": command, "models": rows}, args.out)

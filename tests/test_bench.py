@@ -354,11 +354,12 @@ def test_splits_benchmark_reads_one_set_of_samples_against_each_splits_test_segm
 
     run = two_style_run(tmp_path)
     out = tmp_path / "splits.json"
-    results = bench_splits.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"), "--out", str(out)])
+    results = bench_splits.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"), "--out", str(out),
+                                 "--split-seeds", "0", "3"])
     row = json.loads(out.read_text())["models"]["run"]
     assert row == results["models"]["run"] and row["own_split_seed"] == 0
-    assert set(row["splits"]) == {str(s) for s in bench_splits.SPLIT_SEEDS}
-    first, second = (row["splits"][str(s)] for s in bench_splits.SPLIT_SEEDS)
+    assert list(row["splits"]) == ["0", "3"]
+    first, second = row["splits"]["0"], row["splits"]["3"]
     for group in ("low", "high"):  # each style's samples drawn once: the same generated figures on every split
         a, b = first[group]["statistics"], second[group]["statistics"]
         assert set(a) == set(musicstats.STATISTICS)
@@ -370,3 +371,12 @@ def test_splits_benchmark_reads_one_set_of_samples_against_each_splits_test_segm
                 assert worst["distance"] == min(distance, musicstats.UNMEASURED)
     assert any(first[g]["statistics"][k]["real_mean"] != second[g]["statistics"][k]["real_mean"]
                for g in first for k in first[g]["statistics"])  # other test pieces
+    assert row["over_splits"]
+    for group, summed in row["over_splits"].items():  # each style's worst statistic over the splits
+        worst = [split[group]["worst"]["distance"] for split in (first, second)
+                 if split[group]["worst"]["distance"] is not None]
+        assert summed == {"splits": len(worst), "mean_worst": pytest.approx(np.mean(worst)),
+                          "largest_worst": max(worst), "within": sum(d <= 0.5 for d in worst)}
+    for bad in (["0", "0"], ["-1"], ["one"]):  # each split once, by a whole number
+        with pytest.raises(SystemExit):
+            bench_splits.main([str(run), "--split-seeds", *bad])
