@@ -1,6 +1,7 @@
 """Would a search decode better? Free-running reconstructions chosen by rescoring candidates, against the threshold.
 
-    python -m bench.bench_decoding [--model basic] [--segments 200] [--candidates 16] [--out bench/results/decoding.json]
+    python -m bench.bench_decoding [--model basic] [--segments 200] [--candidates 16]
+                                   [--out bench/results/decoding.json]
 
 ``--model`` is a shipped model (``basic``, ``style``), a run folder or a
 checkpoint (:func:`helpers.pretrained.load`). Held-out test segments of its

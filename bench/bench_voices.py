@@ -38,10 +38,12 @@ def voices(grids) -> dict:
     before, after = count[:, :-1], count[:, 1:]
     both = (before > 0) & (after > 0)
     falls, rises = both & (after < before), both & (after > before)
-    ended = (frame[:, :-1] & ~(frame[:, 1:] & ~onset[:, 1:])).sum(-1)  # went on into the step: no longer, or struck again
+    # sounding before and not going on into the step (no longer sounding, or struck again)
+    ended = (frame[:, :-1] & ~(frame[:, 1:] & ~onset[:, 1:])).sum(-1)
     started = onset[:, 1:].sum(-1)
     pairs = max(int(both.sum()), 1)
-    return {"share": [round(float(s), 4) for s in share], "mean": round(float(sounding.mean()), 3) if len(sounding) else None,
+    return {"share": [round(float(s), 4) for s in share],
+            "mean": round(float(sounding.mean()), 3) if len(sounding) else None,
             "falls": round(float(falls.sum() / pairs), 4), "rises": round(float(rises.sum() / pairs), 4),
             "ended_where_falling": round(float(ended[falls].mean()), 2) if falls.any() else None,
             "started_where_falling": round(float(started[falls].mean()), 2) if falls.any() else None}
