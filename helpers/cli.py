@@ -32,6 +32,7 @@ Generation needs no notebook either. ``MODEL`` is a shipped model (``basic``,
     python -m helpers.cli generate MODEL --out DIR [--samples 4] [--style NAME ...] [--temperature 1] [--floor F]
                                      [--onset-temperature 1] [--region]
     python -m helpers.cli generate MODEL --out DIR --interpolate A.mid B.mid [--steps 5] [--style NAME]
+    python -m helpers.cli generate style --out DIR --style-path A B [--samples 4] [--steps 5]
     python -m helpers.cli generate style --out DIR --transfer MINE.mid ... --style NAME [--source NAME] [--segments N]
     python -m helpers.cli generate MODEL --out DIR --attribute STATISTIC [MINE.mid ...] [--amount 1] [--steps 5]
 
@@ -41,7 +42,13 @@ the model's training pieces lie (each style's region of the latent space,
 :func:`helpers.generate.style_regions`; the model's training data is built,
 or read from its cache as for ``--transfer``); ``--interpolate`` moves from the first segment
 of one file to that of the other through the latent space (a style model
-encodes and decodes both in ``--style``); ``--transfer`` moves each file
+encodes and decodes both in ``--style``); ``--style-path A B`` decodes
+each of ``--samples`` codes drawn from the prior while its style moves from
+``A`` to ``B`` in ``--steps`` steps, the code moving by the styles' mean codes
+(:func:`helpers.generate.style_path`, as the style notebook's interpolation;
+the model's training data is built or cached as for ``--transfer``), one
+strip of one segment per step, with the judge's probability of ``B`` at each
+step; ``--transfer`` moves each file
 into ``--style``, segment by segment (up to ``--segments`` consecutive
 segments from its first bar line, joined again), from the style the model's
 judge finds closest over those segments (or ``--source``), with the code moved
@@ -151,9 +158,9 @@ def train_command(args) -> int:
     return 0
 
 
-def _style_index(names: list, name: str) -> int:
+def _style_index(names: list, name: str, flag: str = "--style") -> int:
     if name not in names:
-        raise ValueError(f"--style {name!r}: this model's styles are {names}")
+        raise ValueError(f"{flag} {name!r}: this model's styles are {names}")
     return names.index(name)
 
 
@@ -190,7 +197,7 @@ def _chosen_drawing(model, splits, seed: int) -> dict:
 
 
 def generate_command(args) -> int:
-    """Write samples, an interpolation or transfers of a trained model (the module's description)."""
+    """Write samples, interpolations or transfers of a trained model (the module's description)."""
     from . import evaluation, generate, metrics, own_midi, pretrained, render
 
     if args.floor is not None:
@@ -202,11 +209,13 @@ def generate_command(args) -> int:
     if args.onset_temperature is not None:
         generate.check_positive(args.onset_temperature, "--onset-temperature")
     generate.check_positive(args.qpm, "--qpm")
-    if sum(bool(x) for x in (args.interpolate, args.transfer, args.attribute)) > 1:
-        raise ValueError("--interpolate, --transfer and --attribute are three ways to generate: give one of them")
-    if args.region and (args.interpolate or args.transfer or args.attribute):
-        raise ValueError("--region says where samples are drawn from: it goes with none of --interpolate, "
-                         "--transfer and --attribute")
+    ways = [flag for flag, given in (("--interpolate", args.interpolate), ("--transfer", args.transfer),
+                                     ("--attribute", args.attribute), ("--style-path", args.style_path)) if given]
+    if len(ways) > 1:
+        raise ValueError(f"{' and '.join(ways)} are two ways to generate: give one of them"
+                         if len(ways) == 2 else f"{', '.join(ways)} are ways to generate: give one of them")
+    if args.region and ways:
+        raise ValueError(f"--region says where samples are drawn from: it does not go with {ways[0]}")
     if args.attribute:
         generate.check_attribute(args.attribute[0], "--attribute")
         generate.check_positive(args.amount, "--amount")
@@ -224,6 +233,13 @@ def generate_command(args) -> int:
     wanted = [_style_index(names, n) for n in args.style] if styled and args.style else []
     if not styled and args.style:
         raise ValueError(f"--style: {args.model!r} is not a style model")
+    if args.style_path and not styled:
+        raise ValueError(f"--style-path: {args.model!r} is not a style model")
+    if args.style_path and args.style:
+        raise ValueError("--style-path names the two styles it moves between: give no --style")
+    ends = [_style_index(names, n, "--style-path") for n in args.style_path] if args.style_path else []
+    if len(set(ends)) == 1:
+        raise ValueError(f"--style-path moves from one style to another: {args.style_path[0]} twice")
     drawn = {"floor": floor, "onset_temperature": onset_temperature}  # how every draw below is made
     print(f"{card['name']}: {'styles ' + ', '.join(names) if styled else 'no styles'}; onset floor {floor}"
           + (f", onset temperature {onset_temperature}" if onset_temperature != 1 else ""))
@@ -247,7 +263,7 @@ def generate_command(args) -> int:
     if args.transfer:
         if not styled or len(wanted) != 1:
             raise ValueError("--transfer moves pieces into one style of a style model: give one --style")
-        source = None if args.source is None else _style_index(names, args.source)
+        source = None if args.source is None else _style_index(names, args.source, "--source")
         if source is None and judge is None:
             raise ValueError("this model has no judge to find each piece's style: give --source")
         pieces = moved_pieces("--transfer")
@@ -286,6 +302,19 @@ def generate_command(args) -> int:
             for i, strip in enumerate(moved):
                 save(generate.concatenate(strip), f"sample_{i + 1}_{name}_{label}",
                      f"sample {i + 1}, {name} from {amounts[0]:+g} to {amounts[-1]:+g} x its vector")
+    elif args.style_path:
+        a, b = ends
+        vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
+        codes = torch.randn(args.samples, model.config.latent,
+                            generator=torch.Generator().manual_seed(args.seed)) * args.temperature
+        paths = generate.style_path(model, codes, a, b, args.steps, "bernoulli", threshold, args.seed, vectors,
+                                    **drawn)  # (samples, steps, T, 2, P)
+        for i, path in enumerate(paths):
+            heard = "" if judge is None else (f"; the judge's probability of {names[b]} along it: " + " ".join(
+                f"{p:.2f}" for p in metrics.predict(judge, path)[:, b]))
+            print(f"sample {i + 1}, {names[a]} -> {names[b]} in {args.steps} steps{heard}")
+            save(generate.concatenate(path), f"style_path_{names[a]}_to_{names[b]}_{i + 1}",
+                 f"sample {i + 1}, {names[a]} -> {names[b]}, one segment per step")
     elif args.interpolate:
         if styled and len(wanted) != 1:
             raise ValueError("a style model encodes and decodes both pieces in one style: give one --style")
@@ -325,7 +354,7 @@ def main(argv=None) -> int:
                    help="basic or style: the notebook's defaults (the spec its shipped model was trained with); "
                         "or a run folder or a checkpoint: its spec (default: the library's defaults, the seed "
                         "design)")
-    g = sub.add_parser("generate", help="write samples, an interpolation or transfers of a trained model")
+    g = sub.add_parser("generate", help="write samples, interpolations or transfers of a trained model")
     g.add_argument("model", help="a shipped model (basic, style), a run folder or a checkpoint")
     g.add_argument("--out", required=True, help="folder the MIDI, PNG and WAV files go to")
     g.add_argument("--samples", type=int, default=4, help="samples per style (default: %(default)s)")
@@ -340,7 +369,11 @@ def main(argv=None) -> int:
     g.add_argument("--region", action="store_true",
                    help="draw samples from where the training pieces' codes lie rather than from the whole prior")
     g.add_argument("--interpolate", nargs=2, metavar=("A.mid", "B.mid"), help="interpolate between two pieces")
-    g.add_argument("--steps", type=int, default=5, help="steps of --interpolate (default: %(default)s)")
+    g.add_argument("--style-path", nargs=2, metavar=("A", "B"),
+                   help="a style model's --samples samples from the prior, each decoded as its style moves from "
+                        "A to B")
+    g.add_argument("--steps", type=int, default=5,
+                   help="steps of --interpolate, --style-path and --attribute (default: %(default)s)")
     g.add_argument("--transfer", nargs="+", metavar="MIDI", help="files or folders to move into --style")
     g.add_argument("--attribute", nargs="+", metavar=("NAME", "MIDI"),
                    help="move pieces (files or folders; none: --samples samples from the prior) along the "

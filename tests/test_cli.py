@@ -45,7 +45,15 @@ def test_samples_and_an_interpolation_from_the_shipped_models(tmp_path, capsys):
     (["style", "--interpolate", "a.mid", "b.mid"], "give one --style"),
     (["basic", "--attribute", "loudness"], r"--attribute must be one of \['pitch_range'"),
     (["basic", "--attribute", "note_length", "--amount", "0"], "--amount must be a number > 0"),
-    (["basic", "--attribute", "note_length", "--transfer", "x.mid"], "three ways to generate"),
+    (["basic", "--attribute", "note_length", "--transfer", "x.mid"], "--transfer and --attribute are two ways"),
+    (["style", "--style-path", "bach", "folk", "--interpolate", "a.mid", "b.mid"],
+     "--interpolate and --style-path are two ways"),
+    (["style", "--style-path", "bach", "jazz"], r"--style-path 'jazz': this model's styles are \['bach'"),
+    (["style", "--style-path", "bach", "bach"], "--style-path moves from one style to another: bach twice"),
+    (["style", "--style-path", "bach", "folk", "--style", "bach"], "give no --style"),
+    (["basic", "--style-path", "bach", "folk"], "--style-path: 'basic' is not a style model"),
+    (["style", "--region", "--style-path", "bach", "folk"], "--region .* does not go with --style-path"),
+    (["style", "--transfer", "x.mid", "--style", "bach", "--source", "jazz"], "--source 'jazz'"),
     (["basic", "--region", "--attribute", "note_length"], "--region says where samples are drawn from"),
     (["basic", "--interpolate", "no/a.mid", "no/b.mid"], "--interpolate: no/a.mid is neither a file nor a folder"),
     (["style", "--transfer", "no/x.mid", "--style", "bach"], "--transfer: no/x.mid is neither a file nor a folder"),
@@ -121,6 +129,15 @@ def test_transfer_and_attributes_move_each_piece(tmp_path, capsys):
     strips = [f"sample_{i}_note_length_-2_+2.mid" for i in (1, 2)]
     assert set(strips) <= set(written(moved))
     assert read_midi(moved / strips[0], 4).n_steps <= 3 * 16  # three one-bar segments
+    # --style-path: samples from the prior, each a strip of one segment per step from one style to the other
+    path = tmp_path / "path"
+    assert cli.main(["generate", str(run), "--out", str(path), "--style-path", "chords", "line", "--samples", "2",
+                     "--steps", "3", "--data-dir", str(data_dir), "--no-audio"]) == 0
+    assert written(path) == [f"style_path_chords_to_line_{i}.mid" for i in (1, 2)]
+    assert 16 < read_midi(path / "style_path_chords_to_line_1.mid", 4).n_steps <= 3 * 16
+    text = capsys.readouterr().out
+    assert re.search(r"sample 2, chords -> line in 3 steps; the judge's probability of line along it: "
+                     r"[\d.]+ [\d.]+ [\d.]+\n", text)
     # --region: samples from where each style's training pieces lie, the same dice as from the prior
     near = tmp_path / "near"
     assert cli.main(["generate", str(run), "--out", str(near), "--samples", "2", "--style", "line", "--region",
