@@ -105,6 +105,24 @@ def check_positive(value, name: str) -> float:
     return float(value)
 
 
+def style_pair(names, source: str = "", target: str = "", settings=("source", "target")) -> tuple[int, int]:
+    """The indices in ``names`` of the two styles a transfer or a style path moves between: ``source`` and
+    ``target`` by name, an empty one the first (``source``) or the last (``target``) style of ``names``. A name
+    not among ``names``, or one style for both, is a ``ValueError`` naming the setting (``settings``)."""
+    names = list(names)
+    if len(names) < 2:
+        raise ValueError(f"moving between styles needs two styles, the model has {names}")
+    chosen = []
+    for name, setting, default in zip((source, target), settings, (names[0], names[-1])):
+        name = (name or "").strip() or default
+        if name not in names:
+            raise ValueError(f"{setting} {name!r} is not one of the styles {names}")
+        chosen.append(names.index(name))
+    if chosen[0] == chosen[1]:
+        raise ValueError(f"{settings[0]} and {settings[1]} must be two styles, both are {names[chosen[0]]!r}")
+    return chosen[0], chosen[1]
+
+
 class _Chooser:
     """Turns logits into notes, step by step, remembering the last step's frames.
 

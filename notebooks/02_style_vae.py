@@ -117,6 +117,9 @@ SAMPLES_PER_STYLE = 20  #@param {type:"integer"}
 TEMPERATURE = 1.0  #@param {type:"number"}
 INTERPOLATION_STEPS = 5  #@param {type:"integer"}
 TRANSFERS = 20  #@param {type:"integer"}
+STYLE_FROM = ""  #@param {type:"string"}
+STYLE_TO = ""  #@param {type:"string"}
+#@markdown `STYLE_FROM`, `STYLE_TO`: the two styles the transfer and the style interpolation move between (from one of them to the other); empty: the first and the last style.
 TRANSFER_MODE = "bernoulli"  #@param ["bernoulli", "threshold"]
 ATTRIBUTE = "notes_per_bar"  #@param ["notes_per_bar", "note_length", "pitch_range", "polyphony", "empty_beats", "in_scale", "pitch_class_entropy"]
 ATTRIBUTE_AMOUNT = 1.0  #@param {type:"number"}
@@ -200,6 +203,8 @@ generate.check_count(INTERPOLATION_STEPS, "INTERPOLATION_STEPS", 2)
 generate.check_positive(TEMPERATURE, "TEMPERATURE")
 generate.check_positive(QPM, "QPM")
 own_midi.check(MY_MIDI)  # read after training; a wrong path is named now
+if spec.data.styles and not PRETRAINED:  # styles named: a transfer between others is refused now
+    generate.style_pair(spec.data.styles, STYLE_FROM, STYLE_TO, ("STYLE_FROM", "STYLE_TO"))
 experiment.check_judge(JUDGE_EPOCHS, JUDGES)
 if FLOOR is not None:
     generate.check_floor(FLOOR, "FLOOR")
@@ -218,6 +223,7 @@ if PRETRAINED:
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     names = list(spec.data.styles)  # label k is names[k]
+    a, b = generate.style_pair(names, STYLE_FROM, STYLE_TO, ("STYLE_FROM", "STYLE_TO"))  # what moves where
     _, FLOOR, ONSET_TEMPERATURE = pretrained.drawing(card, FLOOR, ONSET_TEMPERATURE)  # chosen when it was trained
     print(pretrained.describe(card))
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
@@ -235,6 +241,7 @@ if PRETRAINED:
 if not PRETRAINED:
     splits = experiment.build_splits(spec.data, run.data_dir)
     names = splits.styles  # label k is names[k]
+    a, b = generate.style_pair(names, STYLE_FROM, STYLE_TO, ("STYLE_FROM", "STYLE_TO"))  # what moves where
     print(splits.report())
     print("training segments per style:",
           dict(zip(names, np.bincount(splits.train.style, minlength=len(names)).tolist())))
@@ -334,8 +341,9 @@ for name, audio in region_audio.items():
 
 # %% [markdown]
 # ## Style transfer
-# Held-out pieces of style A, encoded as A and decoded as B, next to the
-# originals; the judge says how many now sound like B. The style classifier
+# Held-out pieces of style A (`STYLE_FROM`), encoded as A and decoded as B
+# (`STYLE_TO`), next to the originals; the judge says how many now sound like
+# B. The style classifier
 # on `z` makes the encoder keep the style in `z`, so decoding with B's style
 # embedding alone leaves some of A in the code: the code also moves by the
 # difference between the mean codes of B and A (MusicVAE's attribute vectors,
@@ -347,18 +355,21 @@ for name, audio in region_audio.items():
 # step, a texture of no style.
 
 # %%
-a, b = 0, len(names) - 1
 label = f"{names[a]}_to_{names[b]}"
 THRESHOLD, _ = evaluation.choose_threshold(model, splits.valid.grids(), splits.valid.style)
 source = held_out[held_labels == a][:TRANSFERS]
-by_embedding = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, seed=SEED, floor=FLOOR,
-                                 onset_temperature=ONSET_TEMPERATURE)
-moved_grids = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, vectors=vectors, seed=SEED,
-                                floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
-embedding_accuracy = metrics.recognised(judge, by_embedding, b)
-transfer_accuracy = metrics.recognised(judge, moved_grids, b)
-print(f"transferred {names[a]} -> {names[b]} ({len(source)} held-out segments), recognised as {names[b]}: "
-      f"{embedding_accuracy:.3f} by the style embedding alone, {transfer_accuracy:.3f} with the code moved too")
+embedding_accuracy = transfer_accuracy = None
+if not len(source):  # a style with too few pieces may have none held out
+    print(f"no held-out segment of {names[a]} to transfer: STYLE_FROM names another style")
+else:
+    by_embedding = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, seed=SEED, floor=FLOOR,
+                                     onset_temperature=ONSET_TEMPERATURE)
+    moved_grids = generate.transfer(model, source, a, b, TRANSFER_MODE, THRESHOLD, vectors=vectors, seed=SEED,
+                                    floor=FLOOR, onset_temperature=ONSET_TEMPERATURE)
+    embedding_accuracy = metrics.recognised(judge, by_embedding, b)
+    transfer_accuracy = metrics.recognised(judge, moved_grids, b)
+    print(f"transferred {names[a]} -> {names[b]} ({len(source)} held-out segments), recognised as {names[b]}: "
+          f"{embedding_accuracy:.3f} by the style embedding alone, {transfer_accuracy:.3f} with the code moved too")
 for i in range(min(2, len(source))):
     pair = [source[i], moved_grids[i]]
     render.plot_grids(pair, fmt, titles=[f"original ({names[a]})", f"as {names[b]}"])

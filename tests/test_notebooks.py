@@ -111,7 +111,7 @@ def test_style_notebook_runs_headless_on_a_folder_with_every_other_design(tmp_pa
     shutil.copy(root / "line" / "l0.mid", root / "rare" / "only.mid")
     text = run_notebook("02_style_vae", tmp_path, SOURCE=str(root), STYLES="", PRESET="hierarchical", CHORDS="nade",
                         CHORD_VOICES=True, NOTES="frames", NOTE_ENDS="length", SCHEDULED_SAMPLING=0.5,
-                        STYLE_LATENT=2, STYLE_ADVERSARY=1.0, MONITOR="free_f1")
+                        STYLE_LATENT=2, STYLE_ADVERSARY=1.0, MONITOR="free_f1", STYLE_FROM="rare", STYLE_TO="line")
     assert "(free_f1 " in text.split("best.pt: epoch", 1)[1].splitlines()[0]
     # the judge's accuracy and the attribute strips leave out the style with no held-out piece, and say so
     assert "'rare': 'none held out'" in text and "rare: none held out" in text
@@ -119,16 +119,17 @@ def test_style_notebook_runs_headless_on_a_folder_with_every_other_design(tmp_pa
     styles = ("chords", "line", "rare")
     written = {name: sorted((run / "styles" / name).glob("*.mid")) for name in styles}
     assert all(len(files) == 2 for files in written.values()), written
-    interpolation = run / "style_interpolation" / "chords_to_rare.mid"
+    interpolation = run / "style_interpolation" / "rare_to_line.mid"  # STYLE_FROM, STYLE_TO
     transfers = sorted((run / "transfer").glob("*.mid"))
-    assert [f.name for f in transfers] == ["chords_to_rare_1.mid"]  # the one held-out chords segment
+    assert not transfers and "no held-out segment of rare to transfer" in text  # its one piece trains
     for midi in [f for files in written.values() for f in files] + [interpolation] + transfers:
         assert len(read_midi(midi).notes) > 0, midi.name  # loads back, with notes in it
     report = json.loads((run / "summary.json").read_text())
     assert set(report["judge_real_accuracy"]) == {*styles, "all"} and report["judge_real_accuracy"]["rare"] is None
     assert set(report["generated_accuracy"]) == set(report["generated_accuracy_style_region"]) == set(styles)
     assert sorted(f.name for f in (run / "style_regions").glob("*.mid")) == ["chords.mid", "line.mid", "rare.mid"]
-    assert len(report["interpolation_prob_b"]) == 5 and 0 <= report["transfer"]["accuracy"] <= 1
+    assert len(report["interpolation_prob_b"]) == 5 and report["transfer"] == {
+        "from": "rare", "to": "line", "accuracy": None, "accuracy_embedding_only": None, "mode": "bernoulli"}
     assert (run / "latent_map.png").is_file() and "latent classifier accuracy" in text
     # the attribute vector moves held-out pieces of every style that has some, five amounts each, one strip a style
     assert report["attribute"]["name"] == "notes_per_bar" and len(report["attribute"]["amounts"]) == 5
@@ -146,6 +147,7 @@ def test_style_notebook_runs_headless_with_its_defaults(tmp_path):
     run = tmp_path / "runs" / "style-smoke"
     report = json.loads((run / "summary.json").read_text())
     assert set(report["generated_accuracy"]) == {"bach", "folk", "palestrina"}
+    assert report["transfer"]["from"] == "bach" and report["transfer"]["to"] == "palestrina"  # first and last
     assert len(list((run / "transfer").glob("*.mid"))) == 2
 
 
@@ -175,6 +177,8 @@ BAD_SETTINGS = [("01_basic_vae", {"LATENT": -1}, "VAEConfig.latent"),
                ("01_basic_vae", {"NOTES": "frames", "NOTE_ENDS": "onsets"}, "VAEConfig.note_ends"),
                ("02_style_vae", {"CHORDS": "independent"}, "VAEConfig.chord_voices"),
                ("02_style_vae", {"TRANSFER_MODE": "greedy"}, "TRANSFER_MODE"),
+               ("02_style_vae", {"STYLE_TO": "jazz"}, r"STYLE_TO 'jazz' is not one of the styles \['bach'"),
+               ("02_style_vae", {"STYLE_FROM": "folk", "STYLE_TO": "folk"}, "STYLE_FROM and STYLE_TO must be two"),
                ("01_basic_vae", {"MONITOR": "elbo"}, "TrainConfig.monitor"),
                ("01_basic_vae", {"EPOCHS": 0}, "TrainConfig.epochs"),
                ("01_basic_vae", {"FLOOR": 1.5}, "FLOOR must be"),

@@ -42,6 +42,21 @@ def test_style_path_and_transfer(decoder):
         generate.style_path(model, torch.randn(8), 0, 1, steps=1)
 
 
+def test_the_two_styles_to_move_between_are_chosen_by_name_or_are_the_first_and_the_last():
+    names = ["bach", "folk", "palestrina"]
+    assert generate.style_pair(names) == (0, 2)
+    assert generate.style_pair(names, "folk", "") == (1, 2) and generate.style_pair(names, " folk", "bach ") == (1, 0)
+    assert generate.style_pair(names, "palestrina", "folk") == (2, 1)
+    with pytest.raises(ValueError, match=r"STYLE_TO 'jazz' is not one of the styles \['bach'"):
+        generate.style_pair(names, "bach", "jazz", ("STYLE_FROM", "STYLE_TO"))
+    with pytest.raises(ValueError, match="STYLE_FROM and STYLE_TO must be two styles, both are 'folk'"):
+        generate.style_pair(names, "folk", "folk", ("STYLE_FROM", "STYLE_TO"))
+    with pytest.raises(ValueError, match="STYLE_FROM and STYLE_TO must be two styles, both are 'bach'"):
+        generate.style_pair(["bach", "folk"], "", "bach", ("STYLE_FROM", "STYLE_TO"))
+    with pytest.raises(ValueError, match="needs two styles"):
+        generate.style_pair(["bach"])
+
+
 def test_independent_classifier_learns_and_scores():
     torch.manual_seed(0)
     # Three "styles": low, middle and high notes.
