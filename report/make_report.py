@@ -139,10 +139,7 @@ def table_data(c) -> str:
 
 def _where(r) -> str:
     """Where a run trained, from its ``machine.json``; the evaluation's device for runs without one."""
-    if not r["machine"]:
-        return r["eval"]["device"]
-    machine = r["machine"]["machine"]
-    return f"{machine['cpu']}, {machine['cores']} cores" + (f", {machine['gpu']}" if machine.get("gpu") else "")
+    return _machine_words(r["machine"]["machine"]) if r["machine"] else r["eval"]["device"]
 
 
 def table_runs(c) -> str:
