@@ -357,7 +357,8 @@ def main(argv=None) -> int:
     g = sub.add_parser("generate", help="write samples, interpolations or transfers of a trained model")
     g.add_argument("model", help="a shipped model (basic, style), a run folder or a checkpoint")
     g.add_argument("--out", required=True, help="folder the MIDI, PNG and WAV files go to")
-    g.add_argument("--samples", type=int, default=4, help="samples per style (default: %(default)s)")
+    g.add_argument("--samples", type=int, default=4,
+                   help="samples per style, or the codes --style-path decodes (default: %(default)s)")
     g.add_argument("--style", nargs="+", default=[], metavar="NAME",
                    help="a style model's styles to sample in (default: all), or the one style of --interpolate "
                         "and --transfer")
