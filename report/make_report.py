@@ -524,9 +524,10 @@ def table_judge_splits(c) -> str:
                      " / ".join(f"{_f(w, 2)} ({weakest[split]})" for split, w in summary["worst_by_split"].items()),
                      _f(summary["mean_worst"], 2), _f(summary["least_worst"], 2)])
     splits = list(j["summary"][0]["worst_by_split"]) if j["summary"] else []
+    members, seeds = ({str(r[key]) for r in j["trios"]} for key in ("members", "seed"))  # each row's own
     return (_table(["styles", "judge", "worst style on splits " + " / ".join(splits), "mean", "least"], rows)
             + f"\n\n`{j['command']}`; {j['machine']['cpu']}; segments in 4/4, as the notebooks now cut them; "
-            f"{j['trios'][0]['members']} judges per row, seeds {j['trios'][0]['seed']}, ... .")
+            f"{' or '.join(sorted(members))} judges per row, seeds {' or '.join(sorted(seeds))}, ... .")
 
 
 def table_attributes(c) -> str:
