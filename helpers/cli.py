@@ -237,9 +237,7 @@ def generate_command(args) -> int:
         raise ValueError(f"--style-path: {args.model!r} is not a style model")
     if args.style_path and args.style:
         raise ValueError("--style-path names the two styles it moves between: give no --style")
-    ends = [_style_index(names, n, "--style-path") for n in args.style_path] if args.style_path else []
-    if len(set(ends)) == 1:
-        raise ValueError(f"--style-path moves from one style to another: {args.style_path[0]} twice")
+    ends = generate.style_pair(names, *args.style_path, ("--style-path A", "--style-path B")) if args.style_path else ()
     drawn = {"floor": floor, "onset_temperature": onset_temperature}  # how every draw below is made
     print(f"{card['name']}: {'styles ' + ', '.join(names) if styled else 'no styles'}; onset floor {floor}"
           + (f", onset temperature {onset_temperature}" if onset_temperature != 1 else ""))
