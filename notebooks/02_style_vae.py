@@ -223,7 +223,6 @@ if PRETRAINED:
     if SMOKE:  # a few files of the shipped model's data
         spec = replace(spec, data=spec.smoke().data)
     names = list(spec.data.styles)  # label k is names[k]
-    a, b = generate.style_pair(names, STYLE_FROM, STYLE_TO, ("STYLE_FROM", "STYLE_TO"))  # what moves where
     _, FLOOR, ONSET_TEMPERATURE = pretrained.drawing(card, FLOOR, ONSET_TEMPERATURE)  # chosen when it was trained
     print(pretrained.describe(card))
     for line in pretrained.differences(asked, spec):  # the model's own settings win: say where
@@ -241,10 +240,10 @@ if PRETRAINED:
 if not PRETRAINED:
     splits = experiment.build_splits(spec.data, run.data_dir)
     names = splits.styles  # label k is names[k]
-    a, b = generate.style_pair(names, STYLE_FROM, STYLE_TO, ("STYLE_FROM", "STYLE_TO"))  # what moves where
     print(splits.report())
     print("training segments per style:",
           dict(zip(names, np.bincount(splits.train.style, minlength=len(names)).tolist())))
+a, b = generate.style_pair(names, STYLE_FROM, STYLE_TO, ("STYLE_FROM", "STYLE_TO"))  # what moves where
 
 # %% [markdown]
 # ## The style-conditioned model and its training
