@@ -48,7 +48,11 @@ is in it) and measures:
   standard deviations of the training segments (:func:`unit_statistics`),
   not of the few validation pieces', and every statistic compared says its
   unit (``unit_std``); the onset temperature is chosen with it, and what is
-  drawn with the chosen floor is drawn at that temperature too.
+  drawn with the chosen floor is drawn at that temperature too. From
+  version 9 the floor and the temperature are chosen with the run's training
+  seed (``TrainConfig.seed``), as the notebooks and
+  ``python -m helpers.cli train`` choose them; ``--seed`` seeds what the
+  evaluation itself draws.
 
 It measures the run's ``best.pt`` (the epoch its training monitor chose) into
 ``eval.json`` and ``examples.npz`` (a few originals, their reconstructions and
@@ -78,7 +82,7 @@ from .losses import active_dimensions, bar_pitches, kl_per_dim, make_step
 from .pianoroll import FRAME
 from .train import CheckpointError, evaluate, pick_device
 
-EVAL_VERSION = 8  # raised whenever eval.json changes what it holds
+EVAL_VERSION = 9  # raised whenever eval.json changes what it holds
 FIRST_STEP_HELD = 7  # the version from which decoding lets a segment's first step hold notes from before it
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # the low ones for cautious (barely trained) models
 INTERPOLATION_STEPS = 9
@@ -325,9 +329,10 @@ def evaluate_run(run_dir, data_dir=None, n_samples: int = 500, thresholds=THRESH
         result.setdefault("sample_statistics_style_region", {})[name] = musicstats.compare(
             real_group, musicstats.statistics(in_region[name], fmt))
     # the same draws with the onset floor and temperature chosen on the validation segments, as the notebooks
-    # make them
+    # and `cli train` choose them: with the run's own seed, so the evaluation names the drawing the run's card
+    # names (the choice moves a little with the seed of its validation draws)
     floor, onset_temperature, pairs = choose_drawing(model, real["valid"], labels["valid"] if cfg.n_styles else None,
-                                                     seed=seed, unit=splits.train)
+                                                     seed=spec.train.seed, unit=splits.train)
     result["floor"] = {"chosen": floor, "onset_temperature": onset_temperature, "valid_distance": {}}
     for (f, t), distance in pairs.items():  # {temperature: {floor: distance}}
         result["floor"]["valid_distance"].setdefault(str(t), {})[str(f)] = distance
@@ -570,7 +575,9 @@ def main(argv=None) -> int:
                         help="test segments per style pair transferred, for a style run (default: %(default)s)")
     parser.add_argument("--paths", type=int, default=20,
                         help="codes per style interpolation and segment pairs per latent one (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the draws measured (default: %(default)s); the drawing is chosen with the "
+                        "run's own training seed")
     args = parser.parse_args(argv)
     for name in ("samples", "transfers", "paths"):
         if getattr(args, name) < 1:

@@ -50,7 +50,7 @@ def trained_run(run_dir, root, data_dir, styles, n_styles, judge=False, **model_
 def test_basic_run(dataset, tmp_path):
     root, data_dir = dataset
     splits = trained_run(tmp_path, root, data_dir, ["chords"], 0)
-    result = evaluation.evaluate_run(tmp_path, data_dir, n_samples=6, device=CPU)
+    result = evaluation.evaluate_run(tmp_path, data_dir, n_samples=6, device=CPU, seed=3)
     assert result == json.loads((tmp_path / "eval.json").read_text())
     assert result["test_segments"] == len(splits.test)
     assert result["experiment"]["data"]["window"] == list(splits.format.window)
@@ -68,6 +68,15 @@ def test_basic_run(dataset, tmp_path):
     assert all(set(by_floor) == {str(f) for f in evaluation.FLOORS}
                for by_floor in result["floor"]["valid_distance"].values())
     assert set(result["sample_statistics_floored"]["all"]) == set(STATISTICS)
+    # the drawing is chosen with the run's own seed, as the notebooks and `cli train` choose it, not with the
+    # seed of the evaluation's draws
+    model, spec, _ = experiment.load_run(tmp_path / "best.pt")
+    assert spec.train.seed != 3
+    floor, temperature, pairs = evaluation.choose_drawing(model, splits.valid.grids(), seed=spec.train.seed,
+                                                          unit=splits.train)
+    assert (result["floor"]["chosen"], result["floor"]["onset_temperature"]) == (floor, temperature)
+    assert result["floor"]["valid_distance"] == {str(t): {str(f): evaluation._round(d) for (f, t2), d in pairs.items()
+                                                          if t2 == t} for t in evaluation.ONSET_TEMPERATURES}
     curve = result["interpolation"]
     assert len(curve["frame_f1_to_a"]) == len(curve["frame_f1_to_b"]) == evaluation.INTERPOLATION_STEPS
     assert "style" not in result
