@@ -129,11 +129,9 @@ def unit_statistics(model, part, limit: int = THRESHOLD_SEGMENTS, seed: int = 0)
     style): up to ``limit`` of each style's segments, drawn with ``seed`` (``{style index: statistics}``), or
     for a model without styles up to ``limit`` of all of them, its styles in their own proportions
     (``{None: statistics}``)."""
-    rng, fmt = np.random.default_rng(seed), model.config.format
-    groups = ({int(k): np.flatnonzero(part.style == k) for k in np.unique(part.style)} if model.config.n_styles
-              else {None: np.arange(len(part))})
-    return {k: musicstats.statistics(part.grids(np.sort(rng.permutation(mine)[:limit])), fmt)
-            for k, mine in groups.items()}
+    groups = (part.by_style(limit, seed) if model.config.n_styles
+              else {None: np.random.default_rng(seed).permutation(len(part))[:limit]})
+    return {k: musicstats.statistics(part.grids(np.sort(mine)), model.config.format) for k, mine in groups.items()}
 
 
 def sample_distance(model, real: dict, samples: int, seed: int = 0, floor: float = 0.0,

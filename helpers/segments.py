@@ -107,10 +107,15 @@ class SegmentDataset(Dataset):
         grid[0, ONSET, p[(p >= 0) & (p < self.n_pitches)]] = False
         return grid
 
-    def per_style(self, n: int, seed: int = 0) -> np.ndarray:
-        """Indices of up to ``n`` segments of each style, drawn without replacement (seeded)."""
+    def by_style(self, n: int, seed: int = 0) -> dict[int, np.ndarray]:
+        """``{style index: indices}`` of up to ``n`` segments of each style present, drawn without replacement
+        (seeded; in the order drawn)."""
         rng = np.random.default_rng(seed)
-        picks = [rng.permutation(np.flatnonzero(self.style == k))[:n] for k in np.unique(self.style)]
+        return {int(k): rng.permutation(np.flatnonzero(self.style == k))[:n] for k in np.unique(self.style)}
+
+    def per_style(self, n: int, seed: int = 0) -> np.ndarray:
+        """The indices of :meth:`by_style`, style after style, in one array."""
+        picks = list(self.by_style(n, seed).values())
         return np.concatenate(picks) if picks else np.zeros(0, np.int64)
 
     def __getitem__(self, i: int):

@@ -95,6 +95,9 @@ def test_per_style_draws_up_to_n_of_each_style(pieces):
     assert len(set(picks.tolist())) == len(picks)
     np.testing.assert_array_equal(picks, ds.per_style(5, seed=1))
     assert np.bincount(ds.style[ds.per_style(1000)]).tolist() == counts.tolist()
+    groups = ds.by_style(5, seed=1)  # the same draws, by style
+    assert list(groups) == [0, 1] and all((ds.style[mine] == k).all() for k, mine in groups.items())
+    np.testing.assert_array_equal(np.concatenate(list(groups.values())), picks)
 
 
 def test_bad_settings_are_refused(pieces):
