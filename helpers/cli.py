@@ -258,6 +258,9 @@ def generate_command(args) -> int:
         experiment.assert_same_styles(splits, spec, card["name"])
         return splits
 
+    def style_regions():  # each style's region of the latent space, from the model's data: (mean codes, spreads)
+        return evaluation.style_regions(model, training_data(), args.seed)
+
     if args.transfer:
         if not styled or len(wanted) != 1:
             raise ValueError("--transfer moves pieces into one style of a style model: give one --style")
@@ -265,7 +268,7 @@ def generate_command(args) -> int:
         if source is None and judge is None:
             raise ValueError("this model has no judge to find each piece's style: give --source")
         pieces = moved_pieces("--transfer")
-        vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
+        vectors = style_regions()[0]
         for piece in pieces:
             own = source if source is not None else metrics.closest_style(judge, piece.grids)
             print(f"{piece.name}: from {names[own]}" + ("" if source is not None else " (the judge's guess)")
@@ -302,7 +305,7 @@ def generate_command(args) -> int:
                      f"sample {i + 1}, {name} from {amounts[0]:+g} to {amounts[-1]:+g} x its vector")
     elif args.style_path:
         a, b = ends
-        vectors = evaluation.style_regions(model, training_data(), args.seed)[0]
+        vectors = style_regions()[0]
         codes = torch.randn(args.samples, model.config.latent,
                             generator=torch.Generator().manual_seed(args.seed)) * args.temperature
         paths = generate.style_path(model, codes, a, b, args.steps, "bernoulli", threshold, args.seed, vectors,
@@ -324,7 +327,7 @@ def generate_command(args) -> int:
                                     style=wanted[0] if styled else None, mode="threshold", threshold=threshold)
         save(generate.concatenate(path), "interpolation", f"{pieces[0].name} -> {pieces[1].name}")
     else:
-        regions = evaluation.style_regions(model, training_data(), args.seed) if args.region else None
+        regions = style_regions() if args.region else None
         for k in (wanted or range(len(names))) if styled else [None]:
             grids = generate.sample(model, args.samples, args.temperature, style=k, mode="bernoulli",
                                     seed=args.seed + (k or 0), regions=regions, **drawn)
