@@ -45,22 +45,30 @@ def split_seed(text: str) -> int:
     return value
 
 
+def distinct(seeds) -> list[int]:
+    """The split seeds, one or more, each once (``ValueError`` otherwise)."""
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"the split seeds name one split or more, each once, not {' '.join(map(str, seeds))!r}")
+    return seeds
+
+
 class Distinct(argparse.Action):
-    """``--split-seeds``: each split once."""
+    """``--split-seeds``: each split once (:func:`distinct`)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        if len(set(values)) != len(values):
-            parser.error(f"{option_string} names a split twice: {' '.join(map(str, values))}")
-        setattr(namespace, self.dest, values)
+        try:
+            setattr(namespace, self.dest, distinct(values))
+        except ValueError as error:
+            parser.error(f"{option_string}: {error}")
 
 
 def measure(name: str, samples: int, seed: int = 0, data_dir=None, split_seeds=SPLIT_SEEDS) -> dict:
+    split_seeds = distinct(split_seeds)
     model, spec, _, _ = pretrained.load(name)
     fmt, styled = model.config.format, bool(model.config.n_styles)
     row = {"own_split_seed": spec.data.split_seed, "splits": {}}
-    drawn = {}  # each style's samples, drawn once and read against every split
-    if len(set(split_seeds)) != len(split_seeds) or not split_seeds:
-        raise ValueError(f"split_seeds must name one split or more, each once, got {list(split_seeds)}")
+    drawn, worst = {}, {}  # each style's samples, drawn once and read against every split; its worst distances
     for split_seed in split_seeds:
         splits = experiment.build_splits(replace(spec.data, split_seed=split_seed), data_dir or ROOT / "data",
                                          progress=False)
@@ -74,20 +82,19 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None, split_seeds=S
             compared = musicstats.compare(real_stats, drawn[group])
             statistic, distance = musicstats.worst(compared)
             measured = statistic is not None  # not where the test segments spread over no statistic
+            worst.setdefault(group, []).extend([distance] if measured else [])
             found[group] = {"segments": len(real), "statistics": compared,
                             "worst": {"statistic": statistic, "distance": distance if measured else None}}
             print(f"{name} {group} against split {split_seed}'s {len(real)} test segments"
                   f"{' (its own)' if split_seed == spec.data.split_seed else ''}: "
                   + (f"worst {statistic} {distance:.2f} sd" if measured else "nothing to measure by"))
     row["over_splits"] = {}
-    for group in drawn:
-        worst = [found[group]["worst"]["distance"] for found in row["splits"].values()
-                 if group in found and found[group]["worst"]["distance"] is not None]
-        if worst:
+    for group, distances in worst.items():
+        if distances:
             summed = row["over_splits"][group] = {
-                "splits": len(worst), "mean_worst": float(np.mean(worst)), "largest_worst": max(worst),
-                "within": sum(d <= WITHIN for d in worst)}
-            print(f"{name} {group} over {len(worst)} splits: worst statistic {summed['mean_worst']:.2f} sd on "
+                "splits": len(distances), "mean_worst": float(np.mean(distances)), "largest_worst": max(distances),
+                "within": sum(d <= WITHIN for d in distances)}
+            print(f"{name} {group} over {len(distances)} splits: worst statistic {summed['mean_worst']:.2f} sd on "
                   f"average, {summed['largest_worst']:.2f} at most, within {WITHIN} sd on {summed['within']}")
     return row
 

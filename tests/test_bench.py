@@ -380,3 +380,5 @@ def test_splits_benchmark_reads_one_set_of_samples_against_each_splits_test_segm
     for bad in (["0", "0"], ["-1"], ["one"]):  # each split once, by a whole number
         with pytest.raises(SystemExit):
             bench_splits.main([str(run), "--split-seeds", *bad])
+    with pytest.raises(ValueError, match="each once"):  # and from Python, before the model loads
+        bench_splits.measure(str(tmp_path / "nowhere"), 4, split_seeds=[1, 1])
