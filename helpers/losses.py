@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .pianoroll import FRAME
+from .pianoroll import FRAME, ONSET
 
 
 @dataclass
@@ -51,15 +51,11 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
-def reconstruction(logits: torch.Tensor, target: torch.Tensor, onset_weight: float = 1.0) -> torch.Tensor:
-    """Binary cross-entropy on logits, summed over a sample, averaged over the batch.
-
-    ``logits`` and ``target`` are ``(B, T, 2, P)``; returns a scalar (nats per segment).
-    """
+def plane_nats(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy on logits, summed over a sample's steps and pitches, averaged over the batch, plane
+    by plane: ``(2,)`` nats per segment (frame, onset). ``logits`` and ``target`` are ``(B, T, 2, P)``."""
     bce = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
-    if onset_weight != 1.0:
-        bce = bce * torch.tensor([1.0, onset_weight], device=bce.device)[None, None, :, None]
-    return bce.flatten(1).sum(1).mean()
+    return bce.sum((1, 3)).mean(0)
 
 
 def bar_pitches(grids: torch.Tensor, bars: int) -> torch.Tensor:
@@ -88,8 +84,10 @@ def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: i
     Returns
     -------
     dict of scalars
-        ``loss`` (what is minimised), ``recon``, ``kl`` (the true KL, summed
-        over dimensions), ``elbo`` (``recon + kl``, the negative ELBO),
+        ``loss`` (what is minimised), ``recon`` (the reconstruction's nats,
+        both planes unweighted: ``onset_weight`` weights the onsets in
+        ``loss`` alone), ``kl`` (the true KL, summed over dimensions),
+        ``elbo`` (``recon + kl``, the negative ELBO, whatever the weights),
         ``beta``, ``style`` / ``style_acc`` for style models, ``adversary`` /
         ``adversary_acc`` for those with an adversary on the rest of ``z``, and
         ``plan`` (nats per segment, not part of the ELBO) for those with a bar plan.
@@ -100,12 +98,14 @@ def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: i
     nothing below ``free_bits`` nats, so the optimiser gains nothing by
     closing a dimension completely (the posterior does not collapse).
     """
-    recon = reconstruction(out["logits"], target, config.onset_weight)
+    nats = plane_nats(out["logits"], target)
+    recon = nats.sum()  # the ELBO's term; what is minimised weights the onset plane by onset_weight
+    fitted = nats[FRAME] + config.onset_weight * nats[ONSET] if config.onset_weight != 1 else recon
     kl_dims = kl_per_dim(out["mu"].float(), out["logvar"].float())  # (B, latent)
     kl = kl_dims.sum(1).mean()
     kl_cost = torch.clamp(kl_dims.mean(0), min=config.free_bits).sum() if config.free_bits else kl
     beta = beta_at(step, config)
-    loss = recon + beta * kl_cost
+    loss = fitted + beta * kl_cost
     parts = {"recon": recon.detach(), "kl": kl.detach(), "elbo": (recon + kl).detach(),
              "beta": torch.tensor(beta)}
     if out.get("style_logits") is not None and style is not None:

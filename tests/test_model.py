@@ -60,6 +60,15 @@ def test_loss_terms_are_summed_per_sample_and_averaged_over_batch():
     free = vae_loss(out, x, None, LossConfig(beta=1.0, beta_warmup=0, free_bits=2.0), step=0)
     assert free["loss"].item() == pytest.approx(parts["recon"].item() + 3 * 2.0, rel=1e-6)
     assert free["kl"].item() == pytest.approx(1.5)  # the reported KL is the true one
+    # the onset weight weights the onsets in what is minimised; the reconstruction and the ELBO stay the true ones
+    logits = torch.randn(4, T, 2, P, generator=torch.Generator().manual_seed(1))
+    out["logits"] = logits
+    plain = vae_loss(out, x, None, LossConfig(beta=1.0, beta_warmup=0, free_bits=0.0), step=0)
+    onsets = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :, 1], x[:, :, 1], reduction="sum") / 4
+    weighted = vae_loss(out, x, None, LossConfig(beta=1.0, beta_warmup=0, free_bits=0.0, onset_weight=3.0), step=0)
+    for part in ("recon", "kl", "elbo"):
+        assert weighted[part].item() == pytest.approx(plain[part].item(), rel=1e-6)
+    assert weighted["loss"].item() == pytest.approx(plain["loss"].item() + 2 * onsets.item(), rel=1e-5)
 
 
 def test_beta_schedule():
