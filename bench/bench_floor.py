@@ -8,7 +8,8 @@ training pieces lie: which brings each style's samples closer?
 :func:`helpers.evaluation.choose_floor` (the notebooks' and the evaluation's
 choice at onset temperature 1): one floor for all of a model's styles. Here
 it is also chosen for each style alone, by the same function and rule given
-only that style's validation segments. At every floor of
+only that style's validation segments. Both choices draw with the run's
+own training seed, as its notebook and the evaluation choose. At every floor of
 :data:`helpers.evaluation.FLOORS`, ``--samples`` prior samples per style
 (drawn as the evaluation draws them) are compared with the style's real test
 segments, statistic by statistic, in real standard deviations; each style's
@@ -36,7 +37,8 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
     valid, test = splits.valid.grids(), splits.test.grids()
     styled = bool(model.config.n_styles)
     labels = (splits.valid.style, splits.test.style) if styled else (None, None)
-    one, one_distance = evaluation.choose_floor(model, valid, labels[0], seed=seed, unit=splits.train)
+    chooser = spec.train.seed  # floors are chosen with the run's own seed, as its notebook and evaluation do
+    one, one_distance = evaluation.choose_floor(model, valid, labels[0], seed=chooser, unit=splits.train)
     row = {"floors": list(evaluation.FLOORS), "one_floor": one, "styles": {}}
     groups = evaluation.sample_groups(model, splits.styles if styled else [], test, labels[1])
     regions = evaluation.style_regions(model, splits, seed)
@@ -47,7 +49,7 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
             mine = labels[0] == k
             if not mine.any() or not len(real):
                 continue  # a style without validation or test segments has nothing to choose or compare
-            own, valid_distance = evaluation.choose_floor(model, valid[mine], labels[0][mine], seed=seed,
+            own, valid_distance = evaluation.choose_floor(model, valid[mine], labels[0][mine], seed=chooser,
                                                           unit=splits.train)
         real_stats, at_floor, in_region = musicstats.statistics(real, fmt), {}, {}
         for floor in evaluation.FLOORS:

@@ -5,7 +5,8 @@
 ``MODEL`` is a run folder or a shipped model's name. ``--samples`` prior
 samples per style, drawn with the onset floor chosen on validation segments
 (:func:`helpers.evaluation.choose_floor`: the notebooks' and the evaluation's
-choice at onset temperature 1, the model's own probabilities), beside the
+choice at onset temperature 1, the model's own probabilities, with the run's
+own training seed), beside the
 style's real test segments. Of every step where anything sounds, how many
 notes sound (1 to 6, the last "6 or more"); of every two consecutive steps
 that both sound, the share where that number falls and where it rises; and,
@@ -55,7 +56,7 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None) -> dict:
     styled = bool(model.config.n_styles)
     valid, test = splits.valid.grids(), splits.test.grids()
     labels = (splits.valid.style, splits.test.style) if styled else (None, None)
-    floor, _ = evaluation.choose_floor(model, valid, labels[0], seed=seed, unit=splits.train)
+    floor, _ = evaluation.choose_floor(model, valid, labels[0], seed=spec.train.seed, unit=splits.train)  # as its run
     row = {"note_ends": model.config.note_ends, "steps": card["steps"], "floor": floor, "samples": samples,
            "styles": {}}
     for group, (k, real) in evaluation.sample_groups(model, splits.styles if styled else [], test, labels[1]).items():

@@ -175,9 +175,10 @@ def test_notebook_timing_counts_the_probes_and_estimates_the_default_plan(tmp_pa
         bench_notebooks.main(["--collect", str(run), "--out", str(out)])  # where they ran is required
 
 
-def trained_run(tmp_path, model_changes: dict, **data) -> Path:
-    """A smoke-sized model trained one epoch on the MIDI folder ``tmp_path/src`` (2-bar segments, no
-    transposition, ``data`` more data settings), in ``tmp_path/run`` with its data cache in ``tmp_path/data``."""
+def trained_run(tmp_path, model_changes: dict, train_seed: int = 0, **data) -> Path:
+    """A smoke-sized model trained one epoch with ``train_seed`` on the MIDI folder ``tmp_path/src`` (2-bar
+    segments, no transposition, ``data`` more data settings), in ``tmp_path/run`` with its data cache in
+    ``tmp_path/data``."""
     from dataclasses import replace
 
     import torch
@@ -190,14 +191,14 @@ def trained_run(tmp_path, model_changes: dict, **data) -> Path:
     spec = experiment.Experiment(
         experiment.DataConfig(source=str(tmp_path / "src"), segment_bars=2, transpose=0, max_per_style=None, **data),
         replace(PRESETS["smoke"], **model_changes), LossConfig(beta_warmup=5),
-        TrainConfig(epochs=1, warmup_steps=1, batch_size=8)).validate()
+        TrainConfig(epochs=1, warmup_steps=1, batch_size=8, seed=train_seed)).validate()
     splits = experiment.build_splits(spec.data, tmp_path / "data", progress=False)
     run = experiment.RunFolder(tmp_path / "run")
     experiment.train_vae(experiment.build_model(spec, splits), spec, splits, run, torch.device("cpu"), progress=False)
     return run.root
 
 
-def two_style_run(tmp_path):
+def two_style_run(tmp_path, train_seed: int = 0):
     """:func:`trained_run` of a style model on two styles: chords on every beat ("low"), or every half beat
     ("high")."""
     from conftest import STEP, write_midi
@@ -207,7 +208,7 @@ def two_style_run(tmp_path):
             notes = [(48 + 12 * step + (b + k) % 7 + i, b * step * STEP, (b + 1) * step * STEP)
                      for b in range(64 // step) for i in (0, 4)]
             write_midi(tmp_path / "src" / style / f"p{k}.mid", notes)
-    return trained_run(tmp_path, {"n_styles": 2}, styles=("low", "high"))
+    return trained_run(tmp_path, {"n_styles": 2}, train_seed, styles=("low", "high"))
 
 
 def test_metre_benchmark_scores_a_model_on_segments_of_its_metre_and_of_every_metre(tmp_path, capsys):
@@ -248,9 +249,9 @@ def test_judge_summary_takes_each_trios_worst_style_over_its_splits():
 def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_worst_statistic_at_each(tmp_path):
     """Every floor is measured of samples from the prior and from each style's region."""
     from bench import bench_floor
-    from helpers import evaluation, musicstats
+    from helpers import evaluation, experiment, musicstats
 
-    run = two_style_run(tmp_path)
+    run = two_style_run(tmp_path, train_seed=1)
 
     out = tmp_path / "floors.json"
     results = bench_floor.main([str(run), "--samples", "4", "--data-dir", str(tmp_path / "data"),
@@ -269,6 +270,17 @@ def test_floor_benchmark_chooses_one_floor_and_each_styles_own_and_reads_the_wor
         best = min(style["valid_distance"].values())
         assert style["own_floor"] == min(float(f) for f, d in style["valid_distance"].items()
                                          if d <= best + evaluation.FLOOR_TOLERANCE)
+    # chosen with the run's own training seed, as its notebook and the evaluation choose
+    model, spec, _ = experiment.load_run(run / "best.pt")
+    splits = experiment.build_splits(spec.data, tmp_path / "data", progress=False)
+    assert spec.train.seed == 1
+    assert row["one_floor"] == evaluation.choose_floor(model, splits.valid.grids(), splits.valid.style, seed=1,
+                                                       unit=splits.train)[0]
+    for k, style in enumerate(row["styles"].values()):
+        mine = splits.valid.style == k
+        _, distance = evaluation.choose_floor(model, splits.valid.grids()[mine], splits.valid.style[mine], seed=1,
+                                              unit=splits.train)
+        assert style["valid_distance"] == {str(f): d for f, d in distance.items()}
     with pytest.raises(SystemExit):
         bench_floor.main([str(run), "--samples", "1"])
 
