@@ -109,10 +109,11 @@ PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
 BETA = 0.5  #@param {type:"number"}
 BETA_WARMUP = 1000  #@param {type:"integer"}
 FREE_BITS = 0.25  #@param {type:"number"}
+ONSET_WEIGHT = 1.0  #@param {type:"number"}
 PLAN_WEIGHT = 0.1  #@param {type:"number"}
 MONITOR = "free_f1"  #@param ["free_f1", "sample_distance"]
 #@markdown `MONITOR`: what chooses `best.pt`, the weights the notebook goes on with (`last.pt` is always the latest epoch): "free_f1", held-out pieces reconstructed freely; "sample_distance", samples from the prior against held-out pieces, statistic by statistic (per style), for a decoder whose reconstructions peak early while its samples still improve.
-#@markdown Weight of the KL term after warm-up, optimiser steps of the warm-up, nats per latent dimension that cost nothing; weight of the bar plan's loss (with `BAR_PLAN`).
+#@markdown Weight of the KL term after warm-up, optimiser steps of the warm-up, nats per latent dimension that cost nothing; weight of the bar plan's loss (with `BAR_PLAN`). `ONSET_WEIGHT`: weight of the onset plane in the reconstruction loss: above 1 a note start missed or invented costs more than a sounding step (the ELBO reported stays unweighted).
 #@markdown ---
 #@markdown **Generation.**
 N_SAMPLES = 4  #@param {type:"integer"}
@@ -184,7 +185,8 @@ spec = Experiment(
     model=preset(PRESET, enc_hidden=ENC_HIDDEN, latent=LATENT, dec_hidden=DEC_HIDDEN, dec_input=DEC_INPUT,
                  chords=CHORDS, chord_voices=CHORD_VOICES, notes=NOTES, note_ends=NOTE_ENDS,
                  scheduled_sampling=SCHEDULED_SAMPLING, bar_plan=BAR_PLAN),
-    loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, plan_weight=PLAN_WEIGHT),
+    loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, onset_weight=ONSET_WEIGHT,
+                    plan_weight=PLAN_WEIGHT),
     # best.pt: the latest epoch whose MONITOR figure is within the probe's noise of its best
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))

@@ -105,7 +105,9 @@ PRECISION = "auto"  #@param ["auto", "fp32", "fp16", "bf16"]
 BETA = 0.5  #@param {type:"number"}
 BETA_WARMUP = 1000  #@param {type:"integer"}
 FREE_BITS = 0.25  #@param {type:"number"}
+ONSET_WEIGHT = 1.0  #@param {type:"number"}
 PLAN_WEIGHT = 1.0  #@param {type:"number"}
+#@markdown `ONSET_WEIGHT`: weight of the onset plane in the reconstruction loss: above 1 a note start missed or invented costs more than a sounding step (the ELBO reported stays unweighted).
 MONITOR = "sample_distance"  #@param ["free_f1", "sample_distance"]
 #@markdown `MONITOR`: what chooses `best.pt`, the weights the notebook goes on with (`last.pt` is always the latest epoch): "free_f1", held-out pieces reconstructed freely; "sample_distance", samples from the prior against held-out pieces, statistic by statistic (per style), for a decoder whose reconstructions peak early while its samples still improve.
 JUDGE_EPOCHS = 20  #@param {type:"integer"}
@@ -190,7 +192,8 @@ spec = Experiment(
                  chords=CHORDS, chord_voices=CHORD_VOICES, notes=NOTES, note_ends=NOTE_ENDS,
                  scheduled_sampling=SCHEDULED_SAMPLING, n_styles=2, style_dim=STYLE_DIM,
                  style_latent=STYLE_LATENT, style_adversary=STYLE_ADVERSARY, bar_plan=BAR_PLAN),  # n_styles > 0: conditioned; the data sets how many
-    loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, plan_weight=PLAN_WEIGHT, style_weight=STYLE_WEIGHT),
+    loss=LossConfig(beta=BETA, beta_warmup=BETA_WARMUP, free_bits=FREE_BITS, onset_weight=ONSET_WEIGHT,
+                    plan_weight=PLAN_WEIGHT, style_weight=STYLE_WEIGHT),
     # best.pt: the latest epoch whose MONITOR figure is within the probe's noise of its best
     train=experiment.vae_train_config(monitor=MONITOR, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR,
                                       precision=PRECISION, seed=SEED, extend=EXTEND))
