@@ -11,6 +11,7 @@ from helpers.experiment import load_run
 from helpers.losses import LossConfig, make_step
 from helpers.models import PRESETS, GridVAE
 from helpers.pianoroll import GridFormat
+from helpers.segments import SegmentDataset
 from helpers.train import CheckpointError, TrainConfig, load_checkpoint, save_checkpoint, train
 
 P, T = 10, 16
@@ -338,6 +339,8 @@ def test_the_probe_of_a_model_without_styles_compares_with_all_styles_in_their_p
             return grids[picks]
 
     class Train(Valid):
+        by_style = SegmentDataset.by_style  # the unit's draws per style, as a dataset's
+
         def grids(self, picks):
             return grids[picks]  # not counted: only the validation segments' reads are
 
