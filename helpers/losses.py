@@ -100,7 +100,7 @@ def vae_loss(out: dict, target: torch.Tensor, style, config: LossConfig, step: i
     """
     nats = plane_nats(out["logits"], target)
     recon = nats.sum()  # the ELBO's term; what is minimised weights the onset plane by onset_weight
-    fitted = nats[FRAME] + config.onset_weight * nats[ONSET] if config.onset_weight != 1 else recon
+    fitted = nats[FRAME] + config.onset_weight * nats[ONSET]
     kl_dims = kl_per_dim(out["mu"].float(), out["logvar"].float())  # (B, latent)
     kl = kl_dims.sum(1).mean()
     kl_cost = torch.clamp(kl_dims.mean(0), min=config.free_bits).sum() if config.free_bits else kl
