@@ -82,20 +82,20 @@ def measure(name: str, samples: int, seed: int = 0, data_dir=None, split_seeds=S
             compared = musicstats.compare(real_stats, drawn[group])
             statistic, distance = musicstats.worst(compared)
             measured = statistic is not None  # not where the test segments spread over no statistic
-            worst.setdefault(group, []).extend([distance] if measured else [])
+            if measured:
+                worst.setdefault(group, []).append(distance)
             found[group] = {"segments": len(real), "statistics": compared,
                             "worst": {"statistic": statistic, "distance": distance if measured else None}}
             print(f"{name} {group} against split {split_seed}'s {len(real)} test segments"
                   f"{' (its own)' if split_seed == spec.data.split_seed else ''}: "
                   + (f"worst {statistic} {distance:.2f} sd" if measured else "nothing to measure by"))
     row["over_splits"] = {}
-    for group, distances in worst.items():
-        if distances:
-            summed = row["over_splits"][group] = {
-                "splits": len(distances), "mean_worst": float(np.mean(distances)), "largest_worst": max(distances),
-                "within": sum(d <= WITHIN for d in distances)}
-            print(f"{name} {group} over {len(distances)} splits: worst statistic {summed['mean_worst']:.2f} sd on "
-                  f"average, {summed['largest_worst']:.2f} at most, within {WITHIN} sd on {summed['within']}")
+    for group, distances in worst.items():  # the styles measured on one split or more
+        summed = row["over_splits"][group] = {
+            "splits": len(distances), "mean_worst": float(np.mean(distances)), "largest_worst": max(distances),
+            "within": sum(d <= WITHIN for d in distances)}
+        print(f"{name} {group} over {len(distances)} splits: worst statistic {summed['mean_worst']:.2f} sd on "
+              f"average, {summed['largest_worst']:.2f} at most, within {WITHIN} sd on {summed['within']}")
     return row
 
 
