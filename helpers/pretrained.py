@@ -162,7 +162,8 @@ def drawing(card: dict, floor: float | None = None,
 def describe(card: dict) -> str:
     """A few lines on what a shipped model was trained on and how well it scores."""
     minutes = card["train_seconds"] / 60
-    by = (f"the notebook {card['notebook']} with its default parameters" if card["notebook"] in NOTEBOOKS.values()
+    by = (f"the notebook {card['notebook']} with the default parameters it had then"
+          if card["notebook"] in NOTEBOOKS.values()
           else card["notebook"])
     kind = "shipped model" if card["name"] in NAMES else "model"
     lines = [f"{kind} {card['name']!r}: {card['parameters']:,} parameters, trained by {by} for {card['epochs']} "
