@@ -116,6 +116,11 @@ DESIGNS = {
                                            "chord model with voices; best.pt chosen by its samples",
                                            {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
                                             "chord_voices": True, "note_ends": "onsets"}, {}, {}, "sample_distance"),
+    "style-ar-voices-before-whole-ends-samples": ("style: the style default with the voices' count read against "
+                                                  "the notes that sounded the step before",
+                                                  {"decoder": "autoregressive", "notes": "whole", "chords": "nade",
+                                                   "chord_voices": True, "voices_before": True,
+                                                   "note_ends": "onsets"}, {}, {}, "sample_distance"),
     "style-ar-voices-whole-joint-samples": ("style: the style default with joint note ends: the notes going on "
                                             "into a step end in turn from the lowest, each hearing those below",
                                             {"decoder": "autoregressive", "notes": "whole", "chords": "nade",

@@ -27,7 +27,9 @@ Shapes: a batch of grids is ``(B, T, 2, P)`` (frame and onset planes, see
   notes its step has started and which lie within an octave below it, with
   weights from the decoder's state: how a step's notes go together can then
   differ by style (one voice in a folk tune, four in a chorale), which the
-  NADE's own weights, shared by every state, cannot.
+  NADE's own weights, shared by every state, cannot. With ``voices_before``
+  too (whole notes), that count is also read against how many notes sounded
+  the step before: a chord change can then restart as many voices as ended.
 - How a note lasts (``notes``): ``"frames"``, each step's frame chosen on its
   own while the note sounds (a note breaks off wherever one frame is
   missed), or ``"whole"``: at a note's start the decoder gives a
@@ -123,6 +125,8 @@ class VAEConfig:
     nade_hidden: int = 64         # hidden units of the chord model (chords="nade")
     chord_voices: bool = False    # the chord model also hears how many notes its step has started, and which
                                   # within an octave below, with weights from the decoder's state
+    voices_before: bool = False   # the voices' count is read with how many notes sounded the step before
+                                  # (chord_voices, whole notes)
     notes: str = "frames"         # how a note lasts: its "frames" chosen step by step, or "whole" (length at onset)
     length_rank: int = 16         # size of the pitch and length codes of the note-length model (notes="whole")
     note_ends: str = "length"     # what ends a note (notes="whole"): its "length" alone, or also the "onsets" it meets,
@@ -158,7 +162,7 @@ class VAEConfig:
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"VAEConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("bidirectional", "positions", "chord_voices", "bar_plan"):
+        for name in ("bidirectional", "positions", "chord_voices", "voices_before", "bar_plan"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"VAEConfig.{name} must be True or False, got {getattr(self, name)!r}")
         if self.decoder not in DECODERS:
@@ -170,6 +174,10 @@ class VAEConfig:
         if self.chord_voices and self.chords != "nade":
             raise ValueError(f"VAEConfig.chord_voices is part of the chord model: it needs chords='nade', "
                              f"got chords={self.chords!r}")
+        if self.voices_before and not (self.chord_voices and self.notes == "whole"):
+            raise ValueError("VAEConfig.voices_before reads the chord model's count of voices against the notes "
+                             "held from the step before: it needs chord_voices=True and notes='whole', got "
+                             f"chord_voices={self.chord_voices!r}, notes={self.notes!r}")
         if self.note_ends not in NOTE_ENDS:
             raise ValueError(f"VAEConfig.note_ends must be one of {NOTE_ENDS}, got {self.note_ends!r}")
         if self.note_ends != "length" and self.notes != "whole":
@@ -260,7 +268,12 @@ class ChordNADE(nn.Module):
     semitones below it, one by one, and how many the step has started,
     ``n = sum_{j<i} onset[j]``, counted up to :data:`VOICE_COUNTS` (``c_0 =
     0``; every count from ``VOICE_COUNTS`` on shares one weight), with
-    weights ``u(h)`` and ``c(h)`` the decoder's state gives. The count has a
+    weights ``u(h)`` and ``c(h)`` the decoder's state gives. With
+    ``voices_before`` (and ``onsets_only``) the count's weight is ``c_{m,n}(h)``,
+    one per pair of ``n`` and ``m``, the notes sounding the step before (also
+    counted up to :data:`VOICE_COUNTS`; ``c_{0,0} = 0``): four voices that
+    sounded and two started ask for other weights than one voice and two
+    started. The count has a
     weight of its own per value, not one weight times the count: a weight
     that favours a third voice would otherwise favour a thirtieth thirty
     times as much, and a free-running decoder that once wrote a crowded step
@@ -272,10 +285,16 @@ class ChordNADE(nn.Module):
     """
 
     def __init__(self, state_size: int, n_pitches: int, hidden: int, onsets_only: bool = False,
-                 voices: bool = False):
+                 voices: bool = False, voices_before: bool = False):
         super().__init__()
+        if voices_before and not (voices and onsets_only):
+            raise ValueError("ChordNADE: voices_before needs voices and onsets_only")
         self.n_pitches = n_pitches
-        self.voices = nn.Linear(state_size, VOICE_REACH + VOICE_COUNTS) if voices else None
+        self.voices_before = voices_before
+        # the counts' weights: one per count started (0 to VOICE_COUNTS), and with voices_before per count that
+        # sounded the step before too; the first (nothing started, nothing before) is 0
+        counts = (VOICE_COUNTS + 1) * (VOICE_COUNTS + 1 if voices_before else 1) - 1
+        self.voices = nn.Linear(state_size, VOICE_REACH + counts) if voices else None
         if self.voices is not None:
             nn.init.zeros_(self.voices.weight), nn.init.zeros_(self.voices.bias)
         pitches = torch.arange(n_pitches)
@@ -313,14 +332,23 @@ class ChordNADE(nn.Module):
         u = self.voices(state)
         below = nn.functional.pad(onsets, (VOICE_REACH, 0)).unfold(-1, VOICE_REACH, 1)[..., :p, :]  # (.., P, R)
         counted = (onsets.cumsum(-1) - onsets).clamp(max=VOICE_COUNTS).long()  # (.., P): onsets below, capped
+        counted = counted + self._held(previous, keepdim=True)
         heard = (below @ u[..., :VOICE_REACH, None])[..., 0] + self._counts(u).gather(-1, counted)
         logits.narrow(-1, ONSET * p, p).add_(heard.to(logits.dtype))  # a new tensor: index_add does not write bias
         return logits
 
     @staticmethod
     def _counts(u: torch.Tensor) -> torch.Tensor:
-        """The weight of each count of onsets below, ``(.., VOICE_COUNTS + 1)``: none for no onset."""
+        """The weight of each count of onsets below, ``(.., VOICE_COUNTS + 1)``: none for no onset; with
+        ``voices_before``, ``(.., (VOICE_COUNTS + 1)^2)``, the counts after each count held before in turn."""
         return nn.functional.pad(u[..., VOICE_REACH:], (1, 0))
+
+    def _held(self, previous, keepdim: bool = False) -> torch.Tensor | int:
+        """Where the counts after the count held before begin in :meth:`_counts`, ``(..)``, from the frames of
+        the step before ``(.., P)`` (0 without ``voices_before``)."""
+        if not self.voices_before:
+            return 0
+        return previous.sum(-1, keepdim=keepdim).clamp(max=VOICE_COUNTS).long() * (VOICE_COUNTS + 1)
 
     def sample(self, state: torch.Tensor, bias: torch.Tensor, pick, previous=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The cells the NADE models, cell by cell: ``pick(cell, logit (B,)) -> (B,)`` chooses each one.
@@ -333,13 +361,14 @@ class ChordNADE(nn.Module):
         cells, logits = torch.zeros_like(bias), bias.clone()
         u = None if self.voices is None else self.voices(state)
         counts = None if u is None else self._counts(u)
+        held = None if u is None else self._held(previous)
         for i, cell in enumerate(self.order.tolist()):
             logit = bias[:, cell] + (torch.sigmoid(a) * self.V[i]).sum(-1)
             plane, pitch = divmod(cell, self.n_pitches)
             if u is not None and plane == ONSET:  # the onsets already chosen below this pitch, read from cells
                 onsets = cells[:, ONSET * self.n_pitches:ONSET * self.n_pitches + pitch]
                 low = max(0, pitch - VOICE_REACH)
-                counted = onsets.sum(-1).clamp(max=VOICE_COUNTS).long()
+                counted = onsets.sum(-1).clamp(max=VOICE_COUNTS).long() + held
                 logit = logit + ((onsets[:, low:] * u[:, low - pitch + VOICE_REACH:VOICE_REACH]).sum(-1)
                                  + counts.gather(-1, counted[:, None])[:, 0]).to(logit.dtype)
             value = pick(cell, logit).to(a.dtype)
@@ -479,7 +508,8 @@ class GridVAE(nn.Module):
         # saturates the decoder LSTM into a constant output it never leaves.
         nn.init.constant_(self.to_logits.bias, OUTPUT_BIAS)
         self.chord_model = (ChordNADE(c.dec_hidden, c.n_pitches, c.nade_hidden, onsets_only=c.notes == "whole",
-                                      voices=c.chord_voices) if c.chords == "nade" else None)
+                                      voices=c.chord_voices, voices_before=c.voices_before)
+                            if c.chords == "nade" else None)
         self.note_lengths = (NoteLengths(c.dec_hidden, c.n_pitches, c.seq_len, c.length_rank)
                              if c.notes == "whole" else None)
         self.note_ends = NoteEnds(c.dec_hidden, joint=c.note_ends == "joint") if c.note_ends != "length" else None

@@ -375,14 +375,16 @@ def test_chord_model_is_a_distribution_over_whole_chords(voices):
     assert (log_p - independent).abs().max() > 0.1
 
 
-@pytest.mark.parametrize("onsets_only,voices", [(False, False), (False, True), (True, True)])
-def test_chord_model_samples_what_its_logits_say(onsets_only, voices):
+@pytest.mark.parametrize("onsets_only,voices,before", [(False, False, False), (False, True, False),
+                                                       (True, True, False), (True, True, True)])
+def test_chord_model_samples_what_its_logits_say(onsets_only, voices, before):
     """Cell-by-cell sampling and the all-at-once logits agree on the chosen cells."""
     from helpers.models import ChordNADE
 
     torch.manual_seed(1)
     pitches = 16  # more than an octave: voices far below are counted, not heard one by one
-    nade = ChordNADE(state_size=5, n_pitches=pitches, hidden=6, onsets_only=onsets_only, voices=voices)
+    nade = ChordNADE(state_size=5, n_pitches=pitches, hidden=6, onsets_only=onsets_only, voices=voices,
+                     voices_before=before)
     if voices:
         with torch.no_grad():
             nade.voices.weight.normal_(0, 1.0), nade.voices.bias.normal_(0, 1.0)
@@ -418,6 +420,36 @@ def test_chord_voices_count_up_to_a_ceiling():
     assert abs(logits[0].item() - logits[2].item()) > 1e-3
 
 
+def test_chord_voices_before_read_the_count_against_the_notes_held():
+    """With ``voices_before``, an onset's count weight is chosen by the notes started below it and by those
+    sounding the step before, both counted up to VOICE_COUNTS; a model without it is refused the option."""
+    from helpers.models import VOICE_COUNTS, ChordNADE
+
+    torch.manual_seed(0)
+    pitches = 30
+    nade = ChordNADE(state_size=5, n_pitches=pitches, hidden=6, onsets_only=True, voices=True, voices_before=True)
+    with torch.no_grad():
+        nade.voices.weight.normal_(0, 1.0), nade.voices.bias.normal_(0, 1.0)
+        nade.V.zero_()  # the NADE's own sum hears every cell: leave the voices alone
+    state, bias = torch.randn(1, 5).expand(4, -1), torch.zeros(4, 2 * pitches)
+    cells = torch.zeros(4, 2, pitches)
+    cells[:, 1, :2] = 1  # two onsets, far below the top pitch
+    held = torch.zeros(4, pitches)
+    for row, n in enumerate((0, 2, VOICE_COUNTS, 12)):
+        held[row, pitches - n:] = 1  # n notes sounded the step before (none of them below the top pitch's octave)
+    with torch.no_grad():
+        top = nade.logits(state, bias, cells.view(4, -1), held)[:, 2 * pitches - 1]  # the top pitch's onset
+        u = nade.voices(state[:1])[0]
+    counts = torch.nn.functional.pad(u[VOICE_REACH:], (1, 0))
+    for row, n in enumerate((0, 2, VOICE_COUNTS, VOICE_COUNTS)):  # 12 held count as VOICE_COUNTS
+        assert top[row].item() == pytest.approx(counts[min(n, VOICE_COUNTS) * (VOICE_COUNTS + 1) + 2].item(), abs=1e-5)
+    assert len({round(x, 4) for x in top[:3].tolist()}) == 3
+    with pytest.raises(ValueError, match="voices_before"):
+        tiny(notes="whole", chords="nade", voices_before=True)  # no voices to count
+    with pytest.raises(ValueError, match="voices_before"):
+        tiny(chords="nade", chord_voices=True, voices_before=True)  # frames: nothing held to count
+
+
 def test_chord_voices_can_make_a_step_one_voice():
     """Voices whose weights forbid a second onset give steps of at most one onset, whatever the NADE says."""
     torch.manual_seed(0)
@@ -435,10 +467,12 @@ def test_chord_voices_can_make_a_step_one_voice():
 
 def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_ends="length", bar_plan=False):
     """A tiny whole-note model with strong, random length distributions (and chord model, and note ends).
-    ``chords="voices"``: the chord model with voices."""
+    ``chords="voices"``: the chord model with voices; ``"voices-before"``: their count read with the notes held."""
     torch.manual_seed(0)
+    voices = chords.startswith("voices")
     model = GridVAE(replace(PRESETS["smoke"], format=fmt, dropout=0.0, decoder=decoder, notes="whole",
-                            chords="nade" if chords == "voices" else chords, chord_voices=chords == "voices",
+                            chords="nade" if voices else chords, chord_voices=voices,
+                            voices_before=chords == "voices-before",
                             positions=positions, note_ends=note_ends, bar_plan=bar_plan)).eval()
     with torch.no_grad():
         model.note_lengths.codes.normal_(), model.note_lengths.to_keys.weight.normal_()
@@ -457,7 +491,8 @@ def whole_notes(decoder, fmt=FMT, chords="independent", positions=False, note_en
     ("seed", "independent", 1, "length"), ("autoregressive", "independent", 1, "length"),
     ("seed", "nade", 2, "length"), ("autoregressive", "nade", 2, "length"),
     ("seed", "independent", 2, "onsets"), ("seed", "nade", 2, "onsets"), ("seed", "voices", 2, "onsets"),
-    ("seed", "independent", 2, "joint"), ("autoregressive", "voices", 2, "joint")])
+    ("seed", "independent", 2, "joint"), ("autoregressive", "voices", 2, "joint"),
+    ("seed", "voices-before", 2, "length"), ("autoregressive", "voices-before", 2, "onsets")])
 def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, note_ends):
     """Summed over every grid of 4 steps (4^(4P) of them), the probabilities make 1."""
     from itertools import product
@@ -500,7 +535,8 @@ def test_whole_notes_are_a_distribution_over_grids(decoder, chords, pitches, not
     ("seed", "independent", False, "onsets"), ("seed", "nade", False, "onsets"),
     ("autoregressive", "independent", True, "onsets"), ("autoregressive", "voices", False, "onsets"),
     ("seed", "independent", False, "joint"), ("autoregressive", "voices", False, "joint"),
-    ("autoregressive", "voices", "plan", "onsets"), ("hierarchical", "independent", "plan", "length")])
+    ("autoregressive", "voices", "plan", "onsets"), ("hierarchical", "independent", "plan", "length"),
+    ("seed", "voices-before", False, "length"), ("autoregressive", "voices-before", False, "joint")])
 def test_whole_notes_decoded_freely_are_what_the_teacher_forced_model_says(decoder, chords, positions, note_ends):
     """The step-by-step decoder's logits are the all-at-once logits of the grid it drew (where a cell is not
     decided by the notes before it), and its notes last as long as their length distribution says.
